@@ -1,0 +1,87 @@
+"""Run the notebook suite headless through papermill, in order, and keep the executed copies.
+
+`python -m drscale.suite` is the project's demo: every notebook runs on its default
+(embedded) parameters. Tests call `run_notebook` with tiny parameters. Papermill only logs
+unknown parameter names, so `run_notebook` checks them against the `parameters` cell first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import papermill
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOK_DIR = REPO_ROOT / "notebooks"
+EXECUTED_DIR = REPO_ROOT / "data" / "executed"
+
+NOTEBOOKS = (
+    "01_prepare_data",
+    "02_model_size_sweep",
+    "03_data_size_sweep",
+)
+"""The suite, in the order the data flows: each notebook reads what earlier ones wrote."""
+
+
+def notebook_path(name: str) -> Path:
+    """Path of a suite notebook given its name without extension."""
+    path = NOTEBOOK_DIR / f"{name}.ipynb"
+    if not path.exists():
+        raise FileNotFoundError(f"no notebook {name!r}: {path} does not exist")
+    return path
+
+
+def run_notebook(
+    name: str,
+    parameters: Mapping[str, Any] | None = None,
+    output_dir: str | Path = EXECUTED_DIR,
+    cell_timeout_s: int = 1800,
+) -> Path:
+    """Execute one notebook with `parameters`; returns the executed copy's path.
+
+    The kernel is the running interpreter's own (`python3` kernelspec from this environment),
+    and the working directory is `notebooks/`, as in JupyterLab, so relative paths agree.
+    """
+    source = notebook_path(name)
+    parameters = dict(parameters or {})
+    declared = papermill.inspect_notebook(str(source))
+    unknown = sorted(set(parameters) - set(declared))
+    if unknown:
+        raise ValueError(f"{source.name}: unknown parameter(s) {unknown}; declared: {sorted(declared)}")
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    target = output_dir / source.name
+    papermill.execute_notebook(
+        str(source),
+        str(target),
+        parameters=parameters,
+        kernel_name="python3",
+        cwd=str(NOTEBOOK_DIR),
+        execution_timeout=cell_timeout_s,
+        progress_bar=False,
+    )
+    return target
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the suite (or the named notebooks) on default parameters."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("notebooks", nargs="*", default=list(NOTEBOOKS), help="names, default: all")
+    args = parser.parse_args(argv)
+    suite_start = time.perf_counter()
+    for name in args.notebooks:
+        start = time.perf_counter()
+        print(f"[drscale] running {name} ...", flush=True)
+        target = run_notebook(name)
+        print(f"[drscale] {name} done in {time.perf_counter() - start:.0f} s -> {target}", flush=True)
+    print(f"[drscale] suite done in {time.perf_counter() - suite_start:.0f} s", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
