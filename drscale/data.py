@@ -1,0 +1,164 @@
+"""Retrieval data: corpus, queries and relevance labels in `datasets` tables, with splits.
+
+`RetrievalData` is what every loader returns and what training and evaluation read. It is
+validated once at construction (unique ids, non-empty text, qrels that name known ids), so
+later stages can trust it. Data-size subsets are nested: the training pairs are shuffled
+once with a seed and a subset of size D is the first D of that order, as in the paper.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cached_property
+
+import datasets
+import numpy as np
+
+CORPUS_COLUMNS = ("id", "text")
+QUERY_COLUMNS = ("id", "text")
+QRELS_COLUMNS = ("query_id", "passage_id")
+
+
+@dataclass(frozen=True)
+class RetrievalData:
+    """A corpus, its queries and positive (query, passage) pairs split into train and test.
+
+    corpus:  columns id, text (one row per passage)
+    queries: columns id, text
+    train_qrels, test_qrels: columns query_id, passage_id (one row per positive pair)
+    """
+
+    name: str
+    corpus: datasets.Dataset
+    queries: datasets.Dataset
+    train_qrels: datasets.Dataset
+    test_qrels: datasets.Dataset
+    source: str = ""  # where it came from, for error messages and provenance
+
+    def __post_init__(self) -> None:
+        where = self.source or self.name
+        _check_table(self.corpus, CORPUS_COLUMNS, f"{where}: corpus")
+        _check_table(self.queries, QUERY_COLUMNS, f"{where}: queries")
+        for split in ("train_qrels", "test_qrels"):
+            _check_table(getattr(self, split), QRELS_COLUMNS, f"{where}: {split}")
+        _check_ids_and_text(self.corpus, f"{where}: corpus")
+        _check_ids_and_text(self.queries, f"{where}: queries")
+        passages, queries = set(self.corpus["id"]), set(self.queries["id"])
+        for split in ("train_qrels", "test_qrels"):
+            table = getattr(self, split)
+            for row, (qid, pid) in enumerate(zip(table["query_id"], table["passage_id"])):
+                if qid not in queries:
+                    raise ValueError(f"{where}: {split} row {row + 1} names unknown query id {qid!r}")
+                if pid not in passages:
+                    raise ValueError(f"{where}: {split} row {row + 1} names unknown passage id {pid!r}")
+        if len(self.train_qrels) == 0 or len(self.test_qrels) == 0:
+            raise ValueError(
+                f"{where}: needs both training and test pairs; got {len(self.train_qrels)} train "
+                f"and {len(self.test_qrels)} test"
+            )
+        overlap = set(self.train_qrels["query_id"]) & set(self.test_qrels["query_id"])
+        if overlap:
+            example = sorted(overlap)[0]
+            raise ValueError(f"{where}: {len(overlap)} queries are in both train and test, e.g. {example!r}")
+
+    @cached_property
+    def passage_row(self) -> dict[str, int]:
+        """Row of each passage id in `corpus`."""
+        return {pid: row for row, pid in enumerate(self.corpus["id"])}
+
+    @cached_property
+    def query_row(self) -> dict[str, int]:
+        """Row of each query id in `queries`."""
+        return {qid: row for row, qid in enumerate(self.queries["id"])}
+
+    @property
+    def n_train_pairs(self) -> int:
+        return len(self.train_qrels)
+
+    def train_pair_rows(self, data_size: int | None = None, seed: int = 0) -> np.ndarray:
+        """(D, 2) array of (query row, passage row) for the first D pairs of one seeded shuffle.
+
+        Subsets are nested: for one seed the pairs of a smaller D are a prefix of a larger D.
+        """
+        total = self.n_train_pairs
+        if data_size is None:
+            data_size = total
+        if not 1 <= data_size <= total:
+            raise ValueError(f"data_size must be between 1 and {total} (training pairs of {self.name}); got {data_size}")
+        order = np.random.default_rng(seed).permutation(total)[:data_size]
+        return self._pair_rows(self.train_qrels, order)
+
+    def test_pair_rows(self) -> np.ndarray:
+        """(P, 2) array of (query row, passage row) for every test pair."""
+        return self._pair_rows(self.test_qrels, np.arange(len(self.test_qrels)))
+
+    def pool_rows(self) -> np.ndarray:
+        """Corpus rows of the unlabelled pool for contrastive entropy: every passage that is
+        not a positive of any test query (the release excluded test positives the same way)."""
+        positives = {self.passage_row[pid] for pid in self.test_qrels["passage_id"]}
+        return np.array([row for row in range(len(self.corpus)) if row not in positives], dtype=np.int64)
+
+    def fingerprint(self) -> str:
+        """Short hash of every id and text, so results from different builds can be told apart."""
+        digest = hashlib.sha256()
+        for table in (self.corpus, self.queries):
+            for key, text in zip(table["id"], table["text"]):
+                digest.update(f"{key}\t{text}\n".encode())
+        for table in (self.train_qrels, self.test_qrels):
+            for qid, pid in zip(table["query_id"], table["passage_id"]):
+                digest.update(f"{qid}\t{pid}\n".encode())
+        return digest.hexdigest()[:16]
+
+    def summary(self) -> dict[str, int | str]:
+        """Sizes and fingerprint, for notebooks and run records."""
+        return {
+            "name": self.name,
+            "passages": len(self.corpus),
+            "queries": len(self.queries),
+            "train_pairs": len(self.train_qrels),
+            "test_pairs": len(self.test_qrels),
+            "pool_passages": len(self.pool_rows()),
+            "fingerprint": self.fingerprint(),
+        }
+
+    def _pair_rows(self, qrels: datasets.Dataset, order: np.ndarray) -> np.ndarray:
+        qids, pids = qrels["query_id"], qrels["passage_id"]
+        return np.array([(self.query_row[qids[i]], self.passage_row[pids[i]]) for i in order], dtype=np.int64).reshape(-1, 2)
+
+
+def split_qrels_by_query(
+    qrels: datasets.Dataset, test_queries: int, seed: int = 0
+) -> tuple[datasets.Dataset, datasets.Dataset]:
+    """Split labelled pairs into train and test so that each query lands in one split only."""
+    queries = sorted(set(qrels["query_id"]))
+    if not 0 < test_queries < len(queries):
+        raise ValueError(f"test_queries must be between 1 and {len(queries) - 1}; got {test_queries}")
+    chosen = np.random.default_rng(seed).permutation(len(queries))[:test_queries]
+    test_ids = {queries[i] for i in chosen}
+    in_test = [qid in test_ids for qid in qrels["query_id"]]
+    test_rows = [i for i, flag in enumerate(in_test) if flag]
+    train_rows = [i for i, flag in enumerate(in_test) if not flag]
+    return qrels.select(train_rows), qrels.select(test_rows)
+
+
+def table(columns: dict[str, Sequence]) -> datasets.Dataset:
+    """A `datasets` table from column lists (ids kept as strings)."""
+    return datasets.Dataset.from_dict({name: list(values) for name, values in columns.items()})
+
+
+def _check_table(dataset: datasets.Dataset, columns: Sequence[str], where: str) -> None:
+    missing = [c for c in columns if c not in dataset.column_names]
+    if missing:
+        raise ValueError(f"{where} lacks column(s) {missing}; has {dataset.column_names}")
+
+
+def _check_ids_and_text(dataset: datasets.Dataset, where: str) -> None:
+    seen: set[str] = set()
+    for row, (key, text) in enumerate(zip(dataset["id"], dataset["text"])):
+        if key in seen:
+            raise ValueError(f"{where} row {row + 1}: duplicate id {key!r}")
+        seen.add(key)
+        if not isinstance(text, str) or not text.strip():
+            raise ValueError(f"{where} row {row + 1} (id {key!r}): empty text")
