@@ -1,0 +1,346 @@
+"""Loaders for real retrieval data sets: MS MARCO, BEIR, T2Ranking and Hugging Face datasets.
+
+Each returns a `RetrievalData`. Files are read line by line with strict UTF-8 and checked as
+they are read, so a bad input is reported by file and line (see `drscale._parsing`) rather
+than as a row of a table built later. All formats share one assembly: queries first, then
+the qrels (checked against the queries), then the corpus streamed once, so a capped
+subsample of MS MARCO's 8.8M passages keeps only the texts it needs (every id is still
+remembered, to catch duplicates).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import datasets
+import huggingface_hub
+
+from drscale._parsing import Pair, Where, checked_pairs, checked_texts, read_jsonl, read_table
+from drscale.data import RetrievalData, split_qrels_by_query, table
+
+TextRows = tuple[Where, Iterable[tuple[int, str, str]]]  # (position, id, text)
+PairRows = tuple[Where, Iterable[tuple[int, str, str, str | None]]]  # (position, qid, pid, relevance)
+
+
+def load_msmarco(
+    folder: str | Path | None = None,
+    *,
+    train_split: str = "train",
+    test_split: str = "dev.small",
+    collection_file: str | Path | None = None,
+    train_queries_file: str | Path | None = None,
+    train_qrels_file: str | Path | None = None,
+    test_queries_file: str | Path | None = None,
+    test_qrels_file: str | Path | None = None,
+    max_passages: int | None = None,
+    max_queries: int | None = None,
+    name: str = "msmarco",
+) -> RetrievalData:
+    """MS MARCO passage ranking from its TSV files (no header rows).
+
+    Files, in `folder` unless given one by one: collection.tsv (pid<TAB>passage),
+    queries.{split}.tsv (qid<TAB>query), qrels.{split}.tsv (TREC `qid 0 pid relevance`,
+    tab- or space-separated; pairs with relevance > 0 are kept). The paper trains on the
+    train split and measures on dev.small. Only queries with a label are kept.
+
+    Subsampling: `max_queries` keeps the first labelled queries of each split (in qrels file
+    order); `max_passages` keeps every passage labelled for a kept query, then fills up with
+    the first other passages of the collection, so the corpus exceeds the cap only when the
+    labelled passages alone do. Every line is still checked.
+    """
+    def pick(given: str | Path | None, default: str) -> Path:
+        if given is not None:
+            return Path(given)
+        if folder is None:
+            raise ValueError(f"load_msmarco needs a folder or an explicit path for {default}")
+        return Path(folder) / default
+
+    def qrels(path: Path) -> PairRows:
+        rows = read_table(path, ("qid", "0", "pid", "relevance"), header=False, sep=None)
+        return Where(str(path)), ((line, f[0], f[2], f[3]) for line, f in rows)
+
+    return _assemble(
+        name,
+        source=str(folder) if folder is not None else name,
+        corpus=_tsv_texts(pick(collection_file, "collection.tsv"), ("pid", "passage"), header=False),
+        queries=[
+            _tsv_texts(pick(train_queries_file, f"queries.{train_split}.tsv"), ("qid", "query"), header=False),
+            _tsv_texts(pick(test_queries_file, f"queries.{test_split}.tsv"), ("qid", "query"), header=False),
+        ],
+        train=qrels(pick(train_qrels_file, f"qrels.{train_split}.tsv")),
+        test=qrels(pick(test_qrels_file, f"qrels.{test_split}.tsv")),
+        max_passages=max_passages,
+        max_queries=max_queries,
+    )
+
+
+def load_t2ranking(
+    folder: str | Path,
+    *,
+    train_split: str = "train",
+    test_split: str = "dev",
+    max_passages: int | None = None,
+    max_queries: int | None = None,
+    name: str = "t2ranking",
+) -> RetrievalData:
+    """T2Ranking (Chinese passage retrieval) from its TSV files with header rows.
+
+    collection.tsv (pid<TAB>para), queries.{split}.tsv (qid<TAB>text) and
+    qrels.retrieval.{split}.tsv (qid<TAB>pid, every row a positive). Subsampling with
+    `max_queries` and `max_passages` works as in `load_msmarco`.
+    """
+    folder = Path(folder)
+
+    def qrels(path: Path) -> PairRows:
+        return Where(str(path)), ((line, f[0], f[1], None) for line, f in read_table(path, ("qid", "pid"), header=True))
+
+    return _assemble(
+        name,
+        source=str(folder),
+        corpus=_tsv_texts(folder / "collection.tsv", ("pid", "para"), header=True),
+        queries=[
+            _tsv_texts(folder / f"queries.{split}.tsv", ("qid", "text"), header=True) for split in (train_split, test_split)
+        ],
+        train=qrels(folder / f"qrels.retrieval.{train_split}.tsv"),
+        test=qrels(folder / f"qrels.retrieval.{test_split}.tsv"),
+        max_passages=max_passages,
+        max_queries=max_queries,
+    )
+
+
+def load_beir(
+    folder: str | Path,
+    *,
+    train_split: str = "train",
+    test_split: str = "test",
+    test_queries: int | None = None,
+    seed: int = 0,
+    max_passages: int | None = None,
+    max_queries: int | None = None,
+    name: str | None = None,
+) -> RetrievalData:
+    """A BEIR data set folder: corpus.jsonl (_id, title, text), queries.jsonl (_id, text) and
+    qrels/{split}.tsv (header query-id<TAB>corpus-id<TAB>score; score > 0 kept).
+
+    A passage reads "title. text" when its title is non-empty, as BEIR models see it. Many
+    BEIR sets have no train split: when qrels/{train_split}.tsv is absent the test qrels are
+    split by query (`split_qrels_by_query`), holding out `test_queries` queries (default a
+    fifth) chosen with `seed`; `source` of the result says so.
+    """
+    folder = Path(folder)
+    train_path, test_path = folder / "qrels" / f"{train_split}.tsv", folder / "qrels" / f"{test_split}.tsv"
+    corpus_path, queries_path = folder / "corpus.jsonl", folder / "queries.jsonl"
+    corpus = read_jsonl(corpus_path, ("_id", "text"), ("title",))
+    queries = read_jsonl(queries_path, ("_id", "text"))
+
+    def qrels(path: Path) -> PairRows:
+        rows = read_table(path, ("query-id", "corpus-id", "score"), header=True)
+        return Where(str(path)), ((line, f[0], f[1], f[2]) for line, f in rows)
+
+    return _assemble(
+        name or folder.name,
+        source=_split_note(str(folder), train_path.is_file(), test_path.name, seed),
+        corpus=(Where(str(corpus_path)), ((n, r["_id"], _passage_text(r["title"], r["text"])) for n, r in corpus)),
+        queries=[(Where(str(queries_path)), ((n, r["_id"], r["text"]) for n, r in queries))],
+        train=qrels(train_path) if train_path.is_file() else None,
+        test=qrels(test_path),
+        test_queries=test_queries,
+        seed=seed,
+        max_passages=max_passages,
+        max_queries=max_queries,
+    )
+
+
+def load_hf(
+    path_or_name: str | Path,
+    *,
+    train_split: str = "train",
+    test_split: str = "test",
+    qrels_name: str | None = None,
+    local_files_only: bool = False,
+    test_queries: int | None = None,
+    seed: int = 0,
+    max_passages: int | None = None,
+    max_queries: int | None = None,
+    name: str | None = None,
+) -> RetrievalData:
+    """A Hugging Face dataset in the BEIR layout, from a folder on disk or from the hub.
+
+    On disk (an existing path): a `DatasetDict` written by `save_to_disk` with splits
+    "corpus" (columns _id, text, optional title), "queries" (_id, text) and
+    "qrels-{split}" (query-id, corpus-id, score), i.e. the hub layout saved in one folder.
+    On the hub (any other string): configs "corpus" and "queries" of `path_or_name` and the
+    qrels splits of the sibling repository `qrels_name` (default "<path_or_name>-qrels"), as
+    BeIR/<set> and BeIR/<set>-qrels are published. `local_files_only` reads only the local
+    cache, so an offline machine fails at once with a message instead of waiting on the
+    network. Ids may be strings or integers; the split fallback is `load_beir`'s.
+    """
+    where = str(path_or_name)
+    if Path(path_or_name).exists():
+        tables = _disk_tables(Path(path_or_name))
+    else:
+        tables = _hub_tables(where, qrels_name, local_files_only)
+    train_key, test_key = f"qrels-{train_split}", f"qrels-{test_split}"
+    corpus = _hf_rows(tables, where, "corpus", ("_id", "text"), ("title",))
+    queries = _hf_rows(tables, where, "queries", ("_id", "text"))
+    return _assemble(
+        name or Path(where).name,
+        source=_split_note(where, train_key in tables, test_key, seed),
+        corpus=(Where(f"{where}[corpus]", "row"), ((n, r[0], _passage_text(r[2], r[1])) for n, r in corpus)),
+        queries=[(Where(f"{where}[queries]", "row"), ((n, r[0], r[1]) for n, r in queries))],
+        train=_hf_pairs(tables, where, train_key) if train_key in tables else None,
+        test=_hf_pairs(tables, where, test_key),
+        test_queries=test_queries,
+        seed=seed,
+        max_passages=max_passages,
+        max_queries=max_queries,
+    )
+
+
+def _assemble(
+    name: str,
+    source: str,
+    corpus: TextRows,
+    queries: Sequence[TextRows],
+    train: PairRows | None,
+    test: PairRows,
+    max_passages: int | None,
+    max_queries: int | None,
+    test_queries: int | None = None,
+    seed: int = 0,
+) -> RetrievalData:
+    """Read queries, then qrels, then the corpus; keep labelled queries and the passages the
+    caps allow; split the test qrels by query when there is no train split."""
+    seen: set[str] = set()
+    query_text: dict[str, str] = {}
+    for where, rows in queries:
+        query_text.update(checked_texts(rows, where, "query", seen))
+    queries_from = " or ".join(where.name for where, _ in queries)
+    sources = [test] if train is None else [train, test]
+    splits = [_first_queries(checked_pairs(rows, where, query_text, queries_from), max_queries) for where, rows in sources]
+    labelled: dict[str, Pair] = {}
+    for pair in (pair for pairs in splits for pair in pairs):
+        labelled.setdefault(pair.passage_id, pair)
+
+    corpus_where, corpus_rows = corpus
+    passages: dict[str, str] = {}
+    unlabelled_room = math.inf if max_passages is None else max_passages - len(labelled)
+    for pid, text in checked_texts(corpus_rows, corpus_where, "passage", set()):
+        if pid in labelled:
+            passages[pid] = text
+        elif unlabelled_room > 0:
+            passages[pid] = text
+            unlabelled_room -= 1
+    for pid, pair in labelled.items():
+        if pid not in passages:
+            raise pair.where.error(pair.position, f"unknown passage id {pid!r}", f"an id from {corpus_where.name}")
+
+    if train is None:
+        held_out = test_queries if test_queries is not None else max(1, len({p.query_id for p in splits[0]}) // 5)
+        train_qrels, test_qrels = split_qrels_by_query(_qrels_table(splits[0]), held_out, seed)
+    else:
+        train_qrels, test_qrels = (_qrels_table(pairs) for pairs in splits)
+    used = set(train_qrels["query_id"]) | set(test_qrels["query_id"])
+    kept_queries = {qid: text for qid, text in query_text.items() if qid in used}
+    return RetrievalData(
+        name=name,
+        corpus=table({"id": list(passages), "text": list(passages.values())}),
+        queries=table({"id": list(kept_queries), "text": list(kept_queries.values())}),
+        train_qrels=train_qrels,
+        test_qrels=test_qrels,
+        source=source,
+    )
+
+
+def _first_queries(pairs: list[Pair], max_queries: int | None) -> list[Pair]:
+    """The pairs of the first `max_queries` distinct queries, in file order."""
+    if max_queries is None:
+        return pairs
+    keep = set(list(dict.fromkeys(pair.query_id for pair in pairs))[:max_queries])
+    return [pair for pair in pairs if pair.query_id in keep]
+
+
+def _qrels_table(pairs: list[Pair]) -> datasets.Dataset:
+    return table({"query_id": [p.query_id for p in pairs], "passage_id": [p.passage_id for p in pairs]})
+
+
+def _split_note(source: str, has_train: bool, test_name: str, seed: int) -> str:
+    return source if has_train else f"{source} (no train split: {test_name} split by query, seed {seed})"
+
+
+def _passage_text(title: str, text: str) -> str:
+    return f"{title}. {text}" if title.strip() else text
+
+
+def _tsv_texts(path: Path, columns: tuple[str, str], header: bool) -> TextRows:
+    return Where(str(path)), ((line, f[0], f[1]) for line, f in read_table(path, columns, header))
+
+
+def _disk_tables(path: Path) -> Mapping[str, datasets.Dataset]:
+    expected = "a DatasetDict saved with save_to_disk, splits corpus, queries and qrels-<split>"
+    try:
+        loaded = datasets.load_from_disk(str(path))
+    except FileNotFoundError as exc:
+        raise FileNotFoundError(f"{path}: not a saved dataset ({exc}); expected {expected}") from exc
+    if not isinstance(loaded, datasets.DatasetDict):
+        raise ValueError(f"{path}: a single {type(loaded).__name__}; expected {expected}")
+    return loaded
+
+
+@contextmanager
+def _offline(enabled: bool) -> Iterator[None]:
+    """Hub offline mode for one call: `datasets` and `huggingface_hub` read HF_HUB_OFFLINE
+    once at import, so the flag is switched in both and restored afterwards."""
+    before = datasets.config.HF_HUB_OFFLINE, huggingface_hub.constants.HF_HUB_OFFLINE
+    if enabled:
+        datasets.config.HF_HUB_OFFLINE = huggingface_hub.constants.HF_HUB_OFFLINE = True
+    try:
+        yield
+    finally:
+        datasets.config.HF_HUB_OFFLINE, huggingface_hub.constants.HF_HUB_OFFLINE = before
+
+
+def _hub_tables(name: str, qrels_name: str | None, local_files_only: bool) -> Mapping[str, datasets.Dataset]:
+    qrels_name = qrels_name or f"{name}-qrels"
+    try:
+        with _offline(local_files_only):
+            tables = {config: datasets.load_dataset(name, config, split=config) for config in ("corpus", "queries")}
+            qrels = datasets.load_dataset(qrels_name)
+    except OSError as exc:  # ConnectionError, FileNotFoundError and hub HTTP errors
+        where = "the local cache" if local_files_only else "the Hugging Face hub or its local cache"
+        raise FileNotFoundError(
+            f"{name}: no such folder, and {name} with {qrels_name} could not be loaded from {where} ({exc}); "
+            "expected a folder written by save_to_disk or a reachable BEIR-layout hub dataset"
+        ) from exc
+    return tables | {f"qrels-{split}": qrels[split] for split in qrels}
+
+
+def _hf_rows(
+    tables: Mapping[str, datasets.Dataset], where: str, split: str, required: Sequence[str], optional: Sequence[str] = ()
+) -> Iterator[tuple[int, list[str]]]:
+    """(1-based row, string values of `required` then `optional` columns) of one split; ids
+    stored as integers become strings, a missing optional column reads as ""."""
+    if split not in tables:
+        raise ValueError(f"{where}: no split {split!r}; expected corpus, queries, qrels-<split>; found {sorted(tables)}")
+    dataset, names = tables[split], (*required, *optional)
+    missing = [c for c in required if c not in dataset.column_names]
+    if missing:
+        raise ValueError(
+            f"{where}[{split}]: missing column(s) {missing}; expected columns {list(names)}, found {dataset.column_names}"
+        )
+    at = Where(f"{where}[{split}]", "row")
+    # column[:] is one list; iterating a datasets Column formats every row (~100x slower)
+    columns = [dataset[c][:] if c in dataset.column_names else [""] * len(dataset) for c in names]
+    for row, values in enumerate(zip(*columns), start=1):
+        for column, value in zip(names, values):
+            if isinstance(value, bool) or not isinstance(value, (str, int)):
+                raise at.error(row, f"{column} is {value!r}", "a string or an integer")
+        yield row, [str(value) for value in values]
+
+
+def _hf_pairs(tables: Mapping[str, datasets.Dataset], where: str, split: str) -> PairRows:
+    rows = _hf_rows(tables, where, split, ("query-id", "corpus-id", "score"))
+    return Where(f"{where}[{split}]", "row"), ((n, r[0], r[1], r[2]) for n, r in rows)

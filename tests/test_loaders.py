@@ -1,0 +1,230 @@
+"""Loaders read each format into the right tables and report bad input by file and line."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import datasets
+import pytest
+
+from drscale.loaders import load_beir, load_hf, load_msmarco, load_t2ranking
+
+MSMARCO = {
+    "collection.tsv": "0\tThe capital of France is Paris.\n1\tBerlin is the capital of Germany.\n"
+    "2\tMadrid is in Spain.\n3\tRome is the capital of Italy.\n4\tFiller one.\n5\tFiller two.\n",
+    "queries.train.tsv": "10\twhat is the capital of france\n11\tcapital of germany\n12\tunlabelled query\n",
+    "queries.dev.small.tsv": "20\tcapital of italy\n",
+    "qrels.train.tsv": "10\t0\t0\t1\n11 0 1 1\n10\t0\t2\t0\n",
+    "qrels.dev.small.tsv": "20 0 3 1\n",
+}
+
+T2RANKING = {
+    "collection.tsv": "pid\tpara\n0\t北京是中国的首都。\n1\t上海是一座港口城市。\n2\t长江是中国最长的河流。\n",
+    "queries.train.tsv": "qid\ttext\n100\t中国的首都是哪里\n101\t上海是什么城市\n",
+    "queries.dev.tsv": "qid\ttext\n200\t中国最长的河流\n",
+    "qrels.retrieval.train.tsv": "qid\tpid\n100\t0\n101\t1\n",
+    "qrels.retrieval.dev.tsv": "qid\tpid\n200\t2\n",
+}
+
+BEIR = {
+    "corpus.jsonl": '{"_id": "d1", "title": "Paris", "text": "Capital of France.", "metadata": {}}\n'
+    '{"_id": "d2", "title": "", "text": "Berlin is in Germany."}\n'
+    '{"_id": "d3", "text": "Rome is in Italy."}\n'
+    '{"_id": "d4", "title": "Madrid", "text": "Capital of Spain."}\n',
+    "queries.jsonl": '{"_id": "q1", "text": "france capital"}\n{"_id": "q2", "text": "where is berlin"}\n'
+    '{"_id": "q3", "text": "where is rome"}\n{"_id": "q4", "text": "spain capital"}\n',
+    "qrels/train.tsv": "query-id\tcorpus-id\tscore\nq1\td1\t1\nq2\td2\t1\nq2\td3\t0\n",
+    "qrels/test.tsv": "query-id\tcorpus-id\tscore\nq3\td3\t1\nq4\td4\t2\n",
+}
+
+
+def write(folder: Path, files: dict[str, str | bytes | None]) -> Path:
+    """Write a fixture folder; None leaves the file out, bytes are written as they are."""
+    for name, content in files.items():
+        if content is None:
+            continue
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    return folder
+
+
+def located(file: str, line: int, unit: str = "line") -> str:
+    return re.escape(f"{file} {unit} {line}:")
+
+
+def test_msmarco_keeps_labelled_queries_and_positive_pairs(tmp_path):
+    data = load_msmarco(write(tmp_path, MSMARCO))
+    assert data.corpus["id"] == ["0", "1", "2", "3", "4", "5"]
+    assert data.corpus["text"][3] == "Rome is the capital of Italy."
+    assert dict(zip(data.queries["id"], data.queries["text"])) == {
+        "10": "what is the capital of france", "11": "capital of germany", "20": "capital of italy"}
+    assert list(zip(data.train_qrels["query_id"], data.train_qrels["passage_id"])) == [("10", "0"), ("11", "1")]
+    assert list(zip(data.test_qrels["query_id"], data.test_qrels["passage_id"])) == [("20", "3")]
+
+
+def test_msmarco_caps_keep_labelled_passages_then_fill_up(tmp_path):
+    data = load_msmarco(write(tmp_path, MSMARCO), max_queries=1, max_passages=3)
+    assert data.train_qrels["query_id"] == ["10"]
+    assert data.queries["id"] == ["10", "20"]
+    assert data.corpus["id"] == ["0", "1", "3"]  # labelled 0 and 3, then the first other passage
+
+
+def test_msmarco_explicit_paths_without_folder(tmp_path):
+    folder = write(tmp_path, MSMARCO)
+    data = load_msmarco(
+        collection_file=folder / "collection.tsv",
+        train_queries_file=folder / "queries.train.tsv",
+        train_qrels_file=folder / "qrels.train.tsv",
+        test_queries_file=folder / "queries.dev.small.tsv",
+        test_qrels_file=folder / "qrels.dev.small.tsv",
+    )
+    assert data.n_train_pairs == 2 and len(data.test_qrels) == 1
+
+
+def test_t2ranking_chinese_text_round_trips(tmp_path):
+    data = load_t2ranking(write(tmp_path, T2RANKING))
+    assert data.corpus["text"] == ["北京是中国的首都。", "上海是一座港口城市。", "长江是中国最长的河流。"]
+    assert data.queries["text"] == ["中国的首都是哪里", "上海是什么城市", "中国最长的河流"]
+    assert data.train_qrels["passage_id"] == ["0", "1"] and data.test_qrels["query_id"] == ["200"]
+
+
+def test_beir_joins_title_and_text_and_keeps_positive_scores(tmp_path):
+    data = load_beir(write(tmp_path, BEIR))
+    assert data.corpus["text"] == ["Paris. Capital of France.", "Berlin is in Germany.", "Rome is in Italy.", "Madrid. Capital of Spain."]
+    assert list(zip(data.train_qrels["query_id"], data.train_qrels["passage_id"])) == [("q1", "d1"), ("q2", "d2")]
+    assert data.test_qrels["query_id"] == ["q3", "q4"]
+    assert data.source == str(tmp_path)
+
+
+def test_beir_without_train_split_splits_test_queries(tmp_path):
+    data = load_beir(write(tmp_path, {**BEIR, "qrels/train.tsv": None}), test_queries=1, seed=3)
+    assert len(set(data.test_qrels["query_id"])) == 1 and len(set(data.train_qrels["query_id"])) == 1
+    assert "no train split" in data.source
+    again = load_beir(tmp_path, test_queries=1, seed=3)
+    assert again.test_qrels["query_id"] == data.test_qrels["query_id"]
+
+
+def hf_tables(**changes: datasets.Dataset | None) -> datasets.DatasetDict:
+    tables = {
+        "corpus": datasets.Dataset.from_dict({"_id": ["d1", "d2", "d3"], "title": ["Paris", "", ""], "text": ["Capital of France.", "Berlin.", "北京。"]}),
+        "queries": datasets.Dataset.from_dict({"_id": ["q1", "q2"], "text": ["france capital", "中国的首都"]}),
+        "qrels-train": datasets.Dataset.from_dict({"query-id": ["q1"], "corpus-id": ["d1"], "score": [1]}),
+        "qrels-test": datasets.Dataset.from_dict({"query-id": ["q2", "q2"], "corpus-id": ["d3", "d2"], "score": [1, 0]}),
+    }
+    tables.update(changes)
+    return datasets.DatasetDict({key: value for key, value in tables.items() if value is not None})
+
+
+def test_hf_dataset_from_disk(tmp_path):
+    hf_tables().save_to_disk(tmp_path / "set")
+    data = load_hf(tmp_path / "set")
+    assert data.name == "set"
+    assert data.corpus["text"] == ["Paris. Capital of France.", "Berlin.", "北京。"]
+    assert data.train_qrels["passage_id"] == ["d1"] and data.test_qrels["passage_id"] == ["d3"]
+
+
+def test_hf_integer_ids_become_strings_and_missing_train_is_split(tmp_path):
+    tables = hf_tables(
+        queries=datasets.Dataset.from_dict({"_id": [1, 2], "text": ["france capital", "中国的首都"]}),
+        **{"qrels-train": None, "qrels-test": datasets.Dataset.from_dict({"query-id": [1, 2], "corpus-id": ["d1", "d3"], "score": [1, 1]})},
+    )
+    tables.save_to_disk(tmp_path / "set")
+    data = load_hf(tmp_path / "set", test_queries=1)
+    assert sorted(data.queries["id"]) == ["1", "2"] and data.n_train_pairs == 1 and "no train split" in data.source
+
+
+def test_hf_offline_hub_name_fails_with_message():
+    with pytest.raises(FileNotFoundError, match=r"drscale-absent/none.*local cache"):
+        load_hf("drscale-absent/none", local_files_only=True)
+
+
+BAD_MSMARCO = [
+    ("missing-file", "collection.tsv", None, FileNotFoundError, r"collection\.tsv: no such file"),
+    ("header-not-expected", "collection.tsv", "pid\tpassage\n0\ta\n", ValueError, located("collection.tsv", 1) + " header row"),
+    ("extra-column", "collection.tsv", "0\ta\n1\tb\tc\n", ValueError, located("collection.tsv", 2) + " 3 field"),
+    ("missing-column", "queries.train.tsv", "10\tq\n11\n", ValueError, located("queries.train.tsv", 2) + " 1 field"),
+    ("invalid-utf8", "collection.tsv", b"0\ta\n1\tb\n2\t\xff\xfe\n", ValueError, located("collection.tsv", 3) + " invalid UTF-8"),
+    ("latin1-file", "queries.dev.small.tsv", "20\tcaf\u00e9\n".encode("latin-1"), ValueError, located("queries.dev.small.tsv", 1) + " invalid UTF-8"),
+    ("empty-passage", "collection.tsv", "0\ta\n1\t  \n", ValueError, located("collection.tsv", 2) + " empty passage text"),
+    ("empty-passage-id", "collection.tsv", "0\ta\n\tb\n", ValueError, located("collection.tsv", 2) + " empty passage id"),
+    ("duplicate-passage", "collection.tsv", "0\ta\n1\tb\n0\tc\n", ValueError, located("collection.tsv", 3) + " duplicate passage id '0'"),
+    ("duplicate-query-across-files", "queries.dev.small.tsv", "10\tagain\n", ValueError, located("queries.dev.small.tsv", 1) + " duplicate query id"),
+    ("empty-file", "queries.train.tsv", "", ValueError, located("queries.train.tsv", 1) + " empty file"),
+    ("blank-line", "queries.train.tsv", "10\tq\n\n11\tr\n", ValueError, located("queries.train.tsv", 2) + " blank line"),
+    ("unknown-query", "qrels.train.tsv", "10 0 0 1\n99 0 1 1\n", ValueError, located("qrels.train.tsv", 2) + " unknown query id '99'"),
+    ("unknown-passage", "qrels.dev.small.tsv", "20 0 77 1\n", ValueError, located("qrels.dev.small.tsv", 1) + " unknown passage id '77'"),
+    ("non-integer-relevance", "qrels.train.tsv", "10 0 0 yes\n", ValueError, located("qrels.train.tsv", 1) + " relevance 'yes'"),
+    ("qrels-three-fields", "qrels.train.tsv", "10 0 0 1\n11 0 1\n", ValueError, located("qrels.train.tsv", 2) + " 3 field"),
+    ("duplicate-pair", "qrels.train.tsv", "10 0 0 1\n10\t0\t0\t1\n", ValueError, located("qrels.train.tsv", 2) + " duplicate pair"),
+]
+
+BAD_T2RANKING = [
+    ("missing-header", "collection.tsv", "0\t北京\n", ValueError, located("collection.tsv", 1) + " first line is .*expected the header row pid<TAB>para"),
+    ("wrong-header", "queries.train.tsv", "id\ttext\n100\t中国\n", ValueError, located("queries.train.tsv", 1) + " first line"),
+    ("truncated-utf8", "collection.tsv", "pid\tpara\n0\t北京\n".encode() + "1\t上".encode()[:-1] + b"\n", ValueError, located("collection.tsv", 3) + " invalid UTF-8"),
+    ("unknown-passage", "qrels.retrieval.dev.tsv", "qid\tpid\n200\t2\n200\t9\n", ValueError, located("qrels.retrieval.dev.tsv", 3) + " unknown passage id '9'"),
+    ("empty-query", "queries.dev.tsv", "qid\ttext\n200\t\n", ValueError, located("queries.dev.tsv", 2) + " empty query text"),
+    ("missing-file", "qrels.retrieval.train.tsv", None, FileNotFoundError, r"qrels\.retrieval\.train\.tsv: no such file"),
+    ("header-only", "collection.tsv", "pid\tpara\n", ValueError, located("collection.tsv", 2) + " no data rows"),
+]
+
+BAD_BEIR = [
+    ("malformed-json", "corpus.jsonl", '{"_id": "d1", "text": "a"}\n{"_id": "d2", "text": \n', ValueError, located("corpus.jsonl", 2) + " malformed JSON"),
+    ("not-an-object", "queries.jsonl", '["q1", "text"]\n', ValueError, located("queries.jsonl", 1) + " a JSON list"),
+    ("missing-field", "corpus.jsonl", '{"_id": "d1", "text": "a"}\n{"text": "b"}\n', ValueError, located("corpus.jsonl", 2) + r" missing field\(s\) \['_id'\]"),
+    ("non-string-text", "queries.jsonl", '{"_id": "q1", "text": 5}\n', ValueError, located("queries.jsonl", 1) + " field 'text' has type int"),
+    ("qrels-without-header", "qrels/test.tsv", "q3\td3\t1\n", ValueError, located("test.tsv", 1) + " first line"),
+    ("fractional-score", "qrels/train.tsv", "query-id\tcorpus-id\tscore\nq1\td1\t1.5\n", ValueError, located("train.tsv", 2) + " relevance '1.5'"),
+    ("unknown-corpus-id", "qrels/test.tsv", "query-id\tcorpus-id\tscore\nq3\td3\t1\nq4\td9\t1\n", ValueError, located("test.tsv", 3) + " unknown passage id 'd9'"),
+    ("missing-queries", "queries.jsonl", None, FileNotFoundError, r"queries\.jsonl: no such file"),
+    ("empty-corpus", "corpus.jsonl", "", ValueError, located("corpus.jsonl", 1) + " empty file"),
+    ("duplicate-doc", "corpus.jsonl", '{"_id": "d1", "text": "a"}\n{"_id": "d1", "text": "b"}\n', ValueError, located("corpus.jsonl", 2) + " duplicate passage id"),
+]
+
+
+def _case_ids(cases: list[tuple]) -> list[str]:
+    return [case[0] for case in cases]
+
+
+@pytest.mark.parametrize(("case", "file", "content", "error", "message"), BAD_MSMARCO, ids=_case_ids(BAD_MSMARCO))
+def test_msmarco_bad_input(tmp_path, case, file, content, error, message):
+    with pytest.raises(error, match=message):
+        load_msmarco(write(tmp_path, {**MSMARCO, file: content}))
+
+
+@pytest.mark.parametrize(("case", "file", "content", "error", "message"), BAD_T2RANKING, ids=_case_ids(BAD_T2RANKING))
+def test_t2ranking_bad_input(tmp_path, case, file, content, error, message):
+    with pytest.raises(error, match=message):
+        load_t2ranking(write(tmp_path, {**T2RANKING, file: content}))
+
+
+@pytest.mark.parametrize(("case", "file", "content", "error", "message"), BAD_BEIR, ids=_case_ids(BAD_BEIR))
+def test_beir_bad_input(tmp_path, case, file, content, error, message):
+    with pytest.raises(error, match=message):
+        load_beir(write(tmp_path, {**BEIR, file: content}))
+
+
+BAD_HF = [
+    ("empty-text", {"corpus": {"_id": ["d1", "d2", "d3"], "text": ["a", " ", "c"]}}, ValueError, located("[corpus]", 2, "row") + " empty passage text"),
+    ("duplicate-query", {"queries": {"_id": ["q1", "q1"], "text": ["a", "b"]}}, ValueError, located("[queries]", 2, "row") + " duplicate query id"),
+    ("unknown-passage", {"qrels-test": {"query-id": ["q2"], "corpus-id": ["d9"], "score": [1]}}, ValueError, located("[qrels-test]", 1, "row") + " unknown passage id"),
+    ("missing-id", {"queries": {"_id": ["q1", None], "text": ["a", "b"]}}, ValueError, located("[queries]", 2, "row") + " _id is None"),
+    ("missing-column", {"corpus": {"id": ["d1"], "text": ["a"]}}, ValueError, re.escape("[corpus]: missing column(s) ['_id']")),
+    ("missing-split", {"queries": None}, ValueError, r"no split 'queries'"),
+]
+
+
+@pytest.mark.parametrize(("case", "changes", "error", "message"), BAD_HF, ids=_case_ids(BAD_HF))
+def test_hf_bad_input(tmp_path, case, changes, error, message):
+    tables = hf_tables(**{key: None if value is None else datasets.Dataset.from_dict(value) for key, value in changes.items()})
+    tables.save_to_disk(tmp_path / "set")
+    with pytest.raises(error, match=re.escape(str(tmp_path / "set")) + ".*" + message):
+        load_hf(tmp_path / "set")
+
+
+def test_hf_single_dataset_on_disk_is_rejected(tmp_path):
+    datasets.Dataset.from_dict({"_id": ["d1"], "text": ["a"]}).save_to_disk(tmp_path / "one")
+    with pytest.raises(ValueError, match=r"one: a single Dataset; expected a DatasetDict"):
+        load_hf(tmp_path / "one")
