@@ -5,7 +5,7 @@ STAMP := $(VENV)/.drscale-installed
 # A CPU wheel of this torch lies on the development machines; unpinned, pip would fetch a multi-GB CUDA build.
 TORCH ?= torch==2.13.0
 
-.PHONY: setup demo test clean
+.PHONY: setup demo test clean chromium
 
 setup: $(STAMP)
 
@@ -19,8 +19,15 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(PY) -m drscale.suite
 
-test: $(STAMP)
+test: $(STAMP) chromium
 	$(PY) -m pytest -q
+
+# The browser test drives Debian's chromium: Playwright cannot download its own browsers offline.
+chromium:
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium) || echo "[drscale] apt-get could not install chromium: the browser test will be skipped"; \
+	elif command -v apt-get >/dev/null && sudo -n true 2>/dev/null; then (sudo -n apt-get update -q && sudo -n env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium) || echo "[drscale] apt-get could not install chromium: the browser test will be skipped"; \
+	else echo "[drscale] /usr/bin/chromium missing and apt-get unusable (not Debian, or no root): the browser test will be skipped"; fi
 
 clean:
 	rm -rf data/runs data/executed figures/*.png
