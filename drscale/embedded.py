@@ -1,0 +1,154 @@
+"""The embedded default data: docstrings of installed Python code as a retrieval task.
+
+Every install of drscale has real, human-written text with real query-passage relations:
+the docstrings of the standard library and of the project's own dependencies. A docstring's
+summary line is a natural query ("Compute the frequency response of a digital filter") and
+the rest of the docstring is its passage. Sources are parsed with `ast` (nothing is
+imported), so building is safe and offline. The corpus depends on installed versions; its
+fingerprint goes into every run record so results stay comparable.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import sysconfig
+from collections.abc import Iterator
+from pathlib import Path
+
+import datasets
+
+from drscale.data import RetrievalData, split_qrels_by_query, table
+
+DEFAULT_PACKAGES = (
+    "numpy",
+    "scipy",
+    "pandas",
+    "matplotlib",
+    "torch",
+    "transformers",
+    "datasets",
+    "huggingface_hub",
+    "IPython",
+)
+"""Dependencies of drscale (so present on every install) whose docstrings join the stdlib's."""
+
+SUMMARY_WORDS = (3, 40)
+"""A query is a summary of 3 to 40 words: shorter ones ("Return x.") carry no information."""
+MIN_BODY_WORDS = 15
+"""A passage needs 15+ words to describe what it documents."""
+
+
+def source_roots(packages: tuple[str, ...] = DEFAULT_PACKAGES) -> Iterator[tuple[str, Path]]:
+    """(name, folder) of the standard library and of each installed package in `packages`."""
+    yield "stdlib", Path(sysconfig.get_paths()["stdlib"])
+    for name in packages:
+        spec = importlib.util.find_spec(name)
+        if spec is None or not spec.submodule_search_locations:
+            raise ValueError(f"package {name!r} is not installed; remove it from `packages` or install it")
+        yield name, Path(next(iter(spec.submodule_search_locations)))
+
+
+def docstring_pairs(root: Path, label: str) -> Iterator[tuple[str, str, str]]:
+    """(id, summary, body) for each documented function or class under `root`, sorted by file.
+
+    Test folders and installed third-party packages inside the stdlib folder are skipped.
+    """
+    for path in sorted(root.rglob("*.py")):
+        relative = path.relative_to(root)
+        if relative.parts[0] in ("site-packages", "dist-packages") or {"test", "tests"} & set(relative.parts):
+            continue
+        try:
+            tree = ast.parse(path.read_bytes())
+        except (SyntaxError, ValueError):
+            continue  # sources for other Python versions or templates: not documentation we can read
+        module = ".".join((label, *relative.with_suffix("").parts))
+        for node in ast.walk(tree):
+            if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                continue
+            doc = ast.get_docstring(node)
+            if not doc or "\n\n" not in doc:
+                continue
+            summary, body = (" ".join(part.split()) for part in doc.split("\n\n", 1))
+            yield f"{module}:{node.name}:{node.lineno}", summary, body
+
+
+def build_docstring_data(
+    packages: tuple[str, ...] = DEFAULT_PACKAGES,
+    test_queries: int = 1000,
+    seed: int = 0,
+) -> RetrievalData:
+    """The docstring retrieval task: one query per summary, its body as the one positive.
+
+    Duplicated summaries or bodies (inherited or copied docstrings) are kept once, the first
+    met, so no query has two answers and no passage two queries.
+    """
+    ids, queries, passages = [], [], []
+    seen_queries: set[str] = set()
+    seen_passages: set[str] = set()
+    for label, root in source_roots(packages):
+        for key, summary, body in docstring_pairs(root, label):
+            words = len(summary.split())
+            if not SUMMARY_WORDS[0] <= words <= SUMMARY_WORDS[1] or len(body.split()) < MIN_BODY_WORDS:
+                continue
+            if summary in seen_queries or body in seen_passages:
+                continue
+            seen_queries.add(summary)
+            seen_passages.add(body)
+            ids.append(key)
+            queries.append(summary)
+            passages.append(body)
+    query_ids = [f"q:{key}" for key in ids]
+    passage_ids = [f"p:{key}" for key in ids]
+    qrels = table({"query_id": query_ids, "passage_id": passage_ids})
+    train, test = split_qrels_by_query(qrels, test_queries=test_queries, seed=seed)
+    return RetrievalData(
+        name="docstrings",
+        corpus=table({"id": passage_ids, "text": passages}),
+        queries=table({"id": query_ids, "text": queries}),
+        train_qrels=train,
+        test_qrels=test,
+        source=f"docstrings of stdlib + {', '.join(packages)}",
+    )
+
+
+def save_data(data: RetrievalData, folder: str | Path) -> Path:
+    """Save every table of `data` under `folder` (Arrow files via `datasets`)."""
+    folder = Path(folder)
+    datasets.DatasetDict(
+        {
+            "corpus": data.corpus,
+            "queries": data.queries,
+            "train_qrels": data.train_qrels,
+            "test_qrels": data.test_qrels,
+        }
+    ).save_to_disk(str(folder))
+    (folder / "NAME").write_text(f"{data.name}\n{data.source}\n")
+    return folder
+
+
+def load_saved_data(folder: str | Path) -> RetrievalData:
+    """Reload what `save_data` wrote (validated again on the way in)."""
+    folder = Path(folder)
+    if not (folder / "NAME").exists():
+        raise FileNotFoundError(f"{folder} holds no saved retrieval data (no NAME file); build it first")
+    name, source = (folder / "NAME").read_text().splitlines()[:2]
+    tables = datasets.load_from_disk(str(folder))
+    return RetrievalData(
+        name=name,
+        corpus=tables["corpus"],
+        queries=tables["queries"],
+        train_qrels=tables["train_qrels"],
+        test_qrels=tables["test_qrels"],
+        source=source,
+    )
+
+
+def load_embedded(data_dir: str | Path, test_queries: int = 1000, seed: int = 0) -> RetrievalData:
+    """The embedded default, built once and cached under `data_dir/docstrings`."""
+    folder = Path(data_dir) / f"docstrings-test{test_queries}-seed{seed}"
+    if (folder / "NAME").exists():
+        return load_saved_data(folder)
+    data = build_docstring_data(test_queries=test_queries, seed=seed)
+    save_data(data, folder)
+    return data

@@ -1,0 +1,187 @@
+"""Sweeps: many training runs over model sizes and data sizes, each recorded once.
+
+A run is fully described by a frozen `RunConfig`; its `run_id` (a hash of the config and the
+data fingerprint) keys the results store, so re-running a sweep skips finished runs and a
+crash loses at most the run in progress. Runs that diverge are recorded as failed, with
+the error, and never enter a table of results.
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm import tqdm
+
+import drscale
+from drscale.data import RetrievalData
+from drscale.metrics import evaluate_contrastive_entropy
+from drscale.models import build_encoder, load_encoder, MODEL_SIZES, n_params
+from drscale.store import ResultsStore, config_hash
+from drscale.tokens import TokenizedData
+from drscale.train import TrainConfig, TrainingDiverged, pick_device, train
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """How contrastive entropy is measured: W negatives, R repeats, pool sample, seed."""
+
+    negatives: int = 256
+    repeats: int = 10
+    pool_size: int | None = None
+    seed: int = 1
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """One training run: which model (a size name or a local folder), how many pairs, how."""
+
+    model: str
+    data_size: int
+    train: TrainConfig
+    evaluation: EvalConfig = field(default_factory=EvalConfig)
+    init_seed: int = 0
+    subset_seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.model not in MODEL_SIZES and not Path(self.model).is_dir():
+            raise ValueError(
+                f"model must be a size name or a local model folder; got {self.model!r}. "
+                f"Known sizes: {sorted(MODEL_SIZES)}"
+            )
+        if not isinstance(self.data_size, int) or self.data_size < 1:
+            raise ValueError(f"data_size must be a positive integer; got {self.data_size!r}")
+
+    def run_id(self, data_fingerprint: str) -> str:
+        return config_hash({"config": asdict(self), "data": data_fingerprint})
+
+
+def model_size_grid(models: Sequence[str], data_size: int, train_config: TrainConfig, **kwargs: Any) -> list[RunConfig]:
+    """Runs for the model-size law: each model on the same `data_size` pairs."""
+    return [RunConfig(model=m, data_size=data_size, train=train_config, **kwargs) for m in models]
+
+
+def data_size_grid(model: str, data_sizes: Sequence[int], train_config: TrainConfig, **kwargs: Any) -> list[RunConfig]:
+    """Runs for the data-size law: one model on nested subsets of `data_sizes` pairs."""
+    return [RunConfig(model=model, data_size=int(d), train=train_config, **kwargs) for d in data_sizes]
+
+
+def run_sweep(
+    configs: Sequence[RunConfig],
+    data: RetrievalData,
+    store: ResultsStore | str | Path,
+    device: str | None = None,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Run every config not already finished in `store`; return the table of all of them.
+
+    Bad configurations (a data size above the training set, a batch above the data size,
+    more negatives than the pool) are refused before any training starts.
+    """
+    store = store if isinstance(store, ResultsStore) else ResultsStore(store)
+    for config in configs:
+        _check_feasible(config, data)
+    fingerprint = data.fingerprint()
+    finished = store.finished()
+    pending = [c for c in configs if c.run_id(fingerprint) not in finished]
+    tokens: dict[tuple, TokenizedData] = {}
+    for config in tqdm(pending, desc="runs", disable=not progress):
+        store.append(run_one(config, data, tokens, fingerprint, device=device, progress=progress))
+    return results_table(store, [c.run_id(fingerprint) for c in configs])
+
+
+def results_table(store: ResultsStore, run_ids: Sequence[str]) -> pd.DataFrame:
+    """Finished runs among `run_ids`, one row each: model, n_params, data_size, seed, ce, ..."""
+    finished = store.finished()
+    rows = [
+        {
+            "run_id": run_id,
+            "model": finished[run_id]["model"],
+            "n_params": finished[run_id]["n_params"],
+            "data_size": finished[run_id]["data_size"],
+            "seed": finished[run_id]["seed"],
+            "ce": finished[run_id]["ce"],
+            "train_time_s": finished[run_id]["train_time_s"],
+        }
+        for run_id in dict.fromkeys(run_ids)
+        if run_id in finished
+    ]
+    return pd.DataFrame(rows, columns=["run_id", "model", "n_params", "data_size", "seed", "ce", "train_time_s"])
+
+
+def run_one(
+    config: RunConfig,
+    data: RetrievalData,
+    tokens_cache: dict[tuple, TokenizedData],
+    fingerprint: str,
+    device: str | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Train and evaluate one run; return its record (status "finished" or "failed")."""
+    device = pick_device(device)
+    model = build_encoder(config.model, seed=config.init_seed) if config.model in MODEL_SIZES else load_encoder(config.model)
+    key = (model.tokenizer.name_or_path, config.train.query_max_length, config.train.passage_max_length)
+    if key not in tokens_cache:
+        tokens_cache[key] = TokenizedData.build(
+            data, model.tokenizer, config.train.query_max_length, config.train.passage_max_length
+        )
+    tokens = tokens_cache[key]
+    record: dict[str, Any] = {
+        "run_id": config.run_id(fingerprint),
+        "config": asdict(config),
+        "model": Path(config.model).name,
+        "n_params": n_params(model),
+        "data_size": config.data_size,
+        "seed": config.train.seed,
+        "data": {"name": data.name, "fingerprint": fingerprint},
+        "device": str(device),
+        "versions": _versions(),
+    }
+    try:
+        result = train(model, tokens, data.train_pair_rows(config.data_size, seed=config.subset_seed), config.train, device, progress)
+    except TrainingDiverged as error:
+        return {**record, "status": "failed", "error": str(error), "failed_step": error.step}
+    start = time.perf_counter()
+    ce = evaluate_contrastive_entropy(
+        model, data, tokens, **asdict(config.evaluation), device=device
+    )
+    if not np.isfinite(ce):
+        return {**record, "status": "failed", "error": f"contrastive entropy is {ce}"}
+    return {
+        **record,
+        "status": "finished",
+        "ce": ce,
+        "train_loss_curve": result.curve_summary(),
+        "train_time_s": result.wall_time_s,
+        "eval_time_s": time.perf_counter() - start,
+    }
+
+
+def _check_feasible(config: RunConfig, data: RetrievalData) -> None:
+    if config.data_size > data.n_train_pairs:
+        raise ValueError(f"data_size {config.data_size} exceeds the {data.n_train_pairs} training pairs of {data.name}")
+    if config.train.batch_size > config.data_size:
+        raise ValueError(f"batch_size {config.train.batch_size} exceeds data_size {config.data_size}")
+    pool = config.evaluation.pool_size or len(data.pool_rows())
+    if config.evaluation.negatives > pool:
+        raise ValueError(f"evaluation negatives ({config.evaluation.negatives}) exceed the pool of {pool} passages")
+
+
+def _versions() -> dict[str, str]:
+    import sentence_transformers
+    import transformers
+
+    return {
+        "drscale": drscale.__version__,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "sentence_transformers": sentence_transformers.__version__,
+    }

@@ -1,0 +1,213 @@
+"""The paper's training loop: shared random negatives, a fixed step budget, AdamW, linear decay.
+
+Per step, B annotated pairs (q_i, p_i+) and W passages drawn uniformly from the corpus
+(excluding the batch's positives) and shared by every query give the loss
+
+    L = -1/B sum_i log( exp s(q_i,p_i+) / (exp s(q_i,p_i+) + sum_j exp s(q_i,p_j-)) ),
+
+with s the raw inner product (no normalisation, no temperature, no in-batch negatives), as in
+the authors' release. A fixed number of steps for every model size, as in the paper.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from drscale.tokens import TokenizedData
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Every knob of one training run; frozen because it is part of a run's identity."""
+
+    steps: int
+    batch_size: int
+    negatives: int
+    learning_rate: float
+    weight_decay: float = 1e-3
+    warmup_steps: int = 0
+    max_grad_norm: float = 1.0
+    query_max_length: int = 32
+    passage_max_length: int = 180
+    seed: int = 521
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "batch_size", "negatives", "query_max_length", "passage_max_length"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"TrainConfig.{name} must be a positive integer; got {value!r}")
+        if not self.learning_rate > 0:
+            raise ValueError(f"TrainConfig.learning_rate must be positive; got {self.learning_rate!r}")
+        if not 0 <= self.warmup_steps < self.steps:
+            raise ValueError(f"TrainConfig.warmup_steps must be in [0, steps={self.steps}); got {self.warmup_steps}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+PAPER_PRESET = TrainConfig(
+    steps=10_000,
+    batch_size=128,
+    negatives=256,
+    learning_rate=5e-6,
+    weight_decay=1e-3,
+    warmup_steps=0,
+    max_grad_norm=1.0,
+    query_max_length=32,
+    passage_max_length=180,
+    seed=521,
+)
+"""The released defaults with the paper's 10,000 steps: a GPU configuration for BERT miniatures."""
+
+CPU_PRESET = TrainConfig(
+    steps=200,
+    batch_size=32,
+    negatives=64,
+    learning_rate=5e-4,
+    weight_decay=1e-3,
+    warmup_steps=20,
+    max_grad_norm=1.0,
+    query_max_length=32,
+    passage_max_length=64,
+    seed=521,
+)
+"""Random-init small BERTs on a 2-core CPU: a larger learning rate with a short warm-up
+(random init at 5e-6 barely moves in a few hundred steps), 64-token passages (docstring
+bodies are short; the cost of a step grows with passage length), 32 pairs and 64 shared
+negatives per step."""
+
+PRESETS = {"paper": PAPER_PRESET, "cpu": CPU_PRESET}
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite; `step` says when, so the run can be recorded as failed."""
+
+    def __init__(self, step: int, loss: float) -> None:
+        super().__init__(f"training loss became {loss} at step {step}")
+        self.step = step
+        self.loss = loss
+
+
+@dataclass
+class TrainResult:
+    """What a run leaves besides the model: the loss curve, time and device."""
+
+    losses: list[float] = field(repr=False)
+    wall_time_s: float
+    device: str
+
+    def curve_summary(self, points: int = 10) -> list[float]:
+        """Mean loss over `points` equal slices of training, for compact run records."""
+        return [float(np.mean(chunk)) for chunk in np.array_split(np.asarray(self.losses), points) if len(chunk)]
+
+
+def pick_device(device: str | torch.device | None = None) -> torch.device:
+    """The device asked for, else CUDA when present, else the CPU."""
+    if device is not None:
+        return torch.device(device)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def sample_shared_negatives(
+    rng: np.random.Generator, corpus_size: int, count: int, exclude: np.ndarray
+) -> np.ndarray:
+    """`count` distinct corpus rows drawn uniformly, none of them in `exclude` (the batch's
+    positives). Rejection sampling keeps this O(count) even for a corpus of millions."""
+    if count > corpus_size - len(np.unique(exclude)):
+        raise ValueError(f"cannot draw {count} negatives from a corpus of {corpus_size} passages minus the batch")
+    excluded = set(exclude.tolist())
+    chosen: list[int] = []
+    taken: set[int] = set()
+    while len(chosen) < count:
+        for row in rng.integers(0, corpus_size, size=2 * (count - len(chosen)) + 8).tolist():
+            if row not in excluded and row not in taken:
+                taken.add(row)
+                chosen.append(row)
+                if len(chosen) == count:
+                    break
+    return np.asarray(chosen, dtype=np.int64)
+
+
+def batch_order(n_pairs: int, batch_size: int, steps: int, rng: np.random.Generator) -> np.ndarray:
+    """(steps, batch_size) pair indices: epochs of seeded shuffles, read in consecutive batches."""
+    if batch_size > n_pairs:
+        raise ValueError(f"batch_size ({batch_size}) is larger than the {n_pairs} training pairs")
+    needed = steps * batch_size
+    epochs = -(-needed // n_pairs)
+    return np.concatenate([rng.permutation(n_pairs) for _ in range(epochs)])[:needed].reshape(steps, batch_size)
+
+
+def contrastive_loss(queries: torch.Tensor, positives: torch.Tensor, negatives: torch.Tensor) -> torch.Tensor:
+    """Mean -log softmax of each query's positive against the shared negatives (inner product)."""
+    positive_scores = (queries * positives).sum(dim=1, keepdim=True)
+    logits = torch.cat([positive_scores, queries @ negatives.T], dim=1)
+    return torch.nn.functional.cross_entropy(logits, torch.zeros(len(queries), dtype=torch.long, device=logits.device))
+
+
+def train(
+    model: torch.nn.Module,
+    tokens: TokenizedData,
+    pair_rows: np.ndarray,
+    config: TrainConfig,
+    device: str | torch.device | None = None,
+    progress: bool = True,
+) -> TrainResult:
+    """Train `model` in place on `pair_rows` ((D, 2) query and passage rows of `tokens`).
+
+    Raises TrainingDiverged at the first non-finite loss.
+    """
+    if config.negatives + config.batch_size > len(tokens.passages):
+        raise ValueError(
+            f"negatives ({config.negatives}) plus batch_size ({config.batch_size}) exceed the corpus of "
+            f"{len(tokens.passages)} passages"
+        )
+    device = pick_device(device)
+    rng = np.random.default_rng(config.seed)
+    torch.manual_seed(config.seed)
+    order = batch_order(len(pair_rows), config.batch_size, config.steps, rng)
+    model.to(device).train()
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay, fused=True
+    )
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _warmup_then_linear_decay(config))
+    losses: list[float] = []
+    start = time.perf_counter()
+    bar = tqdm(range(config.steps), desc="train", disable=not progress, leave=False, mininterval=1.0)
+    for step in bar:
+        query_rows, positive_rows = pair_rows[order[step]].T
+        negative_rows = sample_shared_negatives(rng, len(tokens.passages), config.negatives, positive_rows)
+        queries = _embed(model, tokens.query_batch(query_rows), device)
+        passages = _embed(model, tokens.passage_batch(np.concatenate([positive_rows, negative_rows])), device)
+        loss = contrastive_loss(queries, passages[: config.batch_size], passages[config.batch_size :])
+        value = loss.item()
+        if not np.isfinite(value):
+            raise TrainingDiverged(step, value)
+        losses.append(value)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        if step % 10 == 0:
+            bar.set_postfix(loss=f"{value:.3f}")
+    bar.close()
+    model.eval()
+    return TrainResult(losses=losses, wall_time_s=time.perf_counter() - start, device=str(device))
+
+
+def _embed(model: torch.nn.Module, features: dict[str, torch.Tensor], device: torch.device) -> torch.Tensor:
+    return model({k: v.to(device) for k, v in features.items()})["sentence_embedding"]
+
+
+def _warmup_then_linear_decay(config: TrainConfig):
+    def factor(step: int) -> float:
+        if step < config.warmup_steps:
+            return (step + 1) / config.warmup_steps
+        return max(0.0, (config.steps - step) / (config.steps - config.warmup_steps))
+
+    return factor
