@@ -1,0 +1,112 @@
+"""Figures for the notebooks: each function draws one figure and returns it; the caller saves it.
+
+Fitted laws are drawn on log-log axes with the runs, the fitted curve, its bootstrap band
+and, dashed, the paper's published curves for the same law, so the reader can compare the
+functional form (not the constants: the paper's models, data and scale differ from ours).
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import seaborn as sns
+from matplotlib.figure import Figure
+
+from drscale.fit_result import FitResult
+from drscale.reference import PUBLISHED
+
+_AXIS_LABELS = {"n_params": "non-embedding parameters N", "data_size": "annotated pairs D"}
+
+
+def _grid(values: np.ndarray, margin_decades: float = 0.25, size: int = 200) -> np.ndarray:
+    """Log-spaced points over the data's range, widened by `margin_decades` on each side."""
+    lo, hi = np.log10(values.min()) - margin_decades, np.log10(values.max()) + margin_decades
+    return np.logspace(lo, hi, size)
+
+
+def plot_fit(result: FitResult, dataset: str = "msmarco", versions: tuple[str, ...] = ("v1", "sigir")) -> Figure:
+    """One-variable law: runs, fitted curve, bootstrap band and the paper's curves (dashed)."""
+    if len(result.variables) != 1:
+        raise ValueError(f"plot_fit draws one-variable laws; {result.law!r} has {len(result.variables)} variables")
+    (name, x), = result.variables.items()
+    grid = _grid(x)
+    lo, hi = result.band(grid)
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    colour = sns.color_palette("deep")[0]
+    ax.fill_between(grid, lo, hi, color=colour, alpha=0.25, lw=0, label=f"{result.level:.0%} bootstrap band")
+    ax.plot(grid, result.predict(grid), color=colour, lw=2, label="fitted law")
+    ax.scatter(x, result.ce, color="black", s=18, zorder=3, label="runs")
+    published = [p for p in PUBLISHED if p.law == result.law and p.dataset == dataset and p.version in versions]
+    for entry, shade in zip(published, sns.color_palette("muted")[1:]):
+        ax.plot(grid, entry.predict(**{name: grid}), ls="--", color=shade, lw=1.3,
+                label=f"paper {entry.version} ({entry.dataset})")
+    ax.set(xscale="log", yscale="log", xlabel=_AXIS_LABELS[name], ylabel="contrastive entropy L",
+           title=f"{result.law.replace('_', '-')} law: {result.title}")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_joint_fit(result: FitResult) -> Figure:
+    """Joint law: L against N, one curve (with band) per data size, runs as points."""
+    if result.law != "joint":
+        raise ValueError(f"plot_joint_fit draws the joint law; got a {result.law!r} fit")
+    n, d = result.variables["n_params"], result.variables["data_size"]
+    grid = _grid(n)
+    sizes = np.unique(d)
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    for size, colour in zip(sizes, sns.color_palette("viridis", len(sizes))):
+        lo, hi = result.band(grid, np.full_like(grid, size))
+        ax.fill_between(grid, lo, hi, color=colour, alpha=0.2, lw=0)
+        ax.plot(grid, result.predict(grid, size), color=colour, lw=1.8, label=f"D = {size:.3g}")
+        ax.scatter(n[d == size], result.ce[d == size], color=colour, edgecolor="black", s=22, zorder=3)
+    ax.set(xscale="log", yscale="log", xlabel=_AXIS_LABELS["n_params"], ylabel="contrastive entropy L",
+           title=f"joint law: {result.title}")
+    ax.legend(fontsize=8, title=f"fit with {result.level:.0%} band")
+    fig.tight_layout()
+    return fig
+
+
+def plot_bootstrap_params(result: FitResult) -> Figure:
+    """Pairwise scatter of the bootstrap parameters (scales as logs): tilted clouds mean trade-offs."""
+    table = result.bootstrap.copy()
+    for p in result.params:
+        if p not in ("alpha", "beta"):
+            with np.errstate(divide="ignore"):
+                table[f"log10 {p}"] = np.log10(table.pop(p))
+    table = table.replace([np.inf, -np.inf], np.nan).dropna()
+    grid = sns.pairplot(table, corner=True, plot_kws={"s": 6, "alpha": 0.4, "edgecolor": "none"},
+                        diag_kws={"bins": 30}, height=1.8)
+    grid.figure.suptitle(f"{result.law.replace('_', '-')} law: {len(result.bootstrap)} bootstrap fits", y=1.01)
+    return grid.figure
+
+
+def plot_scaling_curve(table, x: str = "n_params", y: str = "ce", label: str = "model") -> Figure:
+    """Measured contrastive entropy against N or D on log-log axes, each run labelled.
+
+    `table` is a sweep table (one row per finished run, columns `x`, `y` and `label`).
+    """
+    if x not in _AXIS_LABELS:
+        raise ValueError(f"x must be one of {sorted(_AXIS_LABELS)}; got {x!r}")
+    if len(table) == 0:
+        raise ValueError("the sweep table has no finished runs to draw")
+    ordered = table.sort_values(x)
+    fig, ax = plt.subplots(figsize=(6, 4.2))
+    sns.lineplot(data=ordered, x=x, y=y, marker="o", ax=ax, errorbar=None)
+    for _, row in ordered.iterrows():
+        ax.annotate(str(row[label]), (row[x], row[y]), textcoords="offset points", xytext=(4, 5), fontsize=7)
+    ax.set(xscale="log", yscale="log", xlabel=_AXIS_LABELS[x], ylabel="contrastive entropy")
+    ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def save_figure(fig: Figure, figures_dir, name: str):
+    """Save `fig` as `figures_dir/name` (folder created) at a resolution fit for the README."""
+    from pathlib import Path
+
+    path = Path(figures_dir) / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    return path
+
