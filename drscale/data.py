@@ -12,9 +12,12 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 
 import datasets
 import numpy as np
+
+datasets.disable_progress_bars()
 
 CORPUS_COLUMNS = ("id", "text")
 QUERY_COLUMNS = ("id", "text")
@@ -131,6 +134,24 @@ class RetrievalData:
             "pool_passages": len(self.pool_rows()),
             "fingerprint": self.fingerprint(),
         }
+
+    def save(self, folder: str | Path) -> Path:
+        """Save every table under `folder` (Arrow files via `datasets`), name and source beside."""
+        folder = Path(folder)
+        tables = {split: getattr(self, split) for split in ("corpus", "queries", "train_qrels", "test_qrels")}
+        datasets.DatasetDict(tables).save_to_disk(str(folder))
+        (folder / "NAME").write_text(f"{self.name}\n{self.source}\n")
+        return folder
+
+    @classmethod
+    def load(cls, folder: str | Path) -> RetrievalData:
+        """Reload what `save` wrote (validated again on the way in)."""
+        folder = Path(folder)
+        if not (folder / "NAME").exists():
+            raise FileNotFoundError(f"{folder} holds no saved retrieval data (no NAME file)")
+        name, source = (folder / "NAME").read_text().splitlines()[:2]
+        tables = datasets.load_from_disk(str(folder))
+        return cls(name=name, source=source, **{split: tables[split] for split in tables})
 
     def _pair_rows(self, qrels: datasets.Dataset, order: np.ndarray) -> np.ndarray:
         qids, pids = column(qrels, "query_id"), column(qrels, "passage_id")

@@ -16,8 +16,6 @@ import sysconfig
 from collections.abc import Iterator
 from pathlib import Path
 
-import datasets
-
 from drscale.data import RetrievalData, split_qrels_by_query, table
 
 DEFAULT_PACKAGES = (
@@ -110,45 +108,3 @@ def build_docstring_data(
         test_qrels=test,
         source=f"docstrings of stdlib + {', '.join(packages)}",
     )
-
-
-def save_data(data: RetrievalData, folder: str | Path) -> Path:
-    """Save every table of `data` under `folder` (Arrow files via `datasets`)."""
-    folder = Path(folder)
-    datasets.DatasetDict(
-        {
-            "corpus": data.corpus,
-            "queries": data.queries,
-            "train_qrels": data.train_qrels,
-            "test_qrels": data.test_qrels,
-        }
-    ).save_to_disk(str(folder))
-    (folder / "NAME").write_text(f"{data.name}\n{data.source}\n")
-    return folder
-
-
-def load_saved_data(folder: str | Path) -> RetrievalData:
-    """Reload what `save_data` wrote (validated again on the way in)."""
-    folder = Path(folder)
-    if not (folder / "NAME").exists():
-        raise FileNotFoundError(f"{folder} holds no saved retrieval data (no NAME file); build it first")
-    name, source = (folder / "NAME").read_text().splitlines()[:2]
-    tables = datasets.load_from_disk(str(folder))
-    return RetrievalData(
-        name=name,
-        corpus=tables["corpus"],
-        queries=tables["queries"],
-        train_qrels=tables["train_qrels"],
-        test_qrels=tables["test_qrels"],
-        source=source,
-    )
-
-
-def load_embedded(data_dir: str | Path, test_queries: int = 1000, seed: int = 0) -> RetrievalData:
-    """The embedded default, built once and cached under `data_dir/docstrings`."""
-    folder = Path(data_dir) / f"docstrings-test{test_queries}-seed{seed}"
-    if (folder / "NAME").exists():
-        return load_saved_data(folder)
-    data = build_docstring_data(test_queries=test_queries, seed=seed)
-    save_data(data, folder)
-    return data

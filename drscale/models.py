@@ -21,6 +21,7 @@ from sentence_transformers import SentenceTransformer
 from sentence_transformers.base.modules import Dense, Transformer
 from sentence_transformers.sentence_transformer.modules import Pooling
 from transformers import AutoTokenizer, BertConfig, BertModel, PreTrainedTokenizerBase
+from transformers.utils import logging as hf_logging
 
 OUTPUT_DIM = 768
 """Every encoder projects to 768 dimensions, whatever its hidden size."""
@@ -113,10 +114,16 @@ def build_encoder(
     tokenizer = load_tokenizer(tokenizer_path)
     torch.manual_seed(seed)
     bert = BertModel(size.bert_config(vocab_size=len(tokenizer)))
-    with tempfile.TemporaryDirectory(prefix="drscale-init-") as folder:
-        bert.save_pretrained(folder)
-        tokenizer.save_pretrained(folder)
-        transformer = Transformer(folder, max_seq_length=max_seq_length)
+    bars_were_on = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()  # a bar per saved and loaded shard is noise in a sweep
+    try:
+        with tempfile.TemporaryDirectory(prefix="drscale-init-") as folder:
+            bert.save_pretrained(folder)
+            tokenizer.save_pretrained(folder)
+            transformer = Transformer(folder, max_seq_length=max_seq_length)
+    finally:
+        if bars_were_on:
+            hf_logging.enable_progress_bar()
     torch.manual_seed(seed + 1)
     return _compose(transformer)
 

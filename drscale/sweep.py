@@ -116,6 +116,19 @@ def results_table(store: ResultsStore, run_ids: Sequence[str]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["run_id", "model", "n_params", "data_size", "seed", "ce", "train_time_s"])
 
 
+def study_store(data_dir: str | Path) -> ResultsStore:
+    """The results store every notebook of a study shares: `data_dir/runs/results.jsonl`."""
+    return ResultsStore(Path(data_dir) / "runs" / "results.jsonl")
+
+
+def save_table(table: pd.DataFrame, data_dir: str | Path, name: str) -> Path:
+    """Write a sweep table to `data_dir/results/<name>.csv`, where the fitting notebook reads it."""
+    path = Path(data_dir) / "results" / f"{name}.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(path, index=False)
+    return path
+
+
 def run_one(
     config: RunConfig,
     data: RetrievalData,

@@ -12,7 +12,7 @@ the authors' release. A fixed number of steps for every model size, as in the pa
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 import torch
@@ -82,6 +82,21 @@ bodies are short; the cost of a step grows with passage length), 32 pairs and 64
 negatives per step."""
 
 PRESETS = {"paper": PAPER_PRESET, "cpu": CPU_PRESET}
+
+
+def preset_config(preset: str = "cpu", **overrides: int | float | None) -> TrainConfig:
+    """A named preset with some fields replaced; `None` keeps the preset's value.
+
+    Notebook parameters map onto this directly, and a misspelt field is an error rather than
+    a silently ignored value.
+    """
+    if preset not in PRESETS:
+        raise ValueError(f"unknown training preset {preset!r}; choose one of {sorted(PRESETS)}")
+    fields = set(PAPER_PRESET.to_dict())
+    unknown = sorted(set(overrides) - fields)
+    if unknown:
+        raise ValueError(f"unknown training setting(s) {unknown}; known: {sorted(fields)}")
+    return replace(PRESETS[preset], **{k: v for k, v in overrides.items() if v is not None})
 
 
 class TrainingDiverged(RuntimeError):

@@ -1,0 +1,39 @@
+"""Shared fixtures: a small real retrieval task built from a few stdlib packages' docstrings."""
+
+from __future__ import annotations
+
+import sysconfig
+from pathlib import Path
+
+import pytest
+
+from drscale.data import RetrievalData, split_qrels_by_query, table
+from drscale.embedded import docstring_pairs
+
+STDLIB = Path(sysconfig.get_paths()["stdlib"])
+SMALL_PACKAGES = ("asyncio", "email", "logging", "json", "unittest", "http", "concurrent", "importlib")
+
+
+def small_pairs() -> list[tuple[str, str, str]]:
+    pairs, seen = [], set()
+    for package in SMALL_PACKAGES:
+        for key, summary, body in docstring_pairs(STDLIB / package, package):
+            if len(summary.split()) >= 3 and len(body.split()) >= 15 and summary not in seen and body not in seen:
+                seen.update((summary, body))
+                pairs.append((key, summary, body))
+    return pairs
+
+
+@pytest.fixture(scope="session")
+def small_data() -> RetrievalData:
+    """A few hundred real (summary, body) pairs with 40 test queries."""
+    pairs = small_pairs()
+    qrels = table({"query_id": [f"q:{k}" for k, _, _ in pairs], "passage_id": [f"p:{k}" for k, _, _ in pairs]})
+    train, test = split_qrels_by_query(qrels, test_queries=40, seed=0)
+    return RetrievalData(
+        name="small",
+        corpus=table({"id": [f"p:{k}" for k, _, _ in pairs], "text": [b for _, _, b in pairs]}),
+        queries=table({"id": [f"q:{k}" for k, _, _ in pairs], "text": [s for _, s, _ in pairs]}),
+        train_qrels=train,
+        test_qrels=test,
+    )

@@ -1,0 +1,82 @@
+from dataclasses import replace
+
+import pytest
+
+from drscale import sweep
+from drscale.store import ResultsStore
+from drscale.sweep import EvalConfig, RunConfig, data_size_grid, model_size_grid, run_sweep
+from drscale.train import CPU_PRESET, TrainingDiverged
+
+TINY = replace(CPU_PRESET, steps=4, batch_size=8, negatives=16, warmup_steps=1, passage_max_length=24, query_max_length=12)
+QUICK_EVAL = EvalConfig(negatives=32, repeats=2, pool_size=128)
+
+
+def test_sweep_records_each_run_and_skips_finished_ones(tmp_path, small_data, monkeypatch):
+    store = ResultsStore(tmp_path / "results.jsonl")
+    grid = model_size_grid(["L1_H16", "L1_H32"], 64, TINY, evaluation=QUICK_EVAL)
+    table = run_sweep(grid, small_data, store, progress=False)
+    assert list(table.model) == ["L1_H16", "L1_H32"]
+    assert list(table.n_params) == [16_608, 39_104]
+    assert table.ce.between(0, 10).all()
+    record = store.records()[0]
+    assert record["data"]["fingerprint"] == small_data.fingerprint()
+    assert {"torch", "transformers", "sentence_transformers", "python"} <= set(record["versions"])
+    assert record["config"]["train"]["steps"] == 4 and len(record["train_loss_curve"]) == 4
+
+    calls = []
+
+    def record_call(config, data, tokens, fingerprint, **kwargs):
+        calls.append(config.model)
+        return {"run_id": config.run_id(fingerprint), "status": "failed", "error": "not run in this test"}
+
+    monkeypatch.setattr(sweep, "run_one", record_call)
+    grown = grid + model_size_grid(["L1_H64"], 64, TINY, evaluation=QUICK_EVAL)
+    assert run_sweep(grown, small_data, store, progress=False).ce.tolist() == table.ce.tolist()
+    assert calls == ["L1_H64"]
+
+
+def test_same_config_and_seed_give_identical_ce(tmp_path, small_data):
+    grid = data_size_grid("L1_H16", [32], TINY, evaluation=QUICK_EVAL)
+    first = run_sweep(grid, small_data, tmp_path / "a.jsonl", progress=False)
+    second = run_sweep(grid, small_data, tmp_path / "b.jsonl", progress=False)
+    assert first.ce.tolist() == second.ce.tolist()
+    assert first.run_id.tolist() == second.run_id.tolist()
+
+
+def test_a_diverged_run_is_recorded_as_failed_and_left_out_of_the_table(tmp_path, small_data, monkeypatch):
+    def diverge(*args, **kwargs):
+        raise TrainingDiverged(step=2, loss=float("nan"))
+
+    monkeypatch.setattr(sweep, "train", diverge)
+    store = ResultsStore(tmp_path / "results.jsonl")
+    table = run_sweep(data_size_grid("L1_H16", [32], TINY, evaluation=QUICK_EVAL), small_data, store, progress=False)
+    assert table.empty
+    (record,) = store.records()
+    assert record["status"] == "failed" and record["failed_step"] == 2 and "nan" in record["error"]
+
+
+@pytest.mark.parametrize(
+    "config, message",
+    [
+        (RunConfig("L1_H16", 10_000, TINY), r"data_size 10000 exceeds the \d+ training pairs"),
+        (RunConfig("L1_H16", 4, TINY), "batch_size 8 exceeds data_size 4"),
+        (RunConfig("L1_H16", 32, TINY, EvalConfig(negatives=200, pool_size=100)), r"negatives \(200\) exceed the pool of 100"),
+    ],
+)
+def test_infeasible_runs_are_refused_before_any_training(tmp_path, small_data, config, message):
+    with pytest.raises(ValueError, match=message):
+        run_sweep([config], small_data, tmp_path / "results.jsonl", progress=False)
+    assert not (tmp_path / "results.jsonl").exists()
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"model": "L3_H100"}, "model must be a size name or a local model folder; got 'L3_H100'"),
+        ({"data_size": 0}, "data_size must be a positive integer; got 0"),
+        ({"data_size": 12.5}, "data_size must be a positive integer; got 12.5"),
+    ],
+)
+def test_bad_run_configs_are_named(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        RunConfig(**{"model": "L1_H16", "data_size": 32, "train": TINY, **kwargs})
