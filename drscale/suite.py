@@ -26,6 +26,7 @@ NOTEBOOKS = (
     "03_data_size_sweep",
     "05_fit_scaling_laws",
     "06_budget_allocation",
+    "08_metric_agreement",
 )
 """The suite, in the order the data flows: each notebook reads what earlier ones wrote."""
 

@@ -1,0 +1,203 @@
+"""Does contrastive entropy agree with the ranking metrics? Rank correlations and monotone fits over runs.
+
+The paper's case for contrastive entropy (CE) is that it orders models the way the ranking
+metrics do, yet moves smoothly where NDCG@10 moves in steps. Over the finished runs of a
+study this module measures that claim: Spearman's rho and Kendall's tau between CE and each
+metric (with p-values), and the best monotone curve metric = f(CE), whose R^2 says how much
+of a metric's spread across runs a monotone function of CE explains. A linear or power fit
+would impose a shape the paper does not claim; monotone is the claim.
+
+The monotone fit is isotonic regression by `scipy.optimize.isotonic_regression` (SciPy is
+already a dependency; scikit-learn's `IsotonicRegression` would add one).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.figure import Figure
+from scipy import stats
+from scipy.optimize import isotonic_regression
+
+RUN_COLUMNS = ("run_id", "model", "n_params", "data_size", "ce")
+METRIC_ORDER = ("ndcg@10", "mrr@10", "recall@100", "recall@1000")
+"""The metrics `drscale.ranking` reports by default, listed first in tables; others follow by name."""
+
+STAT_COLUMNS = ("metric", "runs", "spearman", "spearman_p", "kendall", "kendall_p", "direction", "monotone_r2")
+
+
+def agreement_table(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """One row per finished run that carries ranking metrics: run_id, model, n_params,
+    data_size, ce, then one column per metric.
+
+    `records` are results-store records; a run recorded twice keeps its latest record (as
+    `ResultsStore.finished` does); failed runs and runs measured without ranking are left out.
+    """
+    latest = {r["run_id"]: r for r in records if r.get("status") == "finished" and r.get("ranking")}
+    rows = [{**{c: r[c] for c in RUN_COLUMNS}, **r["ranking"]} for r in latest.values()]
+    found = {name for r in latest.values() for name in r["ranking"]}
+    metrics = [m for m in METRIC_ORDER if m in found] + sorted(found - set(METRIC_ORDER))
+    return pd.DataFrame(rows, columns=[*RUN_COLUMNS, *metrics])
+
+
+def metric_columns(table: pd.DataFrame) -> list[str]:
+    """The ranking-metric columns of an `agreement_table`."""
+    return [c for c in table.columns if c not in RUN_COLUMNS]
+
+
+def enough_runs(table: pd.DataFrame, min_runs: int = 3) -> tuple[bool, str]:
+    """Whether there are enough runs with ranking metrics to correlate, and a sentence saying so."""
+    if len(table) >= min_runs:
+        return True, f"{len(table)} finished runs carry ranking metrics."
+    return False, (
+        f"Only {len(table)} finished run(s) carry ranking metrics; at least {min_runs} are needed to "
+        "compare them with contrastive entropy. Run a sweep with ranking evaluation switched on, then "
+        "re-run this notebook."
+    )
+
+
+@dataclass(frozen=True)
+class MonotoneFit:
+    """Isotonic fit of a metric on CE: `metric` is the fitted value at each distinct `ce` (ascending)."""
+
+    ce: np.ndarray
+    metric: np.ndarray
+    increasing: bool
+    r2: float
+
+    def predict(self, ce: np.ndarray | float) -> np.ndarray:
+        """Fitted metric at `ce`, linear between fitted points, constant beyond them."""
+        return np.interp(ce, self.ce, self.metric)
+
+
+def monotone_fit(ce: np.ndarray, metric: np.ndarray, increasing: bool | None = None) -> MonotoneFit:
+    """Least-squares monotone fit of `metric` on `ce` (pool-adjacent-violators).
+
+    The direction defaults to the sign of Spearman's rho (decreasing when it is undefined,
+    the expected sign: lower CE, better ranking). Runs with equal CE are pooled first, so
+    they share one fitted value whatever their order.
+    """
+    ce, metric = np.asarray(ce, dtype=float), np.asarray(metric, dtype=float)
+    if ce.shape != metric.shape or ce.ndim != 1 or ce.size == 0:
+        raise ValueError(f"ce and metric must be equal-length non-empty 1-D arrays; got shapes {ce.shape} and {metric.shape}")
+    if not (np.isfinite(ce).all() and np.isfinite(metric).all()):
+        raise ValueError("ce and metric must be finite (drop runs without the metric first)")
+    if increasing is None:
+        increasing = bool(_rank_correlations(ce, metric)[0] > 0)
+    levels, inverse, counts = np.unique(ce, return_inverse=True, return_counts=True)
+    means = np.bincount(inverse, weights=metric) / counts
+    fitted = isotonic_regression(means, weights=counts.astype(float), increasing=increasing).x
+    spread = float(((metric - metric.mean()) ** 2).sum())
+    r2 = 1.0 - float(((metric - fitted[inverse]) ** 2).sum()) / spread if spread > 0 else math.nan
+    return MonotoneFit(ce=levels, metric=fitted, increasing=increasing, r2=r2)
+
+
+def _rank_correlations(ce: np.ndarray, metric: np.ndarray) -> tuple[float, float, float, float]:
+    """(rho, p, tau, p); all NaN when either variable is constant (no ranking to compare)."""
+    if len(ce) < 2 or np.ptp(ce) == 0 or np.ptp(metric) == 0:
+        return (math.nan,) * 4
+    rho = stats.spearmanr(ce, metric)
+    tau = stats.kendalltau(ce, metric)
+    return float(rho.statistic), float(rho.pvalue), float(tau.statistic), float(tau.pvalue)
+
+
+def correlations(table: pd.DataFrame) -> pd.DataFrame:
+    """Per metric: runs, Spearman rho and Kendall tau-b with two-sided p-values, and the
+    direction and R^2 of the monotone fit. Runs missing a metric are left out of its row.
+
+    Negative correlations are agreement: lower CE is better, higher ranking metrics are better.
+    """
+    rows = []
+    for metric in metric_columns(table):
+        pairs = table[["ce", metric]].dropna()
+        ce, values = pairs["ce"].to_numpy(float), pairs[metric].to_numpy(float)
+        rho, rho_p, tau, tau_p = _rank_correlations(ce, values)
+        fit = monotone_fit(ce, values) if len(pairs) else None
+        direction = "" if fit is None else "increasing" if fit.increasing else "decreasing"
+        rows.append({
+            "metric": metric, "runs": len(pairs), "spearman": rho, "spearman_p": rho_p, "kendall": tau,
+            "kendall_p": tau_p, "direction": direction, "monotone_r2": math.nan if fit is None else fit.r2,
+        })
+    return pd.DataFrame(rows, columns=list(STAT_COLUMNS))
+
+
+def discordant_pairs(table: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """Pairs of runs that CE and `metric` order differently: the run with the lower (better) CE
+    has the lower (worse) metric. Sorted by CE gap, widest first, to show how large a CE
+    difference the metric can contradict. Pairs the metric ties are not listed.
+    """
+    runs = table.dropna(subset=[metric]).reset_index(drop=True)
+    first, second = np.triu_indices(len(runs), k=1)
+    ce, values = runs["ce"].to_numpy(float), runs[metric].to_numpy(float)
+    against = (ce[first] - ce[second]) * (values[first] - values[second]) > 0
+    lower_first = ce[first] < ce[second]
+    better, worse = np.where(lower_first, first, second)[against], np.where(lower_first, second, first)[against]
+    pairs = pd.DataFrame({
+        "lower_ce_run": runs["run_id"].to_numpy()[better], "higher_ce_run": runs["run_id"].to_numpy()[worse],
+        "ce_gap": ce[worse] - ce[better], f"{metric}_gap": values[worse] - values[better],
+    })
+    return pairs.sort_values("ce_gap", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def figure_name(metric: str) -> str:
+    """File name of a metric's agreement figure (no '@' in file names)."""
+    return f"metric_agreement_{metric.replace('@', '_at_')}.png"
+
+
+def plot_agreement(table: pd.DataFrame, metric: str) -> Figure:
+    """Runs as points (CE on x, coloured by model), the monotone fit as a line, rho and tau in the title."""
+    pairs = table.dropna(subset=[metric]).sort_values("ce")
+    fit = monotone_fit(pairs["ce"], pairs[metric])
+    rho, _, tau, _ = _rank_correlations(pairs["ce"].to_numpy(float), pairs[metric].to_numpy(float))
+    fig, ax = plt.subplots(figsize=(5.6, 4.2))
+    sns.scatterplot(data=pairs, x="ce", y=metric, hue="model", s=40, edgecolor="black", ax=ax, zorder=3)
+    ax.plot(fit.ce, fit.metric, color="black", lw=1.5, label=f"monotone fit (R$^2$ = {fit.r2:.2f})")
+    ax.set(xlabel="contrastive entropy (lower is better)", ylabel=metric,
+           title=f"{metric}: Spearman {rho:.2f}, Kendall {tau:.2f}, {len(pairs)} runs")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def save_agreement(table: pd.DataFrame, summary: pd.DataFrame | None, data_dir: str | Path, ready: bool,
+                   reason: str) -> dict[str, Path]:
+    """Write the per-run table, the statistics (CSV) and a JSON summary under `data_dir/results/`.
+
+    With too few runs `summary` is None: the files are still written (statistics empty, JSON
+    `ready: false` with the reason), so a reader can tell "not measured" from "disagreeing".
+    """
+    summary = pd.DataFrame(columns=list(STAT_COLUMNS)) if summary is None else summary
+    results = Path(data_dir) / "results"
+    results.mkdir(parents=True, exist_ok=True)
+    paths = {
+        "runs": results / "metric_agreement_runs.csv",
+        "statistics": results / "metric_agreement.csv",
+        "summary": results / "metric_agreement.json",
+    }
+    table.to_csv(paths["runs"], index=False)
+    summary.to_csv(paths["statistics"], index=False)
+    document = {
+        "ready": ready,
+        "reason": reason,
+        "runs": len(table),
+        "metrics": {row["metric"]: {k: _json_value(v) for k, v in row.items() if k != "metric"}
+                    for row in summary.to_dict("records")},
+    }
+    paths["summary"].write_text(json.dumps(document, indent=2, allow_nan=False) + "\n")
+    return paths
+
+
+def _json_value(value: Any) -> Any:
+    """NaN as null (JSON has no NaN), numpy scalars as Python numbers."""
+    value = value.item() if isinstance(value, np.generic) else value
+    return None if isinstance(value, float) and math.isnan(value) else value
