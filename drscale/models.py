@@ -63,17 +63,19 @@ PAPER_MINIATURES: dict[str, ModelSize] = {
 CPU_FAMILY: dict[str, ModelSize] = {
     s.name: s
     for s in (
+        _size(1, 8, 1),
         _size(1, 16, 1),
         _size(1, 32, 1),
         _size(1, 64, 1),
         _size(2, 64, 1),
+        _size(2, 96, 1),
         _size(2, 128, 2),
         _size(4, 128, 2),
         _size(4, 256, 4),
     )
 }
 """A family that trains on a laptop CPU in seconds to a minute per run and spans two
-decades of N (about 1.7e4 to 3.4e6); heads keep 32-64 dimensions each."""
+decades of N (about 7.9e3 to 3.4e6); heads keep 32-64 dimensions each."""
 
 MODEL_SIZES: dict[str, ModelSize] = {**CPU_FAMILY, **PAPER_MINIATURES}
 

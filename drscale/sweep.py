@@ -21,6 +21,7 @@ import torch
 from tqdm import tqdm
 
 import drscale
+from drscale.backends import LocalBackend
 from drscale.data import RetrievalData
 from drscale.metrics import evaluate_contrastive_entropy
 from drscale.models import build_encoder, load_encoder, MODEL_SIZES, n_params
@@ -79,21 +80,26 @@ def run_sweep(
     store: ResultsStore | str | Path,
     device: str | None = None,
     progress: bool = True,
+    backend: LocalBackend | None = None,
 ) -> pd.DataFrame:
     """Run every config not already finished in `store`; return the table of all of them.
 
     Bad configurations (a data size above the training set, a batch above the data size,
-    more negatives than the pool) are refused before any training starts.
+    more negatives than the pool) are refused before any training starts. Each record is
+    appended as soon as its run ends, so an interrupted sweep resumes where it stopped.
+    The default backend is a local pool with one single-thread worker per core.
     """
     store = store if isinstance(store, ResultsStore) else ResultsStore(store)
     for config in configs:
         _check_feasible(config, data)
     fingerprint = data.fingerprint()
     finished = store.finished()
-    pending = [c for c in configs if c.run_id(fingerprint) not in finished]
-    tokens: dict[tuple, TokenizedData] = {}
-    for config in tqdm(pending, desc="runs", disable=not progress):
-        store.append(run_one(config, data, tokens, fingerprint, device=device, progress=progress))
+    pending = list({c.run_id(fingerprint): c for c in configs if c.run_id(fingerprint) not in finished}.values())
+    pending.sort(key=_expected_cost, reverse=True)  # longest first keeps the workers evenly busy
+    backend = backend or LocalBackend()
+    records = backend.execute(run_one, pending, (data, fingerprint, device), device)
+    for record in tqdm(records, total=len(pending), desc="runs", disable=not progress):
+        store.append(record)
     return results_table(store, [c.run_id(fingerprint) for c in configs])
 
 
@@ -132,20 +138,14 @@ def save_table(table: pd.DataFrame, data_dir: str | Path, name: str) -> Path:
 def run_one(
     config: RunConfig,
     data: RetrievalData,
-    tokens_cache: dict[tuple, TokenizedData],
     fingerprint: str,
     device: str | None = None,
-    progress: bool = True,
+    progress: bool = False,
 ) -> dict[str, Any]:
     """Train and evaluate one run; return its record (status "finished" or "failed")."""
     device = pick_device(device)
     model = build_encoder(config.model, seed=config.init_seed) if config.model in MODEL_SIZES else load_encoder(config.model)
-    key = (model.tokenizer.name_or_path, config.train.query_max_length, config.train.passage_max_length)
-    if key not in tokens_cache:
-        tokens_cache[key] = TokenizedData.build(
-            data, model.tokenizer, config.train.query_max_length, config.train.passage_max_length
-        )
-    tokens = tokens_cache[key]
+    tokens = _tokenized(data, fingerprint, model.tokenizer, config.train)
     record: dict[str, Any] = {
         "run_id": config.run_id(fingerprint),
         "config": asdict(config),
@@ -155,6 +155,7 @@ def run_one(
         "seed": config.train.seed,
         "data": {"name": data.name, "fingerprint": fingerprint},
         "device": str(device),
+        "threads": torch.get_num_threads(),
         "versions": _versions(),
     }
     try:
@@ -175,6 +176,25 @@ def run_one(
         "train_time_s": result.wall_time_s,
         "eval_time_s": time.perf_counter() - start,
     }
+
+
+_TOKENIZED: dict[tuple, TokenizedData] = {}
+
+
+def _tokenized(data: RetrievalData, fingerprint: str, tokenizer, config: TrainConfig) -> TokenizedData:
+    """Tokenise a data set once per process, tokenizer and length limits, not once per run."""
+    key = (fingerprint, tokenizer.name_or_path, len(tokenizer), config.query_max_length, config.passage_max_length)
+    if key not in _TOKENIZED:
+        _TOKENIZED.clear()  # one data set at a time: keep memory flat across a long session
+        _TOKENIZED[key] = TokenizedData.build(data, tokenizer, config.query_max_length, config.passage_max_length)
+    return _TOKENIZED[key]
+
+
+def _expected_cost(config: RunConfig) -> float:
+    """Rough relative cost of a run (model size times steps), for scheduling only."""
+    size = MODEL_SIZES.get(config.model)
+    width = size.layers * size.hidden**2 if size else 1e9
+    return width * config.train.steps * config.train.batch_size
 
 
 def _check_feasible(config: RunConfig, data: RetrievalData) -> None:

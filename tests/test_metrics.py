@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from drscale import metrics
 from drscale.metrics import contrastive_entropy, encode, evaluate_contrastive_entropy, sample_negative_rows
 from drscale.models import build_encoder
 from drscale.tokens import TokenizedData
@@ -32,9 +33,10 @@ def embeddings():
     return queries, positives, pool
 
 
-def test_ce_matches_naive_loop(embeddings):
+@pytest.mark.parametrize("route", ["scores", "gather", "auto"])
+def test_ce_matches_naive_loop(embeddings, route):
     queries, positives, pool = embeddings
-    fast = contrastive_entropy(queries, positives, pool, negatives=20, repeats=3, seed=5, chunk_pairs=4)
+    fast = contrastive_entropy(queries, positives, pool, negatives=20, repeats=3, seed=5, route=route)
     rows = sample_negative_rows(len(queries), 3, 20, len(pool), seed=5).numpy()
     slow = naive_contrastive_entropy(queries.numpy(), positives.numpy(), pool.numpy(), rows)
     assert fast == pytest.approx(slow, abs=1e-5)
@@ -46,10 +48,12 @@ def test_ce_is_the_same_for_one_seed_and_changes_with_the_seed(embeddings):
     assert values[0] != values[2]
 
 
-def test_ce_does_not_depend_on_chunking(embeddings):
-    per_pair = [contrastive_entropy(*embeddings, negatives=32, repeats=4, chunk_pairs=c, per_pair=True) for c in (1, 7, 64)]
-    torch.testing.assert_close(per_pair[0], per_pair[1])
-    torch.testing.assert_close(per_pair[0], per_pair[2])
+@pytest.mark.parametrize("chunk_floats", [1, 7 * 300, 1 << 22])
+def test_ce_does_not_depend_on_chunking(embeddings, monkeypatch, chunk_floats):
+    expected = contrastive_entropy(*embeddings, negatives=32, repeats=4, per_pair=True)
+    monkeypatch.setattr(metrics, "CHUNK_FLOATS", chunk_floats)
+    for route in ("scores", "gather"):
+        torch.testing.assert_close(contrastive_entropy(*embeddings, negatives=32, repeats=4, per_pair=True, route=route), expected)
 
 
 def test_indistinguishable_passages_give_log_of_w_plus_one():
@@ -76,6 +80,7 @@ def test_negative_draws_are_uniform_over_the_pool():
         ({"negatives": 400}, r"negatives \(400\) must not exceed the pool of 300"),
         ({"repeats": 0}, "repeats must be at least 1"),
         ({"negatives": 0}, "negatives must be at least 1"),
+        ({"route": "loop"}, "route must be 'auto', 'scores' or 'gather'; got 'loop'"),
     ],
 )
 def test_bad_ce_parameters_are_named(embeddings, kwargs, message):

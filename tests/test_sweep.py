@@ -3,18 +3,20 @@ from dataclasses import replace
 import pytest
 
 from drscale import sweep
+from drscale.backends import LocalBackend
 from drscale.store import ResultsStore
 from drscale.sweep import EvalConfig, RunConfig, data_size_grid, model_size_grid, run_sweep
 from drscale.train import CPU_PRESET, TrainingDiverged
 
 TINY = replace(CPU_PRESET, steps=4, batch_size=8, negatives=16, warmup_steps=1, passage_max_length=24, query_max_length=12)
 QUICK_EVAL = EvalConfig(negatives=32, repeats=2, pool_size=128)
+SEQUENTIAL = LocalBackend(workers=1)
 
 
 def test_sweep_records_each_run_and_skips_finished_ones(tmp_path, small_data, monkeypatch):
     store = ResultsStore(tmp_path / "results.jsonl")
     grid = model_size_grid(["L1_H16", "L1_H32"], 64, TINY, evaluation=QUICK_EVAL)
-    table = run_sweep(grid, small_data, store, progress=False)
+    table = run_sweep(grid, small_data, store, progress=False, backend=SEQUENTIAL)
     assert list(table.model) == ["L1_H16", "L1_H32"]
     assert list(table.n_params) == [16_608, 39_104]
     assert table.ce.between(0, 10).all()
@@ -25,20 +27,20 @@ def test_sweep_records_each_run_and_skips_finished_ones(tmp_path, small_data, mo
 
     calls = []
 
-    def record_call(config, data, tokens, fingerprint, **kwargs):
+    def record_call(config, data, fingerprint, device):
         calls.append(config.model)
         return {"run_id": config.run_id(fingerprint), "status": "failed", "error": "not run in this test"}
 
     monkeypatch.setattr(sweep, "run_one", record_call)
     grown = grid + model_size_grid(["L1_H64"], 64, TINY, evaluation=QUICK_EVAL)
-    assert run_sweep(grown, small_data, store, progress=False).ce.tolist() == table.ce.tolist()
+    assert run_sweep(grown, small_data, store, progress=False, backend=SEQUENTIAL).ce.tolist() == table.ce.tolist()
     assert calls == ["L1_H64"]
 
 
 def test_same_config_and_seed_give_identical_ce(tmp_path, small_data):
     grid = data_size_grid("L1_H16", [32], TINY, evaluation=QUICK_EVAL)
-    first = run_sweep(grid, small_data, tmp_path / "a.jsonl", progress=False)
-    second = run_sweep(grid, small_data, tmp_path / "b.jsonl", progress=False)
+    first = run_sweep(grid, small_data, tmp_path / "a.jsonl", progress=False, backend=SEQUENTIAL)
+    second = run_sweep(grid, small_data, tmp_path / "b.jsonl", progress=False, backend=SEQUENTIAL)
     assert first.ce.tolist() == second.ce.tolist()
     assert first.run_id.tolist() == second.run_id.tolist()
 
@@ -49,7 +51,7 @@ def test_a_diverged_run_is_recorded_as_failed_and_left_out_of_the_table(tmp_path
 
     monkeypatch.setattr(sweep, "train", diverge)
     store = ResultsStore(tmp_path / "results.jsonl")
-    table = run_sweep(data_size_grid("L1_H16", [32], TINY, evaluation=QUICK_EVAL), small_data, store, progress=False)
+    table = run_sweep(data_size_grid("L1_H16", [32], TINY, evaluation=QUICK_EVAL), small_data, store, progress=False, backend=SEQUENTIAL)
     assert table.empty
     (record,) = store.records()
     assert record["status"] == "failed" and record["failed_step"] == 2 and "nan" in record["error"]
@@ -80,3 +82,18 @@ def test_infeasible_runs_are_refused_before_any_training(tmp_path, small_data, c
 def test_bad_run_configs_are_named(kwargs, message):
     with pytest.raises(ValueError, match=message):
         RunConfig(**{"model": "L1_H16", "data_size": 32, "train": TINY, **kwargs})
+
+
+def test_a_pool_of_workers_gives_the_same_records_as_one_process(tmp_path, small_data):
+    grid = model_size_grid(["L1_H16", "L1_H32"], 64, TINY, evaluation=QUICK_EVAL)
+    pooled = run_sweep(grid, small_data, tmp_path / "pool.jsonl", progress=False, backend=LocalBackend(workers=2))
+    alone = run_sweep(grid, small_data, tmp_path / "alone.jsonl", progress=False, backend=SEQUENTIAL)
+    assert pooled.run_id.tolist() == alone.run_id.tolist()
+    assert pooled.ce.to_numpy() == pytest.approx(alone.ce.to_numpy(), rel=1e-4)
+    assert {r["threads"] for r in ResultsStore(tmp_path / "pool.jsonl").records()} == {1}
+
+
+@pytest.mark.parametrize("kwargs", [{"workers": 0}, {"workers": 1.5}, {"threads_per_worker": 0}])
+def test_bad_backend_settings_are_named(kwargs):
+    with pytest.raises(ValueError, match=list(kwargs)[0]):
+        LocalBackend(**kwargs)

@@ -1,0 +1,82 @@
+"""Notebooks 01-03 run headless through papermill on tiny parameters, chained as in the demo."""
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from drscale.prepare import load_prepared
+from drscale.suite import run_notebook
+from drscale.sweep import study_store
+
+pytestmark = pytest.mark.notebook
+
+TINY_TRAINING = {
+    "steps": 6,
+    "batch_size": 8,
+    "negatives": 16,
+    "warmup_steps": 1,
+    "passage_max_length": 24,
+    "query_max_length": 12,
+    "ce_negatives": 32,
+    "ce_repeats": 2,
+    "ce_pool_size": 256,
+}
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    root = tmp_path_factory.mktemp("study")
+    dirs = {"data_dir": str(root / "data"), "figures_dir": str(root / "figures")}
+    executed = root / "executed"
+    run_notebook("01_prepare_data", {**dirs, "packages": [], "test_queries": 100}, output_dir=executed)
+    return root, dirs, executed
+
+
+def test_prepare_notebook_builds_the_stdlib_corpus(study):
+    root, dirs, _ = study
+    data = load_prepared(dirs["data_dir"], "docstrings")
+    summary = json.loads((root / "data" / "prepared" / "docstrings" / "summary.json").read_text())
+    assert summary["test_pairs"] == 100 and summary["train_pairs"] == data.n_train_pairs > 1000
+    assert summary["fingerprint"] == data.fingerprint()
+    assert (root / "figures" / "data_token_lengths.png").stat().st_size > 10_000
+
+
+def test_model_size_notebook_writes_its_table_store_and_figure(study):
+    root, dirs, executed = study
+    params = {**dirs, **TINY_TRAINING, "models": ["L1_H16", "L1_H32"], "data_size": 256}
+    run_notebook("02_model_size_sweep", params, output_dir=executed)
+    table = pd.read_csv(root / "data" / "results" / "model_size.csv")
+    assert table.model.tolist() == ["L1_H16", "L1_H32"]
+    assert table.n_params.tolist() == [16_608, 39_104] and (table.data_size == 256).all()
+    assert table.ce.between(0, 20).all()
+    assert (root / "figures" / "ce_vs_model_size.png").exists()
+    records = study_store(dirs["data_dir"]).records()
+    assert len(records) == 2
+
+    run_notebook("02_model_size_sweep", params, output_dir=executed)  # finished runs are reused
+    assert len(study_store(dirs["data_dir"]).records()) == 2
+    assert pd.read_csv(root / "data" / "results" / "model_size.csv").ce.tolist() == table.ce.tolist()
+
+
+def test_data_size_notebook_uses_nested_subsets(study):
+    root, dirs, executed = study
+    params = {**dirs, **TINY_TRAINING, "model": "L1_H16", "data_sizes": [64, 256]}
+    run_notebook("03_data_size_sweep", params, output_dir=executed)
+    table = pd.read_csv(root / "data" / "results" / "data_size.csv")
+    assert table.data_size.tolist() == [64, 256] and (table.model == "L1_H16").all()
+    assert (root / "figures" / "ce_vs_data_size.png").exists()
+
+
+def test_a_misspelt_parameter_is_refused_before_running(study):
+    _, dirs, executed = study
+    with pytest.raises(ValueError, match=r"unknown parameter\(s\) \['model_sizes'\]"):
+        run_notebook("02_model_size_sweep", {**dirs, "model_sizes": ["L1_H16"]}, output_dir=executed)
+
+
+def test_sweep_notebook_without_prepared_data_says_which_notebook_to_run(tmp_path):
+    from papermill.exceptions import PapermillExecutionError
+
+    with pytest.raises(PapermillExecutionError, match="run notebooks/01_prepare_data.ipynb"):
+        run_notebook("03_data_size_sweep", {"data_dir": str(tmp_path), "figures_dir": str(tmp_path)}, output_dir=tmp_path)
