@@ -130,25 +130,30 @@ def evaluate_contrastive_entropy(
     pool_size: int | None = None,
     seed: int = 1,
     device: torch.device | str = "cpu",
+    passage_embeddings: torch.Tensor | None = None,
 ) -> float:
     """Contrastive entropy of `model` on the test split of `data`.
 
     The pool is every non-test-positive passage, or a seeded sample of `pool_size` of them;
     `seed` fixes both that sample and the negative draws, so every model of a sweep meets the
-    same negatives.
+    same negatives. Pass `passage_embeddings` (every corpus row, in order) when they are
+    already computed, e.g. for ranking metrics; otherwise only the passages needed are encoded.
     """
     pairs = data.test_pair_rows()
     pool = data.pool_rows(pool_size, seed=seed)
-    needed = np.unique(np.concatenate([pairs[:, 1], pool]))
-    passage_embeddings = encode(model, [tokens.passages[r] for r in needed], pad_id=tokens.pad_id, device=device)
-    position = {row: i for i, row in enumerate(needed)}
-    query_rows = np.unique(pairs[:, 0])
+    if passage_embeddings is None:
+        needed = np.unique(np.concatenate([pairs[:, 1], pool]))
+        position = np.full(len(data.corpus), -1, dtype=np.int64)
+        position[needed] = np.arange(len(needed))
+        passage_embeddings = encode(model, [tokens.passages[r] for r in needed], pad_id=tokens.pad_id, device=device)
+    else:
+        position = np.arange(len(data.corpus))
+    query_rows, query_position = np.unique(pairs[:, 0], return_inverse=True)
     query_embeddings = encode(model, [tokens.queries[r] for r in query_rows], pad_id=tokens.pad_id, device=device)
-    query_position = {row: i for i, row in enumerate(query_rows)}
     return contrastive_entropy(
-        query_embeddings[[query_position[q] for q in pairs[:, 0]]],
-        passage_embeddings[[position[p] for p in pairs[:, 1]]],
-        passage_embeddings[[position[p] for p in pool]],
+        query_embeddings[torch.from_numpy(query_position)],
+        passage_embeddings[torch.from_numpy(position[pairs[:, 1]])],
+        passage_embeddings[torch.from_numpy(position[pool])],
         negatives=negatives,
         repeats=repeats,
         seed=seed,

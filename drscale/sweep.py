@@ -23,8 +23,9 @@ from tqdm import tqdm
 import drscale
 from drscale.backends import LocalBackend
 from drscale.data import RetrievalData
-from drscale.metrics import evaluate_contrastive_entropy
-from drscale.models import build_encoder, load_encoder, MODEL_SIZES, n_params
+from drscale.metrics import encode, evaluate_contrastive_entropy
+from drscale.models import MODEL_SIZES, build_encoder, load_encoder, n_params
+from drscale.ranking import evaluate_ranking
 from drscale.store import ResultsStore, config_hash
 from drscale.tokens import TokenizedData
 from drscale.train import TrainConfig, TrainingDiverged, pick_device, train
@@ -38,6 +39,7 @@ class EvalConfig:
     repeats: int = 10
     pool_size: int | None = None
     seed: int = 1
+    ranking: bool = True  # also retrieve over the whole corpus and record NDCG@10, MRR@10, recall
 
 
 @dataclass(frozen=True)
@@ -163,11 +165,14 @@ def run_one(
     except TrainingDiverged as error:
         return {**record, "status": "failed", "error": str(error), "failed_step": error.step}
     start = time.perf_counter()
-    ce = evaluate_contrastive_entropy(
-        model, data, tokens, **asdict(config.evaluation), device=device
-    )
+    evaluation = asdict(config.evaluation)
+    with_ranking = evaluation.pop("ranking")
+    corpus = encode(model, tokens.passages, pad_id=tokens.pad_id, device=device) if with_ranking else None
+    ce = evaluate_contrastive_entropy(model, data, tokens, **evaluation, device=device, passage_embeddings=corpus)
     if not np.isfinite(ce):
         return {**record, "status": "failed", "error": f"contrastive entropy is {ce}"}
+    if with_ranking:
+        record["ranking"] = evaluate_ranking(model, data, tokens, device=device, passage_embeddings=corpus)
     return {
         **record,
         "status": "finished",
