@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import multiprocessing
+import os
 import sysconfig
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from drscale.data import RetrievalData, split_qrels_by_query, table
@@ -47,34 +50,55 @@ def source_roots(packages: tuple[str, ...] = DEFAULT_PACKAGES) -> Iterator[tuple
         yield name, Path(next(iter(spec.submodule_search_locations)))
 
 
-def docstring_pairs(root: Path, label: str) -> Iterator[tuple[str, str, str]]:
-    """(id, summary, body) for each documented function or class under `root`, sorted by file.
+def source_files(root: Path, label: str) -> list[tuple[Path, str]]:
+    """(file, dotted module name) of every Python source under `root`, sorted.
 
     Test folders and installed third-party packages inside the stdlib folder are skipped.
     """
+    files = []
     for path in sorted(root.rglob("*.py")):
         relative = path.relative_to(root)
         if relative.parts[0] in ("site-packages", "dist-packages") or {"test", "tests"} & set(relative.parts):
             continue
-        try:
-            tree = ast.parse(path.read_bytes())
-        except (SyntaxError, ValueError):
-            continue  # sources for other Python versions or templates: not documentation we can read
-        module = ".".join((label, *relative.with_suffix("").parts))
-        for node in ast.walk(tree):
-            if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                continue
-            doc = ast.get_docstring(node)
-            if not doc or "\n\n" not in doc:
-                continue
-            summary, body = (" ".join(part.split()) for part in doc.split("\n\n", 1))
-            yield f"{module}:{node.name}:{node.lineno}", summary, body
+        files.append((path, ".".join((label, *relative.with_suffix("").parts))))
+    return files
+
+
+def file_docstrings(path: Path, module: str) -> list[tuple[str, str, str]]:
+    """(id, summary, body) of each documented function or class in one source file."""
+    try:
+        tree = ast.parse(path.read_bytes())
+    except (SyntaxError, ValueError):
+        return []  # sources for other Python versions or templates: not documentation we can read
+    pairs = []
+    for node in ast.walk(tree):
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            continue
+        doc = ast.get_docstring(node)
+        if not doc or "\n\n" not in doc:
+            continue
+        summary, body = (" ".join(part.split()) for part in doc.split("\n\n", 1))
+        pairs.append((f"{module}:{node.name}:{node.lineno}", summary, body))
+    return pairs
+
+
+def docstring_pairs(files: list[tuple[Path, str]], workers: int = 1) -> Iterator[tuple[str, str, str]]:
+    """(id, summary, body) over `files`, in file order; parsing is spread over `workers`
+    processes (parsing thousands of files is the slow part of building the corpus)."""
+    if workers <= 1:
+        for path, module in files:
+            yield from file_docstrings(path, module)
+        return
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        for pairs in pool.map(file_docstrings, *zip(*files), chunksize=32):
+            yield from pairs
 
 
 def build_docstring_data(
     packages: tuple[str, ...] = DEFAULT_PACKAGES,
     test_queries: int = 1000,
     seed: int = 0,
+    workers: int | None = None,
 ) -> RetrievalData:
     """The docstring retrieval task: one query per summary, its body as the one positive.
 
@@ -84,8 +108,8 @@ def build_docstring_data(
     ids, queries, passages = [], [], []
     seen_queries: set[str] = set()
     seen_passages: set[str] = set()
-    for label, root in source_roots(packages):
-        for key, summary, body in docstring_pairs(root, label):
+    files = [file for label, root in source_roots(packages) for file in source_files(root, label)]
+    for key, summary, body in docstring_pairs(files, workers or os.cpu_count() or 1):
             words = len(summary.split())
             if not SUMMARY_WORDS[0] <= words <= SUMMARY_WORDS[1] or len(body.split()) < MIN_BODY_WORDS:
                 continue

@@ -7,8 +7,11 @@ functional form (not the constants: the paper's models, data and scale differ fr
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
@@ -81,7 +84,7 @@ def plot_bootstrap_params(result: FitResult) -> Figure:
     return grid.figure
 
 
-def plot_scaling_curve(table, x: str = "n_params", y: str = "ce", label: str = "model") -> Figure:
+def plot_scaling_curve(table: pd.DataFrame, x: str = "n_params", y: str = "ce", label: str = "model") -> Figure:
     """Measured contrastive entropy against N or D on log-log axes, each run labelled.
 
     `table` is a sweep table (one row per finished run, columns `x`, `y` and `label`).
@@ -101,10 +104,21 @@ def plot_scaling_curve(table, x: str = "n_params", y: str = "ce", label: str = "
     return fig
 
 
-def save_figure(fig: Figure, figures_dir, name: str):
-    """Save `fig` as `figures_dir/name` (folder created) at a resolution fit for the README."""
-    from pathlib import Path
+def plot_joint_grid(table: pd.DataFrame) -> Figure:
+    """Contrastive entropy against D, one line per model, log-log: a joint sweep at a glance."""
+    if len(table) == 0:
+        raise ValueError("the sweep table has no finished runs to draw")
+    ordered = table.sort_values(["n_params", "data_size"])
+    fig, ax = plt.subplots(figsize=(6, 4.2))
+    sns.lineplot(data=ordered, x="data_size", y="ce", hue="model", marker="o", ax=ax, errorbar=None)
+    ax.set(xscale="log", yscale="log", xlabel=_AXIS_LABELS["data_size"], ylabel="contrastive entropy")
+    ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    return fig
 
+
+def save_figure(fig: Figure, figures_dir: str | Path, name: str) -> Path:
+    """Save `fig` as `figures_dir/name` (folder created) at a resolution fit for the README."""
     path = Path(figures_dir) / name
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120, bbox_inches="tight")

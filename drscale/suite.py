@@ -24,6 +24,7 @@ NOTEBOOKS = (
     "01_prepare_data",
     "02_model_size_sweep",
     "03_data_size_sweep",
+    "04_joint_sweep",
     "05_fit_scaling_laws",
     "06_budget_allocation",
     "08_metric_agreement",

@@ -223,3 +223,27 @@ def _versions() -> dict[str, str]:
         "transformers": transformers.__version__,
         "sentence_transformers": sentence_transformers.__version__,
     }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m drscale.sweep SPEC`: run a sweep spec without Jupyter (e.g. on a cluster)."""
+    import argparse
+
+    from drscale.prepare import load_prepared
+    from drscale.spec import SweepSpec
+
+    parser = argparse.ArgumentParser(prog="python -m drscale.sweep", description=main.__doc__)
+    parser.add_argument("spec", help="sweep spec (.json, or .toml on Python 3.11+)")
+    parser.add_argument("--workers", type=int, default=None, help="parallel runs (default: the spec's, else one per core)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars (for logs)")
+    args = parser.parse_args(argv)
+    spec = SweepSpec.from_file(args.spec)
+    data = load_prepared(spec.data_dir, spec.dataset)
+    backend = LocalBackend(workers=args.workers or spec.workers)
+    table = run_sweep(spec.configs(), data, spec.store, device=spec.device, progress=not args.no_progress, backend=backend)
+    print(table.to_string(index=False))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

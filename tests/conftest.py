@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from drscale.data import RetrievalData, split_qrels_by_query, table
-from drscale.embedded import docstring_pairs
+from drscale.embedded import docstring_pairs, source_files
 
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
 SMALL_PACKAGES = ("asyncio", "email", "logging", "json", "unittest", "http", "concurrent", "importlib")
@@ -17,7 +17,7 @@ SMALL_PACKAGES = ("asyncio", "email", "logging", "json", "unittest", "http", "co
 def small_pairs() -> list[tuple[str, str, str]]:
     pairs, seen = [], set()
     for package in SMALL_PACKAGES:
-        for key, summary, body in docstring_pairs(STDLIB / package, package):
+        for key, summary, body in docstring_pairs(source_files(STDLIB / package, package)):
             if len(summary.split()) >= 3 and len(body.split()) >= 15 and summary not in seen and body not in seen:
                 seen.update((summary, body))
                 pairs.append((key, summary, body))

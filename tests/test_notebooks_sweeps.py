@@ -69,6 +69,17 @@ def test_data_size_notebook_uses_nested_subsets(study):
     assert (root / "figures" / "ce_vs_data_size.png").exists()
 
 
+def test_joint_notebook_trains_only_the_grid_points_not_already_in_the_store(study):
+    root, dirs, executed = study
+    before = len(study_store(dirs["data_dir"]).records())  # 02 trained (L1_H16|L1_H32, 256), 03 (L1_H16, 64|256)
+    params = {**dirs, **TINY_TRAINING, "models": ["L1_H16", "L1_H32"], "data_sizes": [64, 256]}
+    run_notebook("04_joint_sweep", params, output_dir=executed)
+    table = pd.read_csv(root / "data" / "results" / "joint.csv")
+    assert sorted(zip(table.model, table.data_size)) == [("L1_H16", 64), ("L1_H16", 256), ("L1_H32", 64), ("L1_H32", 256)]
+    assert len(study_store(dirs["data_dir"]).records()) == before + 1
+    assert (root / "figures" / "ce_joint_grid.png").exists()
+
+
 def test_a_misspelt_parameter_is_refused_before_running(study):
     _, dirs, executed = study
     with pytest.raises(ValueError, match=r"unknown parameter\(s\) \['model_sizes'\]"):
