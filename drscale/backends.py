@@ -12,11 +12,17 @@ import multiprocessing
 import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 
 RunFn = Callable[..., dict[str, Any]]
+
+
+class Backend(Protocol):
+    """Anything that can run a sweep's tasks and hand back their records as they finish."""
+
+    def execute(self, run: RunFn, tasks: Sequence[Any], shared: tuple, device: str | None) -> Iterator[dict[str, Any]]: ...
 
 
 def default_workers(device: str | None = None) -> int:
@@ -66,3 +72,44 @@ def _init_worker(run: RunFn, shared: tuple, threads: int) -> None:
 
 def _run_task(task: Any) -> dict[str, Any]:
     return _WORKER["run"](task, *_WORKER["shared"])
+
+
+class RayBackend:
+    """Runs tasks as Ray tasks: on this machine (`address=None` starts a local Ray) or on an
+    existing cluster (`address="ray://head:10001"` or "auto").
+
+    Ray sets thread variables per worker, so each task calls torch.set_num_threads with its
+    `cpus_per_run`. The shared inputs (the data set) are put in Ray's object store once.
+    Install with `pip install "drscale[ray]"`.
+    """
+
+    def __init__(self, address: str | None = None, cpus_per_run: int = 1, gpus_per_run: float = 0) -> None:
+        if not isinstance(cpus_per_run, int) or cpus_per_run < 1:
+            raise ValueError(f"cpus_per_run must be a positive integer; got {cpus_per_run!r}")
+        if gpus_per_run < 0:
+            raise ValueError(f"gpus_per_run must be non-negative; got {gpus_per_run!r}")
+        self.address = address
+        self.cpus_per_run = cpus_per_run
+        self.gpus_per_run = gpus_per_run
+
+    def execute(self, run: RunFn, tasks: Sequence[Any], shared: tuple, device: str | None) -> Iterator[dict[str, Any]]:
+        """Yield `run(task, *shared)` for each task, in order of completion."""
+        try:
+            import ray
+        except ImportError:
+            raise ImportError('the Ray backend needs Ray: pip install "drscale[ray]"') from None
+        if not tasks:
+            return
+        if not ray.is_initialized():
+            ray.init(address=self.address, include_dashboard=False, log_to_driver=False, configure_logging=False)
+        remote = ray.remote(num_cpus=self.cpus_per_run, num_gpus=self.gpus_per_run)(_ray_task)
+        shared_ref = ray.put(shared)
+        pending = [remote.remote(run, task, shared_ref, self.cpus_per_run) for task in tasks]
+        while pending:
+            done, pending = ray.wait(pending, num_returns=1)
+            yield ray.get(done[0])
+
+
+def _ray_task(run: RunFn, task: Any, shared: tuple, threads: int) -> dict[str, Any]:
+    torch.set_num_threads(threads)
+    return run(task, *shared)

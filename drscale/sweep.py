@@ -21,7 +21,7 @@ import torch
 from tqdm import tqdm
 
 import drscale
-from drscale.backends import LocalBackend
+from drscale.backends import Backend, LocalBackend, RayBackend
 from drscale.data import RetrievalData
 from drscale.metrics import encode, evaluate_contrastive_entropy
 from drscale.models import MODEL_SIZES, build_encoder, load_encoder, n_params
@@ -82,7 +82,7 @@ def run_sweep(
     store: ResultsStore | str | Path,
     device: str | None = None,
     progress: bool = True,
-    backend: LocalBackend | None = None,
+    backend: Backend | None = None,
 ) -> pd.DataFrame:
     """Run every config not already finished in `store`; return the table of all of them.
 
@@ -235,11 +235,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m drscale.sweep", description=main.__doc__)
     parser.add_argument("spec", help="sweep spec (.json, or .toml on Python 3.11+)")
     parser.add_argument("--workers", type=int, default=None, help="parallel runs (default: the spec's, else one per core)")
+    parser.add_argument("--ray", metavar="ADDRESS", nargs="?", const="local", help="run on Ray: 'local', 'auto' or a cluster address")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars (for logs)")
     args = parser.parse_args(argv)
     spec = SweepSpec.from_file(args.spec)
     data = load_prepared(spec.data_dir, spec.dataset)
-    backend = LocalBackend(workers=args.workers or spec.workers)
+    if args.ray:
+        backend: Backend = RayBackend(address=None if args.ray == "local" else args.ray)
+    else:
+        backend = LocalBackend(workers=args.workers or spec.workers)
     table = run_sweep(spec.configs(), data, spec.store, device=spec.device, progress=not args.no_progress, backend=backend)
     print(table.to_string(index=False))
     return 0
