@@ -131,23 +131,27 @@ def evaluate_contrastive_entropy(
     seed: int = 1,
     device: torch.device | str = "cpu",
     passage_embeddings: torch.Tensor | None = None,
+    passage_rows: np.ndarray | None = None,
 ) -> float:
     """Contrastive entropy of `model` on the test split of `data`.
 
     The pool is every non-test-positive passage, or a seeded sample of `pool_size` of them;
     `seed` fixes both that sample and the negative draws, so every model of a sweep meets the
-    same negatives. Pass `passage_embeddings` (every corpus row, in order) when they are
-    already computed, e.g. for ranking metrics; otherwise only the passages needed are encoded.
+    same negatives. Pass `passage_embeddings` of the corpus rows `passage_rows` (default:
+    every row) when they are already computed, e.g. for ranking metrics; they must cover the
+    test positives and the pool. Otherwise only the passages needed are encoded.
     """
     pairs = data.test_pair_rows()
     pool = data.pool_rows(pool_size, seed=seed)
     if passage_embeddings is None:
-        needed = np.unique(np.concatenate([pairs[:, 1], pool]))
-        position = np.full(len(data.corpus), -1, dtype=np.int64)
-        position[needed] = np.arange(len(needed))
-        passage_embeddings = encode(model, [tokens.passages[r] for r in needed], pad_id=tokens.pad_id, device=device)
-    else:
-        position = np.arange(len(data.corpus))
+        passage_rows = evaluation_rows(data, pool_size, seed)
+        passage_embeddings = encode(model, [tokens.passages[r] for r in passage_rows], pad_id=tokens.pad_id, device=device)
+    elif passage_rows is None:
+        passage_rows = np.arange(len(data.corpus))
+    position = np.full(len(data.corpus), -1, dtype=np.int64)
+    position[passage_rows] = np.arange(len(passage_rows))
+    if (position[pairs[:, 1]] < 0).any() or (position[pool] < 0).any():
+        raise ValueError("passage_embeddings must cover every test positive and every pool passage")
     query_rows, query_position = np.unique(pairs[:, 0], return_inverse=True)
     query_embeddings = encode(model, [tokens.queries[r] for r in query_rows], pad_id=tokens.pad_id, device=device)
     return contrastive_entropy(
@@ -158,3 +162,11 @@ def evaluate_contrastive_entropy(
         repeats=repeats,
         seed=seed,
     )
+
+
+def evaluation_rows(data: RetrievalData, pool_size: int | None = None, seed: int = 1) -> np.ndarray:
+    """Sorted corpus rows an evaluation needs: every test positive and the (sampled) pool.
+
+    Encoded once, they serve contrastive entropy and, as a sub-corpus, ranking metrics.
+    """
+    return np.union1d(data.test_pair_rows()[:, 1], data.pool_rows(pool_size, seed=seed))

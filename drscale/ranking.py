@@ -243,29 +243,34 @@ def evaluate_ranking(
     passage_embeddings: torch.Tensor | None = None,
     block_size: int = 16384,
     backend: str = "torch",
+    corpus_rows: np.ndarray | None = None,
 ) -> dict[str, float]:
-    """Ranking metrics of `model` on the test queries of `data`, retrieving over the whole corpus.
+    """Ranking metrics of `model` on the test queries of `data`, retrieving over the corpus.
 
-    k is capped at the corpus size (recall@1000 of a 500-passage corpus is recall over all of
-    it). `passage_embeddings`, (passages, dim) in corpus row order, skips encoding the corpus
-    when the caller already has it (the contrastive-entropy pool, for one).
+    `corpus_rows` restricts retrieval to a sub-corpus (the release ranked over 1M of MS
+    MARCO's 8.8M passages); it should hold every test positive. k is capped at the
+    (sub-)corpus size (recall@1000 of a 500-passage corpus is recall over all of it).
+    `passage_embeddings`, (passages, dim) in the order of `corpus_rows` (default: every corpus
+    row), skips encoding when the caller already has them (the contrastive-entropy pool).
     """
     if not isinstance(k, (int, np.integer)) or k < 1:
         raise ValueError(f"k must be a positive integer; got {k!r}")
-    depth = min(int(k), len(data.corpus))
+    rows = np.arange(len(data.corpus)) if corpus_rows is None else np.asarray(corpus_rows, dtype=np.int64)
+    depth = min(int(k), len(rows))
     deepest = max(m.params.get("cutoff") or 0 for m in parse_measures(measures).values())  # fail before encoding
-    if depth < len(data.corpus) and deepest > depth:
+    if depth < len(rows) and deepest > depth:
         raise ValueError(f"k ({k}) is below the deepest measure cut-off ({deepest}): retrieve at least that many")
     if passage_embeddings is None:
-        passage_embeddings = encode(model, tokens.passages, batch_size, tokens.pad_id, device)
-    elif passage_embeddings.ndim != 2 or len(passage_embeddings) != len(data.corpus):
+        passage_embeddings = encode(model, [tokens.passages[r] for r in rows], batch_size, tokens.pad_id, device)
+    elif passage_embeddings.ndim != 2 or len(passage_embeddings) != len(rows):
         raise ValueError(
-            f"passage_embeddings must be ({len(data.corpus)}, dim), one row per corpus passage in corpus "
+            f"passage_embeddings must be ({len(rows)}, dim), one row per passage of the (sub-)corpus in "
             f"order; got shape {tuple(passage_embeddings.shape)}"
         )
     query_rows = np.unique(data.test_pair_rows()[:, 0])
     query_embeddings = encode(model, [tokens.queries[r] for r in query_rows], batch_size, tokens.pad_id, device)
     scores, indices = retrieve(query_embeddings, passage_embeddings, depth, block_size, backend)
     query_ids = column(data.queries, "id")
-    run = run_from_topk(scores, indices, [query_ids[r] for r in query_rows], column(data.corpus, "id"))
+    passage_ids = column(data.corpus, "id")
+    run = run_from_topk(scores, indices, [query_ids[r] for r in query_rows], [passage_ids[r] for r in rows])
     return ranking_metrics(run, qrels_from_table(data.test_qrels), measures)

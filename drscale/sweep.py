@@ -8,7 +8,10 @@ the error, and never enter a table of results.
 
 from __future__ import annotations
 
+import os
 import platform
+import shutil
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -23,7 +26,7 @@ from tqdm import tqdm
 import drscale
 from drscale.backends import Backend, LocalBackend, RayBackend
 from drscale.data import RetrievalData
-from drscale.metrics import encode, evaluate_contrastive_entropy
+from drscale.metrics import encode, evaluate_contrastive_entropy, evaluation_rows
 from drscale.models import MODEL_SIZES, build_encoder, load_encoder, n_params
 from drscale.ranking import evaluate_ranking
 from drscale.store import ResultsStore, config_hash
@@ -39,7 +42,7 @@ class EvalConfig:
     repeats: int = 10
     pool_size: int | None = None
     seed: int = 1
-    ranking: bool = True  # also retrieve over the whole corpus and record NDCG@10, MRR@10, recall
+    ranking: bool = True  # also rank the test positives + pool and record NDCG@10, MRR@10, recall
 
 
 @dataclass(frozen=True)
@@ -83,8 +86,12 @@ def run_sweep(
     device: str | None = None,
     progress: bool = True,
     backend: Backend | None = None,
+    checkpoint_dir: str | Path | None = None,
 ) -> pd.DataFrame:
     """Run every config not already finished in `store`; return the table of all of them.
+
+    With `checkpoint_dir`, each trained model is also saved there as a sentence-transformers
+    folder named by its run id (see `save_checkpoint`).
 
     Bad configurations (a data size above the training set, a batch above the data size,
     more negatives than the pool) are refused before any training starts. Each record is
@@ -99,7 +106,8 @@ def run_sweep(
     pending = list({c.run_id(fingerprint): c for c in configs if c.run_id(fingerprint) not in finished}.values())
     pending.sort(key=_expected_cost, reverse=True)  # longest first keeps the workers evenly busy
     backend = backend or LocalBackend()
-    records = backend.execute(run_one, pending, (data, fingerprint, device), device)
+    checkpoints = str(checkpoint_dir) if checkpoint_dir is not None else None
+    records = backend.execute(run_one, pending, (data, fingerprint, device, checkpoints), device)
     for record in tqdm(records, total=len(pending), desc="runs", disable=not progress):
         store.append(record)
     return results_table(store, [c.run_id(fingerprint) for c in configs])
@@ -142,6 +150,7 @@ def run_one(
     data: RetrievalData,
     fingerprint: str,
     device: str | None = None,
+    checkpoint_dir: str | None = None,
     progress: bool = False,
 ) -> dict[str, Any]:
     """Train and evaluate one run; return its record (status "finished" or "failed")."""
@@ -167,12 +176,19 @@ def run_one(
     start = time.perf_counter()
     evaluation = asdict(config.evaluation)
     with_ranking = evaluation.pop("ranking")
-    corpus = encode(model, tokens.passages, pad_id=tokens.pad_id, device=device) if with_ranking else None
-    ce = evaluate_contrastive_entropy(model, data, tokens, **evaluation, device=device, passage_embeddings=corpus)
+    rows = evaluation_rows(data, config.evaluation.pool_size, config.evaluation.seed)
+    passages = encode(model, [tokens.passages[r] for r in rows], pad_id=tokens.pad_id, device=device)
+    ce = evaluate_contrastive_entropy(
+        model, data, tokens, **evaluation, device=device, passage_embeddings=passages, passage_rows=rows
+    )
     if not np.isfinite(ce):
         return {**record, "status": "failed", "error": f"contrastive entropy is {ce}"}
     if with_ranking:
-        record["ranking"] = evaluate_ranking(model, data, tokens, device=device, passage_embeddings=corpus)
+        ranking = evaluate_ranking(model, data, tokens, device=device, passage_embeddings=passages, corpus_rows=rows)
+        record["ranking"] = ranking
+        record["ranking_corpus_passages"] = len(rows)
+    if checkpoint_dir is not None:
+        record["checkpoint"] = str(save_checkpoint(model, Path(checkpoint_dir) / record["run_id"]))
     return {
         **record,
         "status": "finished",
@@ -181,6 +197,25 @@ def run_one(
         "train_time_s": result.wall_time_s,
         "eval_time_s": time.perf_counter() - start,
     }
+
+
+def save_checkpoint(model: torch.nn.Module, folder: Path) -> Path:
+    """Save `model` to `folder` atomically: written under a temporary name, then renamed.
+
+    A crash mid-save leaves only a `.tmp-*` folder, never a half-written `folder`, so
+    anything found under a run id is complete and loads with `SentenceTransformer(folder)`.
+    """
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".tmp-{folder.name}-", dir=folder.parent))
+    try:
+        model.save(str(staging))
+        if folder.exists():
+            shutil.rmtree(folder)  # an earlier, complete save of the same run: replaced whole
+        os.replace(staging, folder)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)
+    return folder
 
 
 _TOKENIZED: dict[tuple, TokenizedData] = {}

@@ -36,7 +36,7 @@ def test_notebook_fits_the_sweeps_and_saves_figures(tmp_path) -> None:
     figures = tmp_path / "figures"
 
     run_notebook("05_fit_scaling_laws", {"data_dir": str(tmp_path / "data"), "figures_dir": str(figures),
-                                          "n_bootstrap": 50, "seed": 0}, output_dir=tmp_path / "executed")
+                                          "n_bootstrap": 50, "n_bootstrap_joint": 20, "seed": 0}, output_dir=tmp_path / "executed")
 
     fits = json.loads((results / "fits.json").read_text())
     assert sorted(fits) == ["data_size", "joint", "model_size"]
@@ -44,7 +44,7 @@ def test_notebook_fits_the_sweeps_and_saves_figures(tmp_path) -> None:
     assert fits["model_size"]["params"]["alpha"] == pytest.approx(0.5, rel=0.1)
     assert fits["data_size"]["params"]["beta"] == pytest.approx(0.8, rel=0.1)
     assert fits["joint"]["params"]["beta"] == pytest.approx(0.8, rel=0.2)
-    assert len(fits["joint"]["bootstrap"]["alpha"]) == 50
+    assert len(fits["joint"]["bootstrap"]["alpha"]) == 20  # n_bootstrap_joint
     lo, hi = fits["model_size"]["intervals"]["alpha"]
     assert lo <= fits["model_size"]["params"]["alpha"] <= hi
     for name in ("fit_model_size.png", "fit_data_size.png", "fit_joint.png", "fit_model_size_bootstrap.png"):

@@ -197,3 +197,16 @@ def test_evaluate_ranking_refuses_bad_k_and_embeddings_by_name(small_data, tiny_
         evaluate_ranking(model, small_data, tokens, ["Recal@10"])
     with pytest.raises(ValueError, match=r"passage_embeddings must be \(\d+, dim\)"):
         evaluate_ranking(model, small_data, tokens, passage_embeddings=torch.zeros(3, 768))
+
+
+def test_a_sub_corpus_ranks_only_its_passages(small_data, tiny_model_and_tokens):
+    from drscale.metrics import evaluation_rows
+
+    model, tokens = tiny_model_and_tokens
+    rows = evaluation_rows(small_data, pool_size=100, seed=1)
+    assert set(small_data.test_pair_rows()[:, 1].tolist()) <= set(rows.tolist())
+    sub = evaluate_ranking(model, small_data, tokens, corpus_rows=rows)
+    again = evaluate_ranking(model, small_data, tokens, corpus_rows=rows, passage_embeddings=encode(model, [tokens.passages[r] for r in rows]))
+    full = evaluate_ranking(model, small_data, tokens)
+    assert sub == again
+    assert sub["recall@100"] >= full["recall@100"]  # fewer distractors can only help

@@ -1,4 +1,5 @@
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -26,10 +27,12 @@ def test_sweep_records_each_run_and_skips_finished_ones(tmp_path, small_data, mo
     assert record["config"]["train"]["steps"] == 4 and len(record["train_loss_curve"]) == 4
     assert set(record["ranking"]) == {"ndcg@10", "mrr@10", "recall@100", "recall@1000"}
     assert all(0 <= value <= 1 for value in record["ranking"].values())
+    positives = len(set(small_data.test_pair_rows()[:, 1].tolist()))
+    assert record["ranking_corpus_passages"] == positives + 128  # test positives + the pool sample
 
     calls = []
 
-    def record_call(config, data, fingerprint, device):
+    def record_call(config, data, fingerprint, device, checkpoint_dir):
         calls.append(config.model)
         return {"run_id": config.run_id(fingerprint), "status": "failed", "error": "not run in this test"}
 
@@ -99,3 +102,30 @@ def test_a_pool_of_workers_gives_the_same_records_as_one_process(tmp_path, small
 def test_bad_backend_settings_are_named(kwargs):
     with pytest.raises(ValueError, match=list(kwargs)[0]):
         LocalBackend(**kwargs)
+
+
+def test_checkpoints_are_saved_whole_under_the_run_id_and_load(tmp_path, small_data):
+    from sentence_transformers import SentenceTransformer
+
+    grid = data_size_grid("L1_H16", [32], TINY, evaluation=QUICK_EVAL)
+    table = run_sweep(grid, small_data, tmp_path / "r.jsonl", progress=False, backend=SEQUENTIAL, checkpoint_dir=tmp_path / "models")
+    (record,) = ResultsStore(tmp_path / "r.jsonl").records()
+    folder = tmp_path / "models" / table.run_id[0]
+    assert record["checkpoint"] == str(folder)
+    assert [p.name for p in (tmp_path / "models").iterdir()] == [folder.name]
+    assert SentenceTransformer(str(folder), device="cpu").encode(["a query"]).shape == (1, 768)
+
+
+def test_a_failed_save_leaves_no_folder_behind(tmp_path, monkeypatch):
+    from drscale.models import build_encoder
+
+    model = build_encoder("L1_H16")
+
+    def crash(path, *args, **kwargs):
+        (Path(path) / "partial.bin").write_bytes(b"half")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(model, "save", crash)
+    with pytest.raises(OSError, match="disk full"):
+        sweep.save_checkpoint(model, tmp_path / "models" / "abc")
+    assert list((tmp_path / "models").iterdir()) == []
