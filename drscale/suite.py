@@ -24,12 +24,15 @@ NOTEBOOKS = (
     "01_prepare_data",
     "02_model_size_sweep",
     "03_data_size_sweep",
-    "04_joint_sweep",
     "05_fit_scaling_laws",
     "06_budget_allocation",
     "08_metric_agreement",
 )
-"""The suite, in the order the data flows: each notebook reads what earlier ones wrote."""
+"""The demo suite, in the order the data flows: each notebook reads what earlier ones wrote."""
+
+JOINT_NOTEBOOKS = ("04_joint_sweep", "05_fit_scaling_laws", "06_budget_allocation")
+"""The joint (N, D) grid and the fits and budgets that use it: about three minutes more on
+two cores, so a step of its own (`python -m drscale.suite --joint`) after the demo."""
 
 
 def notebook_path(name: str) -> Path:
@@ -75,10 +78,12 @@ def run_notebook(
 def main(argv: list[str] | None = None) -> int:
     """Run the suite (or the named notebooks) on default parameters."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("notebooks", nargs="*", default=list(NOTEBOOKS), help="names, default: all")
+    parser.add_argument("notebooks", nargs="*", help="names (default: the demo suite)")
+    parser.add_argument("--joint", action="store_true", help="run the joint grid and refit (after the demo)")
     args = parser.parse_args(argv)
+    names = args.notebooks or list(JOINT_NOTEBOOKS if args.joint else NOTEBOOKS)
     suite_start = time.perf_counter()
-    for name in args.notebooks:
+    for name in names:
         start = time.perf_counter()
         print(f"[drscale] running {name} ...", flush=True)
         target = run_notebook(name)
