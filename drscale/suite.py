@@ -8,6 +8,7 @@ unknown parameter names, so `run_notebook` checks them against the `parameters` 
 from __future__ import annotations
 
 import argparse
+import ast
 import sys
 import time
 from collections.abc import Mapping
@@ -60,6 +61,8 @@ def run_notebook(
     unknown = sorted(set(parameters) - set(declared))
     if unknown:
         raise ValueError(f"{source.name}: unknown parameter(s) {unknown}; declared: {sorted(declared)}")
+    for name, value in parameters.items():
+        _check_type(source.name, name, value, declared[name]["default"])
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     target = output_dir / source.name
@@ -73,6 +76,27 @@ def run_notebook(
         progress_bar=False,
     )
     return target
+
+
+def _check_type(notebook: str, name: str, value: Any, default_source: str) -> None:
+    """Refuse a value whose type does not match the parameter's literal default.
+
+    A default of None accepts anything (the notebook validates it); ints are accepted where
+    the default is a float; a bool is never taken for a number.
+    """
+    try:
+        default = ast.literal_eval(default_source)
+    except (ValueError, SyntaxError):
+        return  # a computed default: nothing to compare with
+    if default is None or value is None:
+        return
+    expected = (int, float) if isinstance(default, float) else (type(default),)
+    is_bool_mismatch = isinstance(value, bool) != isinstance(default, bool)
+    if is_bool_mismatch or not isinstance(value, expected):
+        raise ValueError(
+            f"{notebook}: parameter {name!r} expects {type(default).__name__} like its default {default_source}; "
+            f"got {type(value).__name__} {value!r}"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,6 +13,7 @@ import platform
 import shutil
 import tempfile
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -114,8 +115,17 @@ def run_sweep(
 
 
 def results_table(store: ResultsStore, run_ids: Sequence[str]) -> pd.DataFrame:
-    """Finished runs among `run_ids`, one row each: model, n_params, data_size, seed, ce, ..."""
+    """Finished runs among `run_ids`, one row each: model, n_params, data_size, seed, ce, ...
+
+    Runs whose last record is a failure are left out, with a warning that names them, so no
+    fit is ever given a diverged run without the reader knowing.
+    """
     finished = store.finished()
+    failed = {r["run_id"]: r for r in store.records() if r["status"] == "failed" and r["run_id"] not in finished}
+    left_out = [failed[run_id] for run_id in dict.fromkeys(run_ids) if run_id in failed]
+    if left_out:
+        described = "; ".join(f"{r['model']} D={r['data_size']}: {r.get('error', 'failed')}" for r in left_out)
+        warnings.warn(f"{len(left_out)} failed run(s) left out of the table: {described}", stacklevel=2)
     rows = [
         {
             "run_id": run_id,

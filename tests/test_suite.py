@@ -3,7 +3,7 @@ import json
 import papermill
 import pytest
 
-from drscale.suite import JOINT_NOTEBOOKS, NOTEBOOK_DIR, NOTEBOOKS, main, notebook_path
+from drscale.suite import JOINT_NOTEBOOKS, NOTEBOOK_DIR, NOTEBOOKS, main, notebook_path, run_notebook
 
 
 def test_every_notebook_is_in_a_suite_and_committed_clean():
@@ -21,3 +21,27 @@ def test_every_notebook_is_in_a_suite_and_committed_clean():
 def test_an_unknown_notebook_is_named():
     with pytest.raises(FileNotFoundError, match="no notebook '09_missing'"):
         main(["09_missing"])
+
+
+@pytest.mark.parametrize(
+    "parameters, message",
+    [
+        ({"ce_repeats": "10"}, r"parameter 'ce_repeats' expects int like its default 10; got str '10'"),
+        ({"ce_repeats": True}, r"parameter 'ce_repeats' expects int"),
+        ({"ranking": 1}, r"parameter 'ranking' expects bool like its default True; got int 1"),
+        ({"models": "L1_H16"}, r"parameter 'models' expects list"),
+        ({"data_dir": 3}, r"parameter 'data_dir' expects str"),
+    ],
+)
+def test_notebook_parameters_of_the_wrong_type_are_refused_before_running(tmp_path, parameters, message):
+    with pytest.raises(ValueError, match=message):
+        run_notebook("02_model_size_sweep", parameters, output_dir=tmp_path)
+    assert not any(tmp_path.iterdir())
+
+
+def test_ints_are_accepted_for_float_parameters(tmp_path):
+    from drscale.suite import _check_type
+
+    _check_type("06_budget_allocation.ipynb", "budget_usd", 100000, "1e5")
+    with pytest.raises(ValueError, match="expects float"):
+        _check_type("06_budget_allocation.ipynb", "budget_usd", "1e5", "1e5")

@@ -34,11 +34,13 @@ def test_sweep_records_each_run_and_skips_finished_ones(tmp_path, small_data, mo
 
     def record_call(config, data, fingerprint, device, checkpoint_dir):
         calls.append(config.model)
-        return {"run_id": config.run_id(fingerprint), "status": "failed", "error": "not run in this test"}
+        return {"run_id": config.run_id(fingerprint), "status": "failed", "error": "not run in this test",
+                "model": config.model, "data_size": config.data_size}
 
     monkeypatch.setattr(sweep, "run_one", record_call)
     grown = grid + model_size_grid(["L1_H64"], 64, TINY, evaluation=QUICK_EVAL)
-    assert run_sweep(grown, small_data, store, progress=False, backend=SEQUENTIAL).ce.tolist() == table.ce.tolist()
+    with pytest.warns(UserWarning, match="L1_H64 D=64: not run in this test"):
+        assert run_sweep(grown, small_data, store, progress=False, backend=SEQUENTIAL).ce.tolist() == table.ce.tolist()
     assert calls == ["L1_H64"]
 
 
@@ -56,7 +58,8 @@ def test_a_diverged_run_is_recorded_as_failed_and_left_out_of_the_table(tmp_path
 
     monkeypatch.setattr(sweep, "train", diverge)
     store = ResultsStore(tmp_path / "results.jsonl")
-    table = run_sweep(data_size_grid("L1_H16", [32], TINY, evaluation=QUICK_EVAL), small_data, store, progress=False, backend=SEQUENTIAL)
+    with pytest.warns(UserWarning, match=r"1 failed run\(s\) left out of the table: L1_H16 D=32: training loss became nan at step 2"):
+        table = run_sweep(data_size_grid("L1_H16", [32], TINY, evaluation=QUICK_EVAL), small_data, store, progress=False, backend=SEQUENTIAL)
     assert table.empty
     (record,) = store.records()
     assert record["status"] == "failed" and record["failed_step"] == 2 and "nan" in record["error"]
