@@ -103,7 +103,8 @@ def build_docstring_data(
     """The docstring retrieval task: one query per summary, its body as the one positive.
 
     Duplicated summaries or bodies (inherited or copied docstrings) are kept once, the first
-    met, so no query has two answers and no passage two queries.
+    met, so no query has two answers and no passage two queries. Files are parsed by
+    `workers` processes (default: one per core); the result does not depend on it.
     """
     ids, queries, passages = [], [], []
     seen_queries: set[str] = set()

@@ -103,43 +103,37 @@ def run_sweep(
     for config in configs:
         _check_feasible(config, data)
     fingerprint = data.fingerprint()
+    run_ids = [c.run_id(fingerprint) for c in configs]
     finished = store.finished()
-    pending = list({c.run_id(fingerprint): c for c in configs if c.run_id(fingerprint) not in finished}.values())
+    pending = list({run_id: c for run_id, c in zip(run_ids, configs) if run_id not in finished}.values())
     pending.sort(key=_expected_cost, reverse=True)  # longest first keeps the workers evenly busy
     backend = backend or LocalBackend()
     checkpoints = str(checkpoint_dir) if checkpoint_dir is not None else None
     records = backend.execute(run_one, pending, (data, fingerprint, device, checkpoints), device)
     for record in tqdm(records, total=len(pending), desc="runs", disable=not progress):
         store.append(record)
-    return results_table(store, [c.run_id(fingerprint) for c in configs])
+    return results_table(store, run_ids)
+
+
+TABLE_COLUMNS = ("run_id", "model", "n_params", "data_size", "seed", "ce", "train_time_s")
 
 
 def results_table(store: ResultsStore, run_ids: Sequence[str]) -> pd.DataFrame:
-    """Finished runs among `run_ids`, one row each: model, n_params, data_size, seed, ce, ...
+    """Finished runs among `run_ids`, one row each, with the columns of `TABLE_COLUMNS`.
 
-    Runs whose last record is a failure are left out, with a warning that names them, so no
+    Runs that failed and never finished are left out, with a warning that names them, so no
     fit is ever given a diverged run without the reader knowing.
     """
-    finished = store.finished()
-    failed = {r["run_id"]: r for r in store.records() if r["status"] == "failed" and r["run_id"] not in finished}
-    left_out = [failed[run_id] for run_id in dict.fromkeys(run_ids) if run_id in failed]
+    records = store.records()
+    finished = {r["run_id"]: r for r in records if r["status"] == "finished"}
+    failed = {r["run_id"]: r for r in records if r["status"] == "failed" and r["run_id"] not in finished}
+    wanted = list(dict.fromkeys(run_ids))
+    left_out = [failed[run_id] for run_id in wanted if run_id in failed]
     if left_out:
         described = "; ".join(f"{r['model']} D={r['data_size']}: {r.get('error', 'failed')}" for r in left_out)
         warnings.warn(f"{len(left_out)} failed run(s) left out of the table: {described}", stacklevel=2)
-    rows = [
-        {
-            "run_id": run_id,
-            "model": finished[run_id]["model"],
-            "n_params": finished[run_id]["n_params"],
-            "data_size": finished[run_id]["data_size"],
-            "seed": finished[run_id]["seed"],
-            "ce": finished[run_id]["ce"],
-            "train_time_s": finished[run_id]["train_time_s"],
-        }
-        for run_id in dict.fromkeys(run_ids)
-        if run_id in finished
-    ]
-    return pd.DataFrame(rows, columns=["run_id", "model", "n_params", "data_size", "seed", "ce", "train_time_s"])
+    rows = [{column: finished[run_id][column] for column in TABLE_COLUMNS} for run_id in wanted if run_id in finished]
+    return pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
 
 
 def study_store(data_dir: str | Path) -> ResultsStore:
