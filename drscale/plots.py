@@ -124,3 +124,30 @@ def save_figure(fig: Figure, figures_dir: str | Path, name: str) -> Path:
     fig.savefig(path, dpi=120, bbox_inches="tight")
     return path
 
+
+
+def plot_source_fits(fits: dict[str, FitResult]) -> Figure:
+    """Data-size laws of several training-pair sources on one log-log plot (notebook 07): each
+    source's runs, fitted curve and bootstrap band, its beta and interval in the legend, so
+    the steepness of the curves can be compared at a glance."""
+    if not fits:
+        raise ValueError("plot_source_fits needs at least one fit")
+    wrong = [name for name, r in fits.items() if r.law != "data_size"]
+    if wrong:
+        raise ValueError(f"plot_source_fits draws data-size laws; {wrong} are not")
+    grid = _grid(np.concatenate([r.variables["data_size"] for r in fits.values()]))
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    for (name, result), colour in zip(fits.items(), sns.color_palette("deep", len(fits))):
+        lo, hi = result.band(grid)
+        beta_lo, beta_hi = result.intervals()["beta"]
+        ax.fill_between(grid, lo, hi, color=colour, alpha=0.2, lw=0)
+        ax.plot(grid, result.predict(grid), color=colour, lw=2,
+                label=f"{name}: β = {result.params['beta']:.2f} [{beta_lo:.2f}, {beta_hi:.2f}]")
+        ax.scatter(result.variables["data_size"], result.ce, color=colour, edgecolor="black", s=22, zorder=3)
+    level = next(iter(fits.values())).level
+    ax.set(xscale="log", yscale="log", xlabel=_AXIS_LABELS["data_size"], ylabel="contrastive entropy L",
+           title="data-size law by source of training pairs")
+    ax.legend(fontsize=8, title=f"fit, {level:.0%} bootstrap band")
+    ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    return fig

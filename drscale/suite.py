@@ -27,6 +27,7 @@ NOTEBOOKS = (
     "03_data_size_sweep",
     "05_fit_scaling_laws",
     "06_budget_allocation",
+    "07_annotation_quality",
     "08_metric_agreement",
 )
 """The demo suite, in the order the data flows: each notebook reads what earlier ones wrote."""

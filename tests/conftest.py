@@ -37,3 +37,25 @@ def small_data() -> RetrievalData:
         train_qrels=train,
         test_qrels=test,
     )
+
+
+@pytest.fixture(scope="session")
+def tiny_seq2seq(tmp_path_factory) -> Path:
+    """A randomly initialised, tiny T5 with the shipped BERT vocabulary, saved as a local model
+    folder: it runs the query-generation code path offline in seconds. A large initialiser
+    factor makes its (meaningless) output depend on the input passage, so a test can tell
+    which passage a query was written from."""
+    import torch
+    from transformers import T5Config, T5ForConditionalGeneration
+
+    from drscale.models import load_tokenizer
+
+    folder = tmp_path_factory.mktemp("tiny-t5")
+    tokenizer = load_tokenizer()
+    torch.manual_seed(0)
+    config = T5Config(vocab_size=len(tokenizer), d_model=16, d_ff=32, d_kv=8, num_layers=1, num_decoder_layers=1,
+                      num_heads=2, pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.sep_token_id,
+                      decoder_start_token_id=tokenizer.pad_token_id, initializer_factor=20.0)
+    T5ForConditionalGeneration(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder

@@ -1,0 +1,713 @@
+"""Training-pair sources: where the (query, positive passage) pairs a retriever learns from come from.
+
+The paper's third finding (its section on annotation quality): with the same model and the
+same evaluation, the source of the training pairs changes the data-size law. Inverse Cloze
+Task pairs give the flattest curve, docT5query next, then human labels, and LLM-written
+queries the steepest. A source here turns a `RetrievalData` into another that differs only in
+its training pairs: corpus rows, test queries, test qrels and the contrastive-entropy pool
+are unchanged, so the curves of different sources are measured on identical ground.
+
+Pairing is by passage id, never by position. The authors' release keyed generated queries by
+passage id but labels by line number, so each query met the neighbouring passage. Here the
+id of the passage a query was made from travels with it from the generator's input to the
+training pair, and every id is checked against the corpus.
+
+Honest evaluation: synthetic queries are made only from passages that are not positives of a
+test query (`scope="train"`, the default, uses the positives of the training pairs), so no
+model ever trains on a query written from a test positive.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+import torch
+
+from drscale.data import RetrievalData, column, table
+from drscale.fit_result import FitResult
+from drscale.store import config_hash
+
+HUMAN = "human"
+SCOPES = ("train", "non_test")
+"""Passages a synthetic source may write queries for: "train", the positives of the training
+pairs (what the human annotators labelled, so sources compete on the same passages);
+"non_test", every passage that is not a positive of a test query (the paper's docT5query
+sampled from the whole corpus)."""
+
+
+@dataclass(frozen=True)
+class TrainingPairs:
+    """Training pairs from one source: pair i is (query_ids[i], queries[i]) -> passage_ids[i].
+
+    origin_ids[i] is the corpus passage pair i was made from: for human and generated pairs
+    the positive itself; for ICT the passage whose sentence became the query, while the
+    positive is `positives[passage_ids[i]]`, that passage without the sentence. `dropped`
+    counts generated queries left out because they were empty.
+    """
+
+    source: str
+    query_ids: list[str]
+    queries: list[str]
+    passage_ids: list[str]
+    origin_ids: list[str]
+    positives: dict[str, str] = field(default_factory=dict)
+    dropped: int = 0
+
+    def __post_init__(self) -> None:
+        lengths = {len(self.query_ids), len(self.queries), len(self.passage_ids), len(self.origin_ids)}
+        if len(lengths) != 1:
+            raise ValueError(f"{self.source}: query_ids, queries, passage_ids and origin_ids differ in length")
+
+    def __len__(self) -> int:
+        return len(self.query_ids)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per pair: query id and text, positive id, id of the passage it came from."""
+        return pd.DataFrame({"query_id": self.query_ids, "query": self.queries, "passage_id": self.passage_ids,
+                             "origin_id": self.origin_ids})
+
+    def examples(self, data: RetrievalData, n: int = 3, seed: int = 0, width: int = 160) -> pd.DataFrame:
+        """`n` seeded random pairs with the start of their positive's text (from `data`, the
+        data these pairs were applied to), for reading."""
+        rows = np.sort(np.random.default_rng(seed).choice(len(self), size=min(n, len(self)), replace=False))
+        texts = column(data.corpus, "text")
+        frame = self.to_frame().iloc[rows].drop(columns="query_id")
+        frame["positive"] = [texts[data.passage_row[pid]][:width] for pid in frame.passage_id]
+        return frame.reset_index(drop=True)
+
+
+class PairSource(Protocol):
+    """Anything that makes training pairs over a corpus; `name` labels its curves and ids."""
+
+    name: str
+
+    def pairs(self, data: RetrievalData, cache_dir: str | Path | None = None) -> TrainingPairs: ...
+
+
+@dataclass(frozen=True)
+class AnnotatedData(RetrievalData):
+    """Retrieval data whose training pairs come from a source.
+
+    The last `training_only_passages` corpus rows are positives made for training (ICT's
+    passage minus its query sentence). They are left out of the unlabelled pool, so
+    contrastive entropy and ranking meet exactly the passages of the data this was made
+    from. (Training negatives are drawn from every corpus row by `drscale.train`.)
+    """
+
+    training_only_passages: int = 0
+
+    def pool_rows(self, size: int | None = None, seed: int = 0) -> np.ndarray:
+        """The pool of the original data: non-test passages other than training-only rows,
+        sampled exactly as `RetrievalData.pool_rows` samples (same rows, same draw)."""
+        if not self.training_only_passages:
+            return super().pool_rows(size, seed)
+        rows = super().pool_rows()
+        rows = rows[rows < len(self.corpus) - self.training_only_passages]
+        if size is None:
+            return rows
+        if not 1 <= size <= len(rows):
+            raise ValueError(f"pool size must be between 1 and {len(rows)} (non-test passages of {self.name}); got {size}")
+        return np.sort(np.random.default_rng(seed).choice(rows, size=size, replace=False))
+
+    def fingerprint(self) -> str:
+        """The tables' hash, and the training-only row count when there are any (it changes the pool)."""
+        base = super().fingerprint()
+        if not self.training_only_passages:
+            return base
+        return hashlib.sha256(f"{base}|training-only {self.training_only_passages}".encode()).hexdigest()[:16]
+
+    def save(self, folder: str | Path) -> Path:
+        folder = super().save(folder)
+        (folder / "TRAINING_ONLY").write_text(f"{self.training_only_passages}\n")
+        return folder
+
+    @classmethod
+    def load(cls, folder: str | Path) -> AnnotatedData:
+        """Reload what `save` wrote, training-only rows included."""
+        data = RetrievalData.load(folder)
+        marker = Path(folder) / "TRAINING_ONLY"
+        count = int(marker.read_text()) if marker.exists() else 0
+        return cls(name=data.name, corpus=data.corpus, queries=data.queries, train_qrels=data.train_qrels,
+                   test_qrels=data.test_qrels, source=data.source, training_only_passages=count)
+
+
+# ---------------------------------------------------------------- sources
+
+
+@dataclass(frozen=True)
+class HumanLabels:
+    """The data set's own training qrels, unchanged: `annotate` gives data with the original
+    fingerprint, so runs already trained on it are reused."""
+
+    name: str = HUMAN
+
+    def pairs(self, data: RetrievalData, cache_dir: str | Path | None = None) -> TrainingPairs:
+        query_ids, passage_ids = column(data.train_qrels, "query_id"), column(data.train_qrels, "passage_id")
+        texts = column(data.queries, "text")
+        queries = [texts[data.query_row[qid]] for qid in query_ids]
+        return TrainingPairs(self.name, query_ids, queries, passage_ids, list(passage_ids))
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'`(\[]?[A-Z0-9])")
+"""A sentence ends at . ! or ? followed by space and a capital or digit (optionally after a
+quote or bracket). A regex, not a trained splitter: abbreviations such as "e.g. Foo" split
+wrongly, which only makes some ICT queries shorter; no heavy dependency is needed."""
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) character spans of the sentences of `text`, in order."""
+    spans, start = [], 0
+    for boundary in _SENTENCE_END.finditer(text):
+        spans.append((start, boundary.start()))
+        start = boundary.end()
+    spans.append((start, len(text.rstrip())))
+    return [(a, b) for a, b in spans if b > a]
+
+
+@dataclass(frozen=True)
+class InverseClozeTask:
+    """Inverse Cloze Task (Lee et al., 2019): a sentence of a passage is the query, the rest of
+    the passage its positive.
+
+    remove_sentence: probability the query sentence is cut from its positive; the paper uses
+        "the rest of the passage" (1.0); Lee et al. kept it 10% of the time (0.9). A kept
+        sentence pairs the query with the original passage.
+    query_words: a sentence qualifies as a query with this many words (inclusive).
+    min_rest_words: the rest of the passage must keep this many words.
+    pairs_per_passage: distinct sentences drawn per passage (fewer when fewer qualify).
+    A sentence that also occurs elsewhere in its passage never qualifies, so a removed
+    sentence is truly absent from its positive.
+    """
+
+    remove_sentence: float = 1.0
+    query_words: tuple[int, int] = (4, 64)
+    min_rest_words: int = 8
+    pairs_per_passage: int = 1
+    scope: str = "train"
+    seed: int = 0
+    name: str = "ict"
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.remove_sentence <= 1.0:
+            raise ValueError(f"InverseClozeTask.remove_sentence must be in [0, 1]; got {self.remove_sentence!r}")
+        low, high = self.query_words
+        if not 1 <= low <= high:
+            raise ValueError(f"InverseClozeTask.query_words must be (min, max) with 1 <= min <= max; got {self.query_words!r}")
+        for name in ("min_rest_words", "pairs_per_passage"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+                raise ValueError(f"InverseClozeTask.{name} must be a positive integer; got {getattr(self, name)!r}")
+        _check_scope(self.scope, "InverseClozeTask")
+
+    def candidates(self, text: str) -> list[tuple[str, str]]:
+        """(sentence, rest of the passage) for every sentence that may serve as a query."""
+        found = []
+        for start, end in sentence_spans(text):
+            sentence = text[start:end]
+            rest = f"{text[:start].rstrip()} {text[end:].lstrip()}".strip()
+            words = len(sentence.split())
+            if self.query_words[0] <= words <= self.query_words[1] and len(rest.split()) >= self.min_rest_words \
+                    and sentence not in rest:
+                found.append((sentence, rest))
+        return found
+
+    def pairs(self, data: RetrievalData, cache_dir: str | Path | None = None) -> TrainingPairs:
+        """One pass over the source passages in corpus order with one seeded generator:
+        deterministic, and fast enough (a regex per passage) to need no cache."""
+        rng = np.random.default_rng(self.seed)
+        texts = column(data.corpus, "text")
+        query_ids, queries, passage_ids, origin_ids, positives = [], [], [], [], {}
+        for pid in source_passages(data, self.scope):
+            options = self.candidates(texts[data.passage_row[pid]])
+            if not options:
+                continue
+            chosen = rng.choice(len(options), size=min(self.pairs_per_passage, len(options)), replace=False)
+            for k, index in enumerate(sorted(chosen.tolist())):
+                sentence, rest = options[index]
+                positive = pid
+                if rng.random() < self.remove_sentence:
+                    positive = f"{self.name}-rest:{k}:{pid}"
+                    positives[positive] = rest
+                query_ids.append(f"{self.name}:{k}:{pid}")
+                queries.append(sentence)
+                passage_ids.append(positive)
+                origin_ids.append(pid)
+        if not query_ids:
+            raise ValueError(f"{self.name}: no passage of {data.name} has a sentence of {self.query_words} words "
+                             f"leaving {self.min_rest_words}+ words; loosen query_words or min_rest_words")
+        return TrainingPairs(self.name, query_ids, queries, passage_ids, origin_ids, positives)
+
+
+QueryGenerator = Callable[[list[str]], list[str]]
+"""passages -> queries, one query per passage, same order: a seq2seq model, an LLM call, ..."""
+
+
+@dataclass(frozen=True)
+class GeneratedQueries:
+    """Queries written by a generator for passages of the corpus (docT5query, an LLM, ...).
+
+    generator: `Seq2SeqGenerator` or any callable `list[str] -> list[str]` (same length).
+    cache_name: names a plain callable in the cache (a `Seq2SeqGenerator` names itself by
+        its weights and settings); without either, nothing is cached.
+    queries_per_passage: each passage is given to the generator this many times (sampling
+        generators then write different queries).
+    max_passages: a seeded sample of the source passages (the paper's docT5query used 500k).
+    seed: torch is seeded with seed + batch index before each batch, so a resumed run writes
+        the same queries as an uninterrupted one.
+    """
+
+    generator: QueryGenerator
+    name: str = "generated"
+    cache_name: str | None = None
+    queries_per_passage: int = 1
+    batch_size: int = 32
+    scope: str = "train"
+    max_passages: int | None = None
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not callable(self.generator):
+            raise ValueError(f"GeneratedQueries.generator must be callable (passages -> queries); got {self.generator!r}")
+        for name in ("queries_per_passage", "batch_size"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+                raise ValueError(f"GeneratedQueries.{name} must be a positive integer; got {getattr(self, name)!r}")
+        if self.max_passages is not None and (not isinstance(self.max_passages, int) or self.max_passages < 1):
+            raise ValueError(f"GeneratedQueries.max_passages must be a positive integer or None; got {self.max_passages!r}")
+        if not re.fullmatch(r"[A-Za-z0-9_.-]+", self.name):
+            raise ValueError(f"GeneratedQueries.name must be letters, digits, '_', '.' or '-'; got {self.name!r}")
+        _check_scope(self.scope, "GeneratedQueries")
+
+    def identity(self) -> dict[str, Any] | None:
+        """What makes two generators interchangeable for the cache; None when unknown."""
+        own = getattr(self.generator, "identity", None)
+        if own is None and self.cache_name is None:
+            return None
+        return {"cache_name": self.cache_name, **(own() if own is not None else {})}
+
+    def pairs(self, data: RetrievalData, cache_dir: str | Path | None = None) -> TrainingPairs:
+        """Generate (or read from `cache_dir`) one query per (passage, copy), batch by batch.
+
+        Finished batches are written to the cache as they complete, so a crash loses at most
+        the batch in progress and the next call resumes.
+        """
+        passages = source_passages(data, self.scope)
+        if self.max_passages is not None and self.max_passages < len(passages):
+            keep = np.sort(np.random.default_rng(self.seed).choice(len(passages), self.max_passages, replace=False))
+            passages = [passages[i] for i in keep]
+        texts = column(data.corpus, "text")
+        inputs = [(pid, copy) for pid in passages for copy in range(self.queries_per_passage)]
+        cache = self._cache(data, passages, cache_dir)
+        query_ids, queries, passage_ids, dropped = [], [], [], 0
+        for number, start in enumerate(range(0, len(inputs), self.batch_size)):
+            batch = inputs[start : start + self.batch_size]
+            ids = [pid for pid, _ in batch]
+            written = cache.read(number, ids) if cache is not None else None
+            if written is None:
+                torch.manual_seed(self.seed + number)
+                written = checked_queries(self.generator([texts[data.passage_row[pid]] for pid in ids]), len(ids), number)
+                if cache is not None:
+                    cache.write(number, ids, written)
+            for (pid, copy), query in zip(batch, written):
+                if not query.strip():
+                    dropped += 1
+                    continue
+                query_ids.append(f"{self.name}:{copy}:{pid}")
+                queries.append(query.strip())
+                passage_ids.append(pid)
+        return TrainingPairs(self.name, query_ids, queries, passage_ids, list(passage_ids), dropped=dropped)
+
+    def _cache(self, data: RetrievalData, passages: list[str], cache_dir: str | Path | None) -> GenerationCache | None:
+        identity = self.identity()
+        if cache_dir is None or identity is None:
+            return None
+        digest = hashlib.sha256()
+        texts = column(data.corpus, "text")
+        for pid in passages:
+            digest.update(f"{pid}\t{texts[data.passage_row[pid]]}\n".encode())
+        key = {"generator": identity, "queries_per_passage": self.queries_per_passage, "batch_size": self.batch_size,
+               "seed": self.seed, "passages": digest.hexdigest()}
+        return GenerationCache(Path(cache_dir) / f"{self.name}-{config_hash(key)}", key)
+
+
+def checked_queries(queries: Any, expected: int, batch: int) -> list[str]:
+    """The generator's output for one batch, or a ValueError saying what is wrong with it."""
+    if isinstance(queries, str) or not isinstance(queries, Sequence):
+        raise ValueError(f"the query generator must return a list of strings; batch {batch} got {type(queries).__name__}")
+    if len(queries) != expected:
+        raise ValueError(f"the query generator returned {len(queries)} queries for {expected} passages in batch {batch}; "
+                         "it must return exactly one query per passage, in order")
+    for i, query in enumerate(queries):
+        if not isinstance(query, str):
+            raise ValueError(f"the query generator returned {type(query).__name__} for passage {i} of batch {batch}; "
+                             "queries must be strings")
+    return list(queries)
+
+
+class GenerationCache:
+    """Finished batches of a generation as JSON files under one folder, written atomically.
+
+    `key` (generator identity, settings, hash of the passages) names the folder, so any change
+    starts a fresh cache and an identical request reuses the old one.
+    """
+
+    def __init__(self, folder: Path, key: Mapping[str, Any]) -> None:
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
+        meta = folder / "key.json"
+        if not meta.exists():
+            _write_atomic(meta, json.dumps(key, indent=1, sort_keys=True, default=str))
+
+    def _path(self, batch: int) -> Path:
+        return self.folder / f"batch-{batch:06d}.json"
+
+    def read(self, batch: int, passage_ids: list[str]) -> list[str] | None:
+        """The queries of a finished batch, or None when it has not been written yet."""
+        path = self._path(batch)
+        if not path.exists():
+            return None
+        stored = json.loads(path.read_text(encoding="utf-8"))
+        if stored.get("passage_ids") != passage_ids or len(stored.get("queries", [])) != len(passage_ids):
+            raise ValueError(f"{path}: cached batch does not match the passages of batch {batch}; delete {self.folder}")
+        return stored["queries"]
+
+    def write(self, batch: int, passage_ids: list[str], queries: list[str]) -> None:
+        _write_atomic(self._path(batch), json.dumps({"passage_ids": passage_ids, "queries": queries}))
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    handle, staging = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(handle, "w", encoding="utf-8") as out:
+        out.write(text)
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(staging, path)
+
+
+class Seq2SeqGenerator:
+    """docT5query-style query generation with any seq2seq model (`AutoModelForSeq2SeqLM.generate`).
+
+    model: a local folder (model and tokenizer saved together) or a hub name such as
+        "castorini/doc2query-t5-base-msmarco" (found in the local hub cache, or downloaded
+        with `local_files_only=False`). docT5query samples with top_k=10, as here by default.
+    The model loads on first call; `identity()` hashes a local folder's files (or names the
+    hub model and `revision`), so the cache tells different weights apart.
+    """
+
+    def __init__(self, model: str | Path, *, revision: str | None = None, local_files_only: bool = True,
+                 max_input_length: int = 512, max_new_tokens: int = 64, do_sample: bool = True, top_k: int = 10,
+                 num_beams: int = 1, prefix: str = "", device: str | None = None) -> None:
+        self.model_name = str(model)
+        self.local = Path(self.model_name).expanduser().is_dir()
+        if not self.local and (Path(self.model_name).is_absolute() or self.model_name.startswith(".")
+                               or self.model_name.count("/") > 1):
+            raise FileNotFoundError(f"generator model folder {self.model_name!r} does not exist")
+        if self.local and not (Path(self.model_name).expanduser() / "config.json").exists():
+            raise FileNotFoundError(f"generator model folder {self.model_name!r} has no config.json")
+        for name, value in (("max_input_length", max_input_length), ("max_new_tokens", max_new_tokens),
+                            ("top_k", top_k), ("num_beams", num_beams)):
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"Seq2SeqGenerator.{name} must be a positive integer; got {value!r}")
+        self.revision, self.local_files_only, self.device = revision, local_files_only, device
+        self.settings = {"max_input_length": max_input_length, "max_new_tokens": max_new_tokens,
+                         "do_sample": do_sample, "top_k": top_k, "num_beams": num_beams, "prefix": prefix}
+        self._model = self._tokenizer = self._identity = None
+
+    def identity(self) -> dict[str, Any]:
+        if self._identity is None:
+            if self.local:
+                digest = hashlib.sha256()
+                folder = Path(self.model_name).expanduser()
+                for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+                    digest.update(str(path.relative_to(folder)).encode())
+                    with open(path, "rb") as handle:
+                        for block in iter(lambda: handle.read(1 << 20), b""):
+                            digest.update(block)
+                weights = {"files_sha256": digest.hexdigest()}
+            else:
+                weights = {"hub": self.model_name, "revision": self.revision or "main"}
+            self._identity = {"kind": "seq2seq", **weights, **self.settings}
+        return self._identity
+
+    def _load(self) -> None:
+        from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+        from transformers.utils import logging as hf_logging
+
+        from drscale.train import pick_device
+
+        source = str(Path(self.model_name).expanduser()) if self.local else self.model_name
+        options = {"revision": self.revision, "local_files_only": self.local_files_only}
+        bars_were_on = hf_logging.is_progress_bar_enabled()
+        hf_logging.disable_progress_bar()  # a loading bar is noise in a headless notebook
+        try:
+            self._tokenizer = AutoTokenizer.from_pretrained(source, **options)
+            self._model = AutoModelForSeq2SeqLM.from_pretrained(source, **options)
+        except OSError as error:
+            hint = "" if self.local or not self.local_files_only else " (pass local_files_only=False to download it)"
+            raise FileNotFoundError(f"cannot load generator model {self.model_name!r}{hint}: {error}") from error
+        finally:
+            if bars_were_on:
+                hf_logging.enable_progress_bar()
+        self._model.to(pick_device(self.device)).eval()
+
+    @torch.inference_mode()
+    def __call__(self, passages: list[str]) -> list[str]:
+        if self._model is None:
+            self._load()
+        s = self.settings
+        encoded = self._tokenizer([s["prefix"] + p for p in passages], return_tensors="pt", padding=True,
+                                  truncation=True, max_length=s["max_input_length"], return_token_type_ids=False)
+        encoded = {k: v.to(self._model.device) for k, v in encoded.items()}
+        output = self._model.generate(**encoded, max_new_tokens=s["max_new_tokens"], do_sample=s["do_sample"],
+                                      top_k=s["top_k"], num_beams=s["num_beams"])
+        return [q.strip() for q in self._tokenizer.batch_decode(output, skip_special_tokens=True)]
+
+
+# ---------------------------------------------------------------- applying a source
+
+
+def _check_scope(scope: str, owner: str) -> None:
+    if scope not in SCOPES:
+        raise ValueError(f"{owner}: scope must be one of {SCOPES}; got {scope!r}")
+
+
+
+def source_passages(data: RetrievalData, scope: str = "train") -> list[str]:
+    """Ids of the passages a synthetic source may write queries for (see `SCOPES`), in corpus
+    order; test positives never, so no query is ever made from a passage the model is tested on."""
+    _check_scope(scope, "scope")
+    test = set(column(data.test_qrels, "passage_id"))
+    allowed = set(column(data.train_qrels, "passage_id")) if scope == "train" else None
+    evaluated = column(data.corpus, "id")[: len(data.corpus) - getattr(data, "training_only_passages", 0)]
+    return [pid for pid in evaluated if pid not in test and (allowed is None or pid in allowed)]
+
+
+def with_pairs(data: RetrievalData, pairs: TrainingPairs) -> AnnotatedData:
+    """`data` with `pairs` as its training pairs; corpus rows, test queries and test qrels kept.
+
+    New queries are appended to the query table and training-only positives to the corpus, so
+    every row the evaluation reads keeps its index. Every id is checked: origins and
+    positives must be passages of the corpus (or the pairs' own training positives), a query id
+    already in `data` must carry the same text, and a new query must not come from a test
+    positive.
+    """
+    if getattr(data, "training_only_passages", 0):
+        raise ValueError(f"{data.name} already holds training-only passages from a source; annotate the original data")
+    if len(pairs) == 0:
+        raise ValueError(f"{pairs.source}: no training pairs")
+    where = f"{pairs.source} pairs"
+    known = data.passage_row
+    for pid in pairs.positives:
+        if pid in known:
+            raise ValueError(f"{where}: training-only positive id {pid!r} is already a corpus passage id")
+    test_positives = set(column(data.test_qrels, "passage_id"))
+    query_text = column(data.queries, "text")
+    new_ids, new_texts, seen = [], [], {}
+    for i, (qid, query, pid, origin) in enumerate(zip(pairs.query_ids, pairs.queries, pairs.passage_ids, pairs.origin_ids)):
+        if origin not in known:
+            raise ValueError(f"{where}: pair {i} ({qid!r}) was made from unknown passage id {origin!r}")
+        if pid not in known and pid not in pairs.positives:
+            raise ValueError(f"{where}: pair {i} ({qid!r}) names unknown passage id {pid!r}")
+        if qid in data.query_row:
+            if query_text[data.query_row[qid]] != query:
+                raise ValueError(f"{where}: pair {i} reuses query id {qid!r} of {data.name} with a different text")
+            continue
+        if qid in seen:
+            if seen[qid] != query:
+                raise ValueError(f"{where}: query id {qid!r} carries two different texts")
+            continue
+        if origin in test_positives:
+            raise ValueError(f"{where}: query {qid!r} was made from test positive {origin!r}; that would train on the test set")
+        seen[qid] = query
+        new_ids.append(qid)
+        new_texts.append(query)
+    corpus, queries = data.corpus, data.queries
+    if pairs.positives:
+        corpus = table({"id": column(data.corpus, "id") + list(pairs.positives),
+                        "text": column(data.corpus, "text") + list(pairs.positives.values())})
+    if new_ids:
+        queries = table({"id": column(data.queries, "id") + new_ids, "text": query_text + new_texts})
+    return AnnotatedData(
+        name=data.name if pairs.source == HUMAN else f"{data.name}+{pairs.source}",
+        corpus=corpus,
+        queries=queries,
+        train_qrels=table({"query_id": pairs.query_ids, "passage_id": pairs.passage_ids}),
+        test_qrels=data.test_qrels,
+        source=data.source if pairs.source == HUMAN else f"{data.source or data.name}; training pairs: {pairs.source}",
+        training_only_passages=len(pairs.positives),
+    )
+
+
+def annotate(data: RetrievalData, source: PairSource, cache_dir: str | Path | None = None) -> AnnotatedData:
+    """`data` with its training pairs replaced by those of `source` (generated pairs cached
+    under `cache_dir` when given); evaluation is untouched, see `with_pairs`."""
+    return with_pairs(data, source.pairs(data, cache_dir=cache_dir))
+
+
+def summary_table(pairs: Mapping[str, TrainingPairs], annotated: Mapping[str, RetrievalData],
+                  original: RetrievalData) -> pd.DataFrame:
+    """Per source: pairs, distinct passages they were made from, training-only positives,
+    dropped (empty) queries, and whether its data keeps `original`'s fingerprint (only the
+    human source should, which is what lets its runs be reused)."""
+    fingerprint = original.fingerprint()
+    return pd.DataFrame([
+        {"source": name, "pairs": len(found), "origin passages": len(set(found.origin_ids)),
+         "training-only positives": len(found.positives), "dropped queries": found.dropped,
+         "same data as prepared": annotated[name].fingerprint() == fingerprint}
+        for name, found in pairs.items()
+    ]).set_index("source")
+
+
+def cache_folder(data_dir: str | Path) -> Path:
+    """Where a study keeps generated pairs: `data_dir/annotations`."""
+    return Path(data_dir) / "annotations"
+
+
+def check_same_evaluation(reference: RetrievalData, other: RetrievalData, pool_size: int | None = None,
+                          seed: int = 1) -> None:
+    """Raise unless `other` is evaluated on exactly the rows and texts `reference` is: the same
+    test pairs, the same pool sample and the same passage and query texts at those rows."""
+    from drscale.metrics import evaluation_rows
+
+    if not np.array_equal(reference.test_pair_rows(), other.test_pair_rows()):
+        raise ValueError(f"{other.name}: test pairs differ from {reference.name}'s")
+    rows = evaluation_rows(reference, pool_size, seed)
+    if not np.array_equal(rows, evaluation_rows(other, pool_size, seed)):
+        raise ValueError(f"{other.name}: evaluation passages (test positives + pool) differ from {reference.name}'s")
+    passages = reference.corpus.select(rows)["text"][:], other.corpus.select(rows)["text"][:]
+    query_rows = np.unique(reference.test_pair_rows()[:, 0])
+    queries = reference.queries.select(query_rows)["text"][:], other.queries.select(query_rows)["text"][:]
+    if passages[0] != passages[1] or queries[0] != queries[1]:
+        raise ValueError(f"{other.name}: evaluation texts differ from {reference.name}'s")
+
+
+def source_sweeps(sources: Mapping[str, RetrievalData], configs: Sequence[Any], store: Any, **kwargs: Any) -> pd.DataFrame:
+    """The same runs (model, data sizes, training, evaluation) on each source's data, through
+    `drscale.sweep.run_sweep` (finished runs are reused); one table with a `source` column.
+
+    Before any training, every source is checked to be evaluated exactly as the first one
+    and to hold enough pairs for the largest data size: a source is never given a smaller
+    grid, since its curve would not be comparable. Keyword arguments go to `run_sweep`.
+    """
+    from drscale.sweep import run_sweep
+
+    if not sources or not configs:
+        raise ValueError("source_sweeps needs at least one source and one run config")
+    reference = next(iter(sources.values()))
+    largest = max(c.data_size for c in configs)
+    for name, data in sources.items():
+        if data.n_train_pairs < largest:
+            raise ValueError(f"source {name!r} has {data.n_train_pairs} training pairs; the grid needs {largest}")
+        for evaluation in {c.evaluation for c in configs}:
+            check_same_evaluation(reference, data, evaluation.pool_size, evaluation.seed)
+    tables = [run_sweep(configs, data, store, **kwargs).assign(source=name) for name, data in sources.items()]
+    combined = pd.concat(tables, ignore_index=True)
+    return combined[["source", *[c for c in combined.columns if c != "source"]]]
+
+
+# ---------------------------------------------------------------- comparing the curves
+
+PAPER_ORDER = ("ict", "doct5query", HUMAN, "llm")
+"""Sources from flattest to steepest data-size curve in the paper's annotation-quality figure
+(only figures were published, no fitted parameters)."""
+PAPER_LABELS = {"ict": "ICT", "doct5query": "docT5query", HUMAN: "human labels", "llm": "LLM-written queries"}
+
+
+def fit_sources(runs: pd.DataFrame, **kwargs: Any) -> dict[str, FitResult]:
+    """L(D) fitted to each source's runs (a `source_sweeps` table); keyword arguments go to
+    `drscale.fit.fit_runs` (n_bootstrap, seed, level, ...). Failed runs are left out, named."""
+    from drscale.fit import fit_runs
+
+    if "source" not in runs:
+        raise ValueError(f"the runs table needs a 'source' column (from source_sweeps); has {list(runs.columns)}")
+    return {name: fit_runs("data_size", group, **kwargs) for name, group in runs.groupby("source", sort=False)}
+
+
+def mean_log_slope(result: FitResult, lo: float, hi: float, points: int = 64) -> float:
+    """Average d log L / d log D of the fitted curve over [lo, hi]: how steeply it falls where
+    it was measured (beta alone ignores the floor delta and the scale B)."""
+    grid = np.logspace(np.log10(lo), np.log10(hi), points)
+    return float(np.mean(np.gradient(np.log(result.predict(grid)), np.log(grid))))
+
+
+def exponent_table(fits: Mapping[str, FitResult]) -> pd.DataFrame:
+    """One row per source: beta with its bootstrap interval, B, delta, R^2 and the mean log-log
+    slope over the data sizes all sources share, flattest (smallest beta) first."""
+    lo = max(float(f.variables["data_size"].min()) for f in fits.values())
+    hi = min(float(f.variables["data_size"].max()) for f in fits.values())
+    rows = []
+    for name, result in fits.items():
+        beta_lo, beta_hi = result.intervals()["beta"]
+        rows.append({"source": name, "beta": result.params["beta"], f"beta lower {result.level:.0%}": beta_lo,
+                     f"beta upper {result.level:.0%}": beta_hi, "B": result.params["b"], "delta": result.params["delta"],
+                     "R^2 (log L)": result.r2["log"], "mean log-log slope": mean_log_slope(result, lo, hi),
+                     "runs": result.ce.size})
+    return pd.DataFrame(rows).sort_values("beta").set_index("source")
+
+
+@dataclass(frozen=True)
+class OrderCheck:
+    """The fitted order of sources (by beta, flattest first) against the paper's order.
+
+    `probability[(a, b)]`: share of paired bootstrap resamples in which beta of a is below
+    beta of b, for each pair the paper puts a flatter than b.
+    """
+
+    expected: tuple[str, ...]
+    observed: tuple[str, ...]
+    probability: dict[tuple[str, str], float]
+    betas: dict[str, tuple[float, float, float]]
+    not_compared: tuple[str, ...] = ()
+
+    @property
+    def matches(self) -> bool:
+        return self.expected == self.observed
+
+    def statement(self) -> str:
+        """The finding in words, every number from the fits."""
+        if len(self.expected) < 2:
+            return (f"Fewer than two of the fitted sources ({', '.join(self.betas) or 'none'}) appear in the paper's "
+                    f"comparison ({', '.join(PAPER_ORDER)}), so there is no order to compare.")
+        fitted = " < ".join(f"{s} β = {self.betas[s][0]:.3g} [{self.betas[s][1]:.3g}, {self.betas[s][2]:.3g}]"
+                            for s in self.observed)
+        paper = " < ".join(PAPER_LABELS[s] for s in self.expected)
+        verdict = "**matches**" if self.matches else "**does not match**"
+        lines = [f"Fitted data-size exponents, flattest first: {fitted}.",
+                 f"The paper's order for these sources (flattest first) is {paper}; ours {verdict} it."]
+        for (a, b), share in self.probability.items():
+            overlap = self.betas[a][2] >= self.betas[b][1] and self.betas[b][2] >= self.betas[a][1]
+            lines.append(f"β({a}) < β({b}) in {share:.0%} of the bootstrap resamples; their intervals "
+                         f"{'overlap, so this difference is not resolved by these runs' if overlap else 'do not overlap'}.")
+        if self.not_compared:
+            lines.append(f"Not in the paper's comparison, so not ordered: {', '.join(self.not_compared)}.")
+        return "\n\n".join(lines)
+
+
+def compare_with_paper(fits: Mapping[str, FitResult]) -> OrderCheck:
+    """Order the fitted sources by beta and compare with `PAPER_ORDER` (sources named as there)."""
+    known = [s for s in PAPER_ORDER if s in fits]
+    betas = {}
+    for name, result in fits.items():
+        lo, hi = result.intervals()["beta"]
+        betas[name] = (result.params["beta"], lo, hi)
+    probability = {}
+    for i, a in enumerate(known):
+        for b in known[i + 1 :]:
+            x, y = fits[a].bootstrap["beta"].to_numpy(), fits[b].bootstrap["beta"].to_numpy()
+            n = min(len(x), len(y))
+            probability[(a, b)] = float(np.mean(x[:n] < y[:n]))
+    return OrderCheck(
+        expected=tuple(known),
+        observed=tuple(sorted(known, key=lambda s: betas[s][0])),
+        probability=probability,
+        betas=betas,
+        not_compared=tuple(s for s in fits if s not in PAPER_ORDER),
+    )
