@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import tempfile
@@ -31,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from _measure import PeakMemory
 from drscale.ranking import faiss_available, retrieve
 
 VARIANTS = {
@@ -38,22 +38,6 @@ VARIANTS = {
     "blocked": "drscale blocked retrieve",
     "faiss": "drscale retrieve, backend faiss",
 }
-
-
-def _status_kib(field: str) -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
-    raise KeyError(field)
-
-
-def _reset_peak() -> bool:
-    """Reset VmHWM to the current RSS; False where the kernel does not allow it."""
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-        return True
-    except OSError:
-        return False
 
 
 def measure(variant: str, args: argparse.Namespace, rows_path: Path) -> dict:
@@ -71,20 +55,14 @@ def measure(variant: str, args: argparse.Namespace, rows_path: Path) -> dict:
             return retrieve(q, passages, args.k, block_size=args.block_size, backend=backend)[1]
 
     search(queries[:16])  # warm-up: thread pools, BLAS buffers, FAISS import
-    rss_before = _status_kib("VmRSS")
-    maxrss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    reset = _reset_peak()
     times = []
-    for _ in range(args.repeats):
-        start = time.perf_counter()
-        rows = search(queries)
-        times.append(time.perf_counter() - start)
-    if reset:
-        peak_kib, method = _status_kib("VmHWM") - rss_before, "VmHWM"
-    else:
-        peak_kib, method = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - maxrss_before, "ru_maxrss"
+    with PeakMemory() as peak:
+        for _ in range(args.repeats):
+            start = time.perf_counter()
+            rows = search(queries)
+            times.append(time.perf_counter() - start)
     np.save(rows_path, rows.numpy())
-    return {"qps": args.queries / min(times), "seconds": min(times), "peak_mib": peak_kib / 1024, "method": method}
+    return {"qps": args.queries / min(times), "seconds": min(times), "peak_mib": peak.mib, "method": peak.method}
 
 
 def run_variant(variant: str, args: argparse.Namespace, folder: Path) -> dict:

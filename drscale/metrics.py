@@ -69,6 +69,7 @@ def contrastive_entropy(
     seed: int = 1,
     per_pair: bool = False,
     route: str = "auto",
+    pool_dtype: torch.dtype = torch.float32,
 ) -> float | torch.Tensor:
     """Mean contrastive entropy of (query, positive) pairs against random pool negatives.
 
@@ -80,7 +81,12 @@ def contrastive_entropy(
     by the whole pool and gathers the drawn scores (cheap when M is small next to R*W);
     "gather" gathers the drawn passages' embeddings and scores only those (cheap when the
     pool is huge, as the release's 1M passages). Both stream pairs in chunks of about
-    16 MB, so memory stays flat whatever P.
+    16 MB, so memory stays flat whatever P; the gather copies rows with `index_select`
+    into one reused buffer (advanced indexing was 2-3x slower at the same traffic).
+
+    `pool_dtype=torch.bfloat16` (or float16) stores the pool in 2 bytes a value, halving
+    the memory the gather route reads; scores are still accumulated in float32 and the
+    softmax in float64 (benchmarks/bench_ce.py reports the error this costs).
     """
     if query_embeddings.shape != positive_embeddings.shape or query_embeddings.ndim != 2:
         raise ValueError(
@@ -91,6 +97,9 @@ def contrastive_entropy(
         raise ValueError(f"pool embeddings must be (passages, {query_embeddings.shape[1]}); got {tuple(pool_embeddings.shape)}")
     if route not in ("auto", "scores", "gather"):
         raise ValueError(f"route must be 'auto', 'scores' or 'gather'; got {route!r}")
+    if pool_dtype not in (torch.float32, torch.bfloat16, torch.float16):
+        raise ValueError(f"pool_dtype must be torch.float32, torch.bfloat16 or torch.float16; got {pool_dtype}")
+    pool_embeddings = pool_embeddings.to(pool_dtype).contiguous()
     pool_size, dim = pool_embeddings.shape
     rows = sample_negative_rows(len(query_embeddings), repeats, negatives, pool_size, seed)
     if route == "auto":
@@ -99,12 +108,17 @@ def contrastive_entropy(
     chunk = max(1, CHUNK_FLOATS // floats_per_pair)
     positive_scores = (query_embeddings * positive_embeddings).sum(dim=1)
     values = torch.empty(len(query_embeddings), dtype=torch.float64)
+    if route == "scores":
+        pool_embeddings = pool_embeddings.float()  # small by construction: score in float32
+    gathered = torch.empty((chunk * repeats * negatives, dim), dtype=pool_dtype) if route == "gather" else None
     for start in range(0, len(query_embeddings), chunk):
         queries, drawn = query_embeddings[start : start + chunk], rows[start : start + chunk].reshape(-1, repeats * negatives)
         if route == "scores":
             negative_scores = (queries @ pool_embeddings.T).gather(1, drawn)
         else:
-            negative_scores = torch.bmm(pool_embeddings[drawn.reshape(-1)].view(len(drawn), -1, dim), queries[:, :, None])
+            block = gathered[: drawn.numel()]
+            torch.index_select(pool_embeddings, 0, drawn.reshape(-1), out=block)
+            negative_scores = torch.bmm(block.float().view(len(drawn), -1, dim), queries[:, :, None])
         negative_scores = negative_scores.view(-1, repeats, negatives)
         positive = positive_scores[start : start + chunk, None, None].expand(-1, repeats, 1)
         logits = torch.cat([positive, negative_scores], dim=2).double()

@@ -21,6 +21,12 @@ from tqdm import tqdm
 from drscale.tokens import TokenizedData
 
 
+PRECISIONS = {"float32": None, "bfloat16": torch.bfloat16}
+"""Encoder precision: float32, or bfloat16 autocast (weights, optimiser and loss stay float32).
+bfloat16 needs no loss scaling; it pays off on GPUs and on CPUs with AVX-512 BF16 or AMX,
+and is slower than float32 on other CPUs (see benchmarks/bench_train_options.py)."""
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Every knob of one training run; frozen because it is part of a run's identity."""
@@ -35,6 +41,8 @@ class TrainConfig:
     query_max_length: int = 32
     passage_max_length: int = 180
     seed: int = 521
+    precision: str = "float32"  # or "bfloat16": autocast of the encoder, a speed option
+    compile: bool = False  # torch.compile the encoder (dynamic shapes), a speed option
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "negatives", "query_max_length", "passage_max_length"):
@@ -45,6 +53,10 @@ class TrainConfig:
             raise ValueError(f"TrainConfig.learning_rate must be positive; got {self.learning_rate!r}")
         if not 0 <= self.warmup_steps < self.steps:
             raise ValueError(f"TrainConfig.warmup_steps must be in [0, steps={self.steps}); got {self.warmup_steps}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"TrainConfig.precision must be one of {sorted(PRECISIONS)}; got {self.precision!r}")
+        if not isinstance(self.compile, bool):
+            raise ValueError(f"TrainConfig.compile must be True or False; got {self.compile!r}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -192,15 +204,21 @@ def train(
         model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay, fused=True
     )
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _warmup_then_linear_decay(config))
+    encoder = torch.compile(model, dynamic=True) if config.compile else model
+    autocast = torch.autocast(device.type, dtype=PRECISIONS[config.precision], enabled=config.precision != "float32")
     losses: list[float] = []
     start = time.perf_counter()
     bar = tqdm(range(config.steps), desc="train", disable=not progress, leave=False, mininterval=1.0)
     for step in bar:
         query_rows, positive_rows = pair_rows[order[step]].T
         negative_rows = sample_shared_negatives(rng, len(tokens.passages), config.negatives, positive_rows)
-        queries = _embed(model, tokens.query_batch(query_rows), device)
-        passages = _embed(model, tokens.passage_batch(np.concatenate([positive_rows, negative_rows])), device)
-        loss = contrastive_loss(queries, passages[: config.batch_size], passages[config.batch_size :])
+        # each distinct passage is encoded once, even when two queries share a positive
+        passage_rows, passage_index = np.unique(np.concatenate([positive_rows, negative_rows]), return_inverse=True)
+        with autocast:
+            queries = _embed(encoder, tokens.query_batch(query_rows), device)
+            passages = _embed(encoder, tokens.passage_batch(passage_rows), device)
+        passages = passages[torch.from_numpy(passage_index).to(device)]
+        loss = contrastive_loss(queries.float(), passages[: config.batch_size].float(), passages[config.batch_size :].float())
         value = loss.item()
         if not np.isfinite(value):
             raise TrainingDiverged(step, value)

@@ -81,11 +81,23 @@ def test_negative_draws_are_uniform_over_the_pool():
         ({"repeats": 0}, "repeats must be at least 1"),
         ({"negatives": 0}, "negatives must be at least 1"),
         ({"route": "loop"}, "route must be 'auto', 'scores' or 'gather'; got 'loop'"),
+        ({"pool_dtype": torch.int8}, "pool_dtype must be torch.float32, torch.bfloat16 or torch.float16; got torch.int8"),
     ],
 )
 def test_bad_ce_parameters_are_named(embeddings, kwargs, message):
     with pytest.raises(ValueError, match=message):
         contrastive_entropy(*embeddings, **kwargs)
+
+
+@pytest.mark.parametrize("route", ["scores", "gather"])
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_a_reduced_precision_pool_changes_ce_only_by_its_rounding(embeddings, route, dtype):
+    queries, positives, pool = embeddings
+    exact = contrastive_entropy(queries, positives, pool, negatives=20, repeats=3, seed=5, route=route, per_pair=True)
+    reduced = contrastive_entropy(queries, positives, pool, negatives=20, repeats=3, seed=5, route=route, per_pair=True, pool_dtype=dtype)
+    rounded = contrastive_entropy(queries, positives, pool.to(dtype).float(), negatives=20, repeats=3, seed=5, route=route, per_pair=True)
+    torch.testing.assert_close(reduced, rounded, rtol=0, atol=1e-5)  # the same draws, scored from the rounded pool
+    assert 0 < (reduced - exact).abs().max() < 0.05
 
 
 def test_mismatched_shapes_are_refused(embeddings):

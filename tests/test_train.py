@@ -106,6 +106,7 @@ def test_a_non_finite_loss_stops_training_and_names_the_step(small_data, tokens)
     assert caught.value.step == 5
 
 
+@pytest.mark.bad_input
 @pytest.mark.parametrize(
     "field, value, message",
     [
@@ -114,6 +115,8 @@ def test_a_non_finite_loss_stops_training_and_names_the_step(small_data, tokens)
         ("negatives", 2.5, "negatives must be a positive integer"),
         ("learning_rate", 0.0, "learning_rate must be positive"),
         ("warmup_steps", 30, r"warmup_steps must be in \[0, steps=30\)"),
+        ("precision", "float16", r"precision must be one of \['bfloat16', 'float32'\]; got 'float16'"),
+        ("compile", "yes", "compile must be True or False; got 'yes'"),
     ],
 )
 def test_bad_training_settings_are_named(field, value, message):
@@ -130,6 +133,7 @@ def test_preset_overrides_skip_none_and_refuse_unknown_names():
         preset_config("gpu")
 
 
+@pytest.mark.bad_input
 def test_too_many_negatives_for_the_corpus_is_refused_before_training(small_data, tokens):
     config = replace(TINY, negatives=len(small_data.corpus))
     with pytest.raises(ValueError, match="exceed the corpus"):
@@ -139,3 +143,39 @@ def test_too_many_negatives_for_the_corpus_is_refused_before_training(small_data
 def test_device_is_cuda_only_when_present():
     assert pick_device().type == ("cuda" if torch.cuda.is_available() else "cpu")
     assert pick_device("cpu").type == "cpu"
+
+
+def test_bfloat16_autocast_trains_close_to_float32(small_data, tokens):
+    pairs = small_data.train_pair_rows(seed=0)
+    full = train(build_encoder("L1_H16", seed=0), tokens, pairs, replace(TINY, steps=8), progress=False)
+    half = train(build_encoder("L1_H16", seed=0), tokens, pairs, replace(TINY, steps=8, precision="bfloat16"), progress=False)
+    assert half.losses != full.losses  # the encoder really ran in bfloat16
+    np.testing.assert_allclose(half.losses, full.losses, rtol=0.05)
+
+
+def test_compile_trains_through_the_compiled_encoder(small_data, tokens, monkeypatch):
+    compiled = []
+
+    def fake_compile(model, dynamic):
+        compiled.append((model, dynamic))
+        return lambda features: model(features)
+
+    monkeypatch.setattr(torch, "compile", fake_compile)
+    model = build_encoder("L1_H16", seed=0)
+    train(model, tokens, small_data.train_pair_rows(seed=0), replace(TINY, steps=2, warmup_steps=0, compile=True), progress=False)
+    assert compiled == [(model, True)]
+
+
+def test_a_passage_shared_by_two_queries_is_encoded_once(small_data, tokens, monkeypatch):
+    encoded = []
+    original = TokenizedData.passage_batch
+
+    def recording(self, rows):
+        encoded.append(list(rows))
+        return original(self, rows)
+
+    monkeypatch.setattr(TokenizedData, "passage_batch", recording)
+    pairs = small_data.train_pair_rows(seed=0)[:8].copy()
+    pairs[1, 1] = pairs[0, 1]  # two queries, one positive passage
+    train(build_encoder("L1_H16", seed=0), tokens, pairs, replace(TINY, steps=1, warmup_steps=0), progress=False)
+    assert len(encoded) == 1 and len(encoded[0]) == len(set(encoded[0])) == 7 + TINY.negatives

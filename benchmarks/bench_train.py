@@ -1,0 +1,179 @@
+"""Training throughput: drscale.train against SentenceTransformerTrainer, and FLOP/s against peak.
+
+Both train the same randomly initialised encoder (same size, same init seed) on the embedded
+default's pairs with the CPU preset's shapes (32 pairs, 64 shared negatives, 32-token
+queries, 64-token passages), the same batches in the same order, the same shared negatives
+per step, the same loss (raw dot product, no in-batch negatives) and fused AdamW with
+clipping and linear decay, in this process with the same torch threads:
+
+- drscale: `drscale.train.train` (text tokenised once per data set, passages padded per
+  batch, positives and negatives encoded in one pass);
+- baseline: `SentenceTransformerTrainer` with a custom loss that draws the step's shared
+  negatives with the same generator, tokenises them with `model.tokenize` and encodes them,
+  as a user of sentence-transformers would write it (its collator tokenises the batch's
+  text every step; its model truncates every text to the passage length).
+
+Steady-state step time is the difference between a run of `--warmup + --steps` steps and
+one of `--warmup` steps, so set-up costs of either loop cancel. Achieved FLOP/s counts the
+same steps' floating-point operations with `torch.utils.flop_counter.FlopCounterMode`
+(forward and backward matmuls and attention) and divides by drscale's step time; the peak is
+this machine's measured matmul rate (`_measure.matmul_peak_flops`).
+Prints a table and ratio lines; asserts nothing (timings depend on the machine and its load).
+
+    python benchmarks/bench_train.py [--sizes L1_H8 ... L4_H512] [--steps 10] [--data-dir data]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import tempfile
+import time
+from dataclasses import replace
+
+import numpy as np
+import torch
+from datasets import Dataset
+from torch.utils.flop_counter import FlopCounterMode
+
+from _measure import bf16_matmul_supported, matmul_peak_flops
+from drscale.data import RetrievalData
+from drscale.models import CPU_FAMILY, build_encoder
+from drscale.prepare import prepare_data
+from drscale.tokens import TokenizedData
+from drscale.train import CPU_PRESET, TrainConfig, batch_order, contrastive_loss, sample_shared_negatives, train
+
+LARGER_SIZES = ("L4_H512", "L8_H512")
+"""Two of the paper's miniatures above the CPU family (BERT-Small and BERT-Medium)."""
+
+
+def drscale_seconds(size: str, tokens: TokenizedData, pairs: np.ndarray, config: TrainConfig, flops: bool = False) -> float:
+    """Wall seconds of `config.steps` drscale steps (or their FLOPs with `flops`)."""
+    model = build_encoder(size, seed=0)
+    if flops:
+        with FlopCounterMode(display=False) as counter:
+            train(model, tokens, pairs, config, progress=False)
+        return counter.get_total_flops()
+    start = time.perf_counter()
+    train(model, tokens, pairs, config, progress=False)
+    return time.perf_counter() - start
+
+
+class SharedNegativesLoss(torch.nn.Module):
+    """drscale's loss for SentenceTransformerTrainer: each step draws the shared negatives
+    with the generator drscale would use at that step, then tokenises and encodes them."""
+
+    def __init__(self, model, data: RetrievalData, order: np.ndarray, pairs: np.ndarray, rng, config: TrainConfig) -> None:
+        super().__init__()
+        self.model, self.order, self.pairs, self.rng, self.config = model, order, pairs, rng, config
+        self.corpus = data.corpus["text"]
+        self.step = 0
+
+    def forward(self, sentence_features, labels) -> torch.Tensor:
+        queries_features, positives_features = list(sentence_features)
+        positive_rows = self.pairs[self.order[self.step], 1]
+        self.step += 1
+        rows = sample_shared_negatives(self.rng, len(self.corpus), self.config.negatives, positive_rows)
+        negatives_features = self.model.preprocess([self.corpus[r] for r in rows])
+        embed = lambda features: self.model(features)["sentence_embedding"]  # noqa: E731
+        return contrastive_loss(embed(queries_features), embed(positives_features), embed(negatives_features))
+
+
+def sentence_transformers_seconds(size: str, data: RetrievalData, pairs: np.ndarray, config: TrainConfig) -> float:
+    """Wall seconds of `config.steps` SentenceTransformerTrainer steps on drscale's batches."""
+    from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
+    from sentence_transformers.base.sampler import DefaultBatchSampler
+    from torch.utils.data import SequentialSampler
+
+    model = build_encoder(size, seed=0, max_seq_length=config.passage_max_length)
+    rng = np.random.default_rng(config.seed)
+    order = batch_order(len(pairs), config.batch_size, config.steps, rng)  # advances rng as drscale does
+    queries, passages = data.queries["text"], data.corpus["text"]
+    rows = pairs[order.reshape(-1)]
+    dataset = Dataset.from_dict({"query": [queries[q] for q in rows[:, 0]], "positive": [passages[p] for p in rows[:, 1]]})
+
+    def in_order(dataset, batch_size, drop_last, valid_label_columns=None, generator=None, seed=0):
+        return DefaultBatchSampler(SequentialSampler(range(len(dataset))), batch_size=batch_size, drop_last=drop_last)
+
+    with tempfile.TemporaryDirectory(prefix="drscale-bench-st-") as folder:
+        args = SentenceTransformerTrainingArguments(
+            output_dir=folder, max_steps=config.steps, per_device_train_batch_size=config.batch_size,
+            learning_rate=config.learning_rate, weight_decay=config.weight_decay, warmup_steps=config.warmup_steps,
+            max_grad_norm=config.max_grad_norm, lr_scheduler_type="linear", optim="adamw_torch_fused",
+            batch_sampler=in_order, dataloader_drop_last=True, logging_strategy="no", save_strategy="no",
+            report_to="none", disable_tqdm=True, seed=config.seed, use_cpu=True,
+        )
+        loss = SharedNegativesLoss(model, data, order, pairs, rng, config)
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):  # its log lines
+            trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=dataset, loss=loss)
+            start = time.perf_counter()
+            trainer.train()
+            return time.perf_counter() - start
+
+
+def step_tokens(tokens: TokenizedData, pairs: np.ndarray, config: TrainConfig) -> float:
+    """Mean non-padding tokens per step (queries, positives and negatives) over the timed steps."""
+    rng = np.random.default_rng(config.seed)
+    order = batch_order(len(pairs), config.batch_size, config.steps, rng)
+    total = 0
+    for step in range(config.steps):
+        query_rows, positive_rows = pairs[order[step]].T
+        negative_rows = sample_shared_negatives(rng, len(tokens.passages), config.negatives, positive_rows)
+        total += sum(len(tokens.queries[r]) for r in query_rows)
+        total += sum(len(tokens.passages[r]) for r in np.concatenate([positive_rows, negative_rows]))
+    return total / config.steps
+
+
+def measure(size: str, data: RetrievalData, tokens: TokenizedData, pairs: np.ndarray, args: argparse.Namespace) -> dict:
+    short = replace(CPU_PRESET, steps=args.warmup, warmup_steps=0)
+    long = replace(short, steps=args.warmup + args.steps)
+    ours = (drscale_seconds(size, tokens, pairs, long) - drscale_seconds(size, tokens, pairs, short)) / args.steps
+    theirs = (sentence_transformers_seconds(size, data, pairs, long) - sentence_transformers_seconds(size, data, pairs, short)) / args.steps
+    flops = (drscale_seconds(size, tokens, pairs, long, flops=True) - drscale_seconds(size, tokens, pairs, short, flops=True)) / args.steps
+    return {"size": size, "ours_s": ours, "theirs_s": theirs, "flops": flops,
+            "tokens": step_tokens(tokens, pairs, long) * (args.warmup + args.steps) / args.steps}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", nargs="+", default=[*CPU_FAMILY, *LARGER_SIZES])
+    parser.add_argument("--steps", type=int, default=10, help="timed steps per run")
+    parser.add_argument("--warmup", type=int, default=3, help="steps of the shorter run that is subtracted")
+    parser.add_argument("--data-dir", default="data", help="where the embedded default is (or will be) prepared")
+    args = parser.parse_args()
+
+    data = prepare_data("docstrings", args.data_dir)
+    model = build_encoder("L1_H8")
+    tokens = TokenizedData.build(data, model.tokenizer, CPU_PRESET.query_max_length, CPU_PRESET.passage_max_length)
+    pairs = data.train_pair_rows(data.n_train_pairs)
+    peak = matmul_peak_flops()
+    bf16 = f"{matmul_peak_flops(torch.bfloat16) / 1e9:.0f} GFLOP/s" if bf16_matmul_supported() else "not native on this CPU"
+    batch = CPU_PRESET.batch_size
+    print(f"training step: {batch} pairs, {CPU_PRESET.negatives} shared negatives, query/passage "
+          f"{CPU_PRESET.query_max_length}/{CPU_PRESET.passage_max_length} tokens, float32, torch threads "
+          f"{torch.get_num_threads()}; embedded default ({len(pairs):,} pairs)")
+    print(f"measured matmul peak: float32 {peak / 1e9:.0f} GFLOP/s; bfloat16 {bf16}")
+    print(f"{'size':<9}{'drscale pairs/s':>16}{'s-t pairs/s':>13}{'ratio':>7}{'drscale tok/s':>15}"
+          f"{'GFLOP/step':>12}{'GFLOP/s':>9}{'of peak':>9}")
+    results = []
+    for size in args.sizes:
+        r = measure(size, data, tokens, pairs, args)
+        results.append(r)
+        print(f"{size:<9}{batch / r['ours_s']:>16.0f}{batch / r['theirs_s']:>13.0f}{r['theirs_s'] / r['ours_s']:>7.2f}"
+              f"{r['tokens'] / r['ours_s']:>15.0f}{r['flops'] / 1e9:>12.2f}{r['flops'] / r['ours_s'] / 1e9:>9.1f}"
+              f"{r['flops'] / r['ours_s'] / peak:>9.0%}", flush=True)
+    family = [r for r in results if r["size"] in CPU_FAMILY]
+    larger = [r for r in results if r["size"] not in CPU_FAMILY]
+    for label, group in (("embedded default family", family), ("larger sizes", larger)):
+        if group:
+            ratios = [r["theirs_s"] / r["ours_s"] for r in group]
+            print(f"ratio drscale / sentence-transformers pairs/s, {label}: min x{min(ratios):.2f}, max x{max(ratios):.2f}")
+    if family:
+        largest = max(family, key=lambda r: r["flops"])
+        print(f"largest CPU size {largest['size']}: {largest['flops'] / largest['ours_s'] / peak:.0%} of the measured "
+              "float32 matmul peak")
+
+
+if __name__ == "__main__":
+    main()

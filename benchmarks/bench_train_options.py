@@ -1,0 +1,100 @@
+"""The optional training speed-ups, bfloat16 autocast and torch.compile: speed, and effect on CE.
+
+Neither is on by default; this says what each would buy and cost on this machine.
+
+- Speed: steady-state step time of each option against float32 eager on the same model,
+  batches and negatives (difference of a `--warmup + --steps` run and a `--warmup` run, so
+  compilation and set-up cancel; compile time is reported on its own).
+- Effect on CE: full CPU-preset runs (200 steps, `--ce-size` on `--ce-data-size` pairs,
+  contrastive entropy on the test split) with each option, next to the run-to-run noise:
+  the spread of float32 runs that differ only in their seeds.
+
+bfloat16 is measured only where the CPU multiplies it natively (AVX-512 BF16 or AMX) or on
+CUDA; torch.compile only with `--compile` (its first compilation takes minutes on 2 cores).
+Prints a table and ratio lines; asserts nothing.
+
+    python benchmarks/bench_train_options.py [--speed-sizes L2_H128 L4_H256] [--ce-size L1_H32] [--compile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import replace
+
+import numpy as np
+import torch
+
+from _measure import bf16_matmul_supported
+from drscale.models import build_encoder
+from drscale.prepare import prepare_data
+from drscale.sweep import EvalConfig, RunConfig, run_one
+from drscale.tokens import TokenizedData
+from drscale.train import CPU_PRESET, train
+
+
+def step_seconds(size: str, tokens: TokenizedData, pairs: np.ndarray, args: argparse.Namespace, **option) -> tuple[float, float]:
+    """(steady-state seconds per step, seconds of the first `--warmup` steps) with `option`."""
+    times = []
+    for steps in (args.warmup, args.warmup + args.steps):
+        model = build_encoder(size, seed=0)
+        start = time.perf_counter()
+        train(model, tokens, pairs, replace(CPU_PRESET, steps=steps, warmup_steps=0, **option), progress=False)
+        times.append(time.perf_counter() - start)
+    return (times[1] - times[0]) / args.steps, times[0]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--speed-sizes", nargs="+", default=["L2_H128", "L4_H256"])
+    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--ce-size", default="L1_H32")
+    parser.add_argument("--ce-data-size", type=int, default=4096)
+    parser.add_argument("--noise-seeds", type=int, default=3, help="float32 runs that differ only in seeds")
+    parser.add_argument("--compile", action="store_true", help="also measure torch.compile (minutes)")
+    parser.add_argument("--data-dir", default="data")
+    args = parser.parse_args()
+
+    data = prepare_data("docstrings", args.data_dir)
+    tokens = TokenizedData.build(data, build_encoder("L1_H8").tokenizer, CPU_PRESET.query_max_length, CPU_PRESET.passage_max_length)
+    pairs = data.train_pair_rows(data.n_train_pairs)
+    options = {"float32 eager": {}}
+    if bf16_matmul_supported() or torch.cuda.is_available():
+        options["bfloat16 autocast"] = {"precision": "bfloat16"}
+    else:
+        print("bfloat16: not native on this CPU (no AVX-512 BF16 or AMX): skipped")
+    if args.compile:
+        options["torch.compile"] = {"compile": True}
+    print(f"training options, CPU preset shapes, torch threads {torch.get_num_threads()}")
+    print(f"{'size':<9}{'option':<20}{'s/step':>9}{'speed-up':>10}{'first steps s':>15}")
+    for size in args.speed_sizes:
+        baseline = None
+        for label, option in options.items():
+            seconds, first = step_seconds(size, tokens, pairs, args, **option)
+            baseline = baseline or seconds
+            print(f"{size:<9}{label:<20}{seconds:>9.3f}{baseline / seconds:>9.2f}x{first:>15.1f}", flush=True)
+
+    fingerprint = data.fingerprint()
+    evaluation = EvalConfig(pool_size=4096, ranking=False)
+
+    def ce(seed: int, **option) -> float:
+        config = RunConfig(args.ce_size, args.ce_data_size, replace(CPU_PRESET, seed=CPU_PRESET.seed + seed, **option),
+                           evaluation, init_seed=seed)
+        record = run_one(config, data, fingerprint)
+        if record["status"] != "finished":
+            raise RuntimeError(f"{option or 'float32'} seed {seed}: {record['error']}")
+        return record["ce"]
+
+    noise = [ce(seed) for seed in range(args.noise_seeds)]
+    spread = float(np.std(noise, ddof=1)) if len(noise) > 1 else float("nan")
+    print(f"\nCE of {args.ce_size} on {args.ce_data_size:,} pairs, {CPU_PRESET.steps} steps (test split, pool 4,096)")
+    print(f"float32 eager, seeds 0..{args.noise_seeds - 1}: " + ", ".join(f"{v:.4f}" for v in noise)
+          + f" (run-to-run sd {spread:.4f})")
+    for label, option in list(options.items())[1:]:
+        value = ce(0, **option)
+        print(f"{label}, seed 0: {value:.4f} (difference {value - noise[0]:+.4f}, {abs(value - noise[0]) / spread:.1f} sd)")
+
+
+if __name__ == "__main__":
+    main()
