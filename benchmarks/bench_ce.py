@@ -35,10 +35,10 @@ from drscale.metrics import contrastive_entropy, sample_negative_rows
 def embeddings(pairs: int, pool: int, dim: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Queries, their positives (query plus noise, so CE lies in a realistic range) and a pool."""
     generator = torch.Generator().manual_seed(seed)
-    scale = dim**-0.5
-    queries = torch.randn(pairs, dim, generator=generator) * scale * 3
-    positives = queries + torch.randn(pairs, dim, generator=generator) * scale * 3
-    return queries, positives, torch.randn(pool, dim, generator=generator) * scale * 3
+    scale = dim**-0.5  # unit-length vectors: a positive scores about 1, a negative about 0 +- 0.04
+    queries = torch.randn(pairs, dim, generator=generator) * scale
+    positives = queries + torch.randn(pairs, dim, generator=generator) * scale
+    return queries, positives, torch.randn(pool, dim, generator=generator) * scale
 
 
 def release_loop(queries: torch.Tensor, positives: torch.Tensor, pool: torch.Tensor, rows: torch.Tensor) -> np.ndarray:

@@ -112,17 +112,18 @@ def sentence_transformers_seconds(size: str, data: RetrievalData, pairs: np.ndar
             return time.perf_counter() - start
 
 
-def step_tokens(tokens: TokenizedData, pairs: np.ndarray, config: TrainConfig) -> float:
-    """Mean non-padding tokens per step (queries, positives and negatives) over the timed steps."""
+def step_tokens(tokens: TokenizedData, pairs: np.ndarray, config: TrainConfig, first_step: int) -> float:
+    """Mean non-padding tokens per step (queries, positives, negatives) from `first_step` on."""
     rng = np.random.default_rng(config.seed)
     order = batch_order(len(pairs), config.batch_size, config.steps, rng)
     total = 0
     for step in range(config.steps):
         query_rows, positive_rows = pairs[order[step]].T
         negative_rows = sample_shared_negatives(rng, len(tokens.passages), config.negatives, positive_rows)
-        total += sum(len(tokens.queries[r]) for r in query_rows)
-        total += sum(len(tokens.passages[r]) for r in np.concatenate([positive_rows, negative_rows]))
-    return total / config.steps
+        if step >= first_step:
+            total += sum(len(tokens.queries[r]) for r in query_rows)
+            total += sum(len(tokens.passages[r]) for r in np.unique(np.concatenate([positive_rows, negative_rows])))
+    return total / (config.steps - first_step)
 
 
 def measure(size: str, data: RetrievalData, tokens: TokenizedData, pairs: np.ndarray, args: argparse.Namespace) -> dict:
@@ -132,7 +133,7 @@ def measure(size: str, data: RetrievalData, tokens: TokenizedData, pairs: np.nda
     theirs = (sentence_transformers_seconds(size, data, pairs, long) - sentence_transformers_seconds(size, data, pairs, short)) / args.steps
     flops = (drscale_seconds(size, tokens, pairs, long, flops=True) - drscale_seconds(size, tokens, pairs, short, flops=True)) / args.steps
     return {"size": size, "ours_s": ours, "theirs_s": theirs, "flops": flops,
-            "tokens": step_tokens(tokens, pairs, long) * (args.warmup + args.steps) / args.steps}
+            "tokens": step_tokens(tokens, pairs, long, first_step=args.warmup)}
 
 
 def main() -> None:
