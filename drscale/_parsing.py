@@ -66,10 +66,11 @@ def read_table(
 ) -> Iterator[tuple[int, list[str]]]:
     """(line number, fields) of every data row of a delimited file with exactly `columns`.
 
-    header=True: the first line must be exactly the column names and is skipped.
-    header=False: a first line that starts with a column-like name is rejected, since
-    reading it as data would add a passage called "pid". sep=None splits on any run of
-    spaces or tabs (TREC qrels are written both ways).
+    header=True: the first line must be exactly the column names and is skipped; the same
+    row again further down (two files concatenated) is rejected.
+    header=False: a line that starts with a column-like name is rejected, on the first line
+    or further down, since reading it as data would add a passage called "pid". sep=None
+    splits on any run of spaces or tabs (TREC qrels are written both ways).
     """
     where = Where(str(path))
     layout = (" " if sep is None else sep).join(columns).replace("\t", "<TAB>")
@@ -80,7 +81,9 @@ def read_table(
             if fields != list(columns):
                 raise where.error(line, f"first line is {text!r}", f"the header row {layout}")
             continue
-        if line == 1 and fields[0].strip().lower() in HEADER_WORDS:
+        if header and fields == list(columns):
+            raise where.error(line, f"a second header row {text!r}", f"data rows ({layout}) after the one header")
+        if not header and fields[0].strip().lower() in HEADER_WORDS:
             raise where.error(line, f"header row {text!r}", f"data rows only ({layout}), no header")
         if len(fields) != len(columns):
             raise where.error(line, f"{len(fields)} field(s)", f"{len(columns)} fields: {layout}")
@@ -100,6 +103,9 @@ def read_jsonl(
         try:
             record = json.loads(text)
         except json.JSONDecodeError as exc:
+            first = text.replace(",", "\t").split("\t")[0].strip().strip('"').lower()
+            if line == 1 and first in HEADER_WORDS:  # a table export's column names
+                raise where.error(line, f"header row {text!r}", f"{expected}, no header") from exc
             raise where.error(line, f"malformed JSON ({exc.msg} at column {exc.colno})", expected) from exc
         if not isinstance(record, dict):
             raise where.error(line, f"a JSON {type(record).__name__}", expected)

@@ -9,6 +9,9 @@ once with a seed and a subset of size D is the first D of that order, as in the 
 from __future__ import annotations
 
 import hashlib
+import os
+import shutil
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -136,11 +139,25 @@ class RetrievalData:
         }
 
     def save(self, folder: str | Path) -> Path:
-        """Save every table under `folder` (Arrow files via `datasets`), name and source beside."""
+        """Save every table under `folder` (Arrow files via `datasets`), name and source beside.
+
+        Written whole or not at all: the tables go to a staging folder beside `folder`, which
+        then replaces it, so a crash mid-save never leaves new tables under an old NAME (or a
+        folder that looks prepared and is not).
+        """
         folder = Path(folder)
-        tables = {split: getattr(self, split) for split in ("corpus", "queries", "train_qrels", "test_qrels")}
-        datasets.DatasetDict(tables).save_to_disk(str(folder))
-        (folder / "NAME").write_text(f"{self.name}\n{self.source}\n")
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".tmp-{folder.name}-", dir=folder.parent))
+        try:
+            tables = {split: getattr(self, split) for split in ("corpus", "queries", "train_qrels", "test_qrels")}
+            datasets.DatasetDict(tables).save_to_disk(str(staging))
+            (staging / "NAME").write_text(f"{self.name}\n{self.source}\n")
+            if folder.exists():
+                shutil.rmtree(folder)
+            os.replace(staging, folder)
+        finally:
+            if staging.exists():
+                shutil.rmtree(staging)
         return folder
 
     @classmethod

@@ -21,8 +21,9 @@ keeps the Huber estimate, but its intervals still come from the variable project
 from __future__ import annotations
 
 import itertools
-import os
 import math
+import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -37,7 +38,7 @@ from drscale import bootstrap, laws
 from drscale.fit_result import Extrapolation, FitResult, RouteCheck, checks_table, load_fits, save_fits
 
 __all__ = ["FitResult", "checks_table", "fit_law", "fit_model_size", "fit_data_size", "fit_joint", "load_fits", "save_fits",
-           "read_sweep_table"]
+           "read_sweep_table", "fit_runs", "usable_runs"]
 
 EXPONENT_BOUNDS = (0.01, 5.0)
 """Search range of alpha and beta: wide around the paper's 0.19-1.39."""
@@ -115,7 +116,8 @@ def _positive_finite(name: str, values: ArrayLike) -> np.ndarray:
     bad = ~np.isfinite(arr) | (arr <= 0)
     if bad.any():
         i = int(np.argmax(bad))
-        raise ValueError(f"{name}[{i}] = {float(arr[i])!r}: every value must be finite and positive")
+        hint = "" if np.isfinite(arr[i]) else " (a failed run? fit_runs leaves failed runs out and names them)"
+        raise ValueError(f"{name}[{i}] = {float(arr[i])!r}: every value must be finite and positive{hint}")
     return arr
 
 
@@ -370,6 +372,46 @@ def fit_law(law: str, variables: dict[str, ArrayLike], ce: ArrayLike, *, method:
     )
 
 
+def usable_runs(runs: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """(the runs that can carry a law, a description of each one left out).
+
+    A run is left out when it did not finish (a `status` column other than "finished", as in
+    `ResultsStore.to_frame()`) or its CE is missing or not finite: a diverged run has no CE,
+    and fitting on a stand-in value would bend the law silently.
+    """
+    ce = pd.to_numeric(runs["ce"], errors="coerce") if "ce" in runs else pd.Series(np.nan, index=runs.index)
+    failed = ~np.isfinite(ce.to_numpy(dtype=float))
+    if "status" in runs:
+        failed |= (runs["status"] != "finished").to_numpy()
+    described = []
+    for _, row in runs[failed].iterrows():
+        name = ", ".join(f"{key}={row[key]}" for key in ("model", "data_size") if key in row and pd.notna(row[key]))
+        error = row.get("error") if isinstance(row.get("error"), str) else f"ce is {row.get('ce')}"
+        described.append(f"{row.get('run_id', '?')} ({name}): {error}")
+    return runs[~failed], described
+
+
+def fit_runs(law: str, runs: pd.DataFrame, **kwargs) -> FitResult:
+    """Fit `law` to a table of runs (a sweep table, or `ResultsStore.to_frame()`), leaving
+    out failed runs: each is named in a warning and in the result's notes and
+    `excluded_runs`, so a fit on fewer runs than were launched never passes unnoticed.
+    Keyword arguments as in `fit_law`."""
+    if law not in LAWS:
+        raise ValueError(f"law={law!r} is unknown; choose one of {sorted(LAWS)}")
+    kept, excluded = usable_runs(runs)
+    if excluded:
+        warnings.warn(f"{law} fit: {len(excluded)} failed run(s) left out: {'; '.join(excluded)}", stacklevel=2)
+    missing = [name for name in LAWS[law].variables if name not in kept]
+    if missing:
+        raise ValueError(f"the runs table lacks column(s) {missing}; expected {list(LAWS[law].variables)} and ce")
+    result = fit_law(law, {name: kept[name].to_numpy(dtype=float) for name in LAWS[law].variables},
+                     kept["ce"].to_numpy(dtype=float), **kwargs)
+    if excluded:
+        result.excluded_runs = excluded
+        result.notes.insert(0, f"{len(excluded)} failed run(s) left out of the fit: {'; '.join(excluded)}")
+    return result
+
+
 def fit_model_size(n_params: ArrayLike, ce: ArrayLike, **kwargs) -> FitResult:
     """Fit L(N) = (A/N)^alpha + delta; keyword arguments as in `fit_law`."""
     return fit_law("model_size", {"n_params": n_params}, ce, **kwargs)
@@ -407,7 +449,10 @@ def read_sweep_table(data_dir: str | os.PathLike, sweep: str, required: bool = T
     missing = [c for c in SWEEP_COLUMNS if c not in table.columns]
     if missing:
         raise ValueError(f"{path}: missing column(s) {missing}; expected {list(SWEEP_COLUMNS)}")
-    return table
+    kept, excluded = usable_runs(table)
+    if excluded:
+        warnings.warn(f"{path}: {len(excluded)} failed run(s) left out: {'; '.join(excluded)}", stacklevel=2)
+    return kept.reset_index(drop=True)
 
 
 def joint_fit_ready(table: pd.DataFrame | None) -> tuple[bool, str]:

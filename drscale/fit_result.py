@@ -73,6 +73,7 @@ class FitResult:
     extrapolation: Extrapolation | None
     route_check: RouteCheck | None
     notes: list[str] = field(default_factory=list)
+    excluded_runs: list[str] = field(default_factory=list)  # failed runs left out (see fit.fit_runs)
 
     def __post_init__(self) -> None:
         self.notes = self.notes or self._diagnose()
@@ -183,7 +184,7 @@ class FitResult:
             "params": self.params, "converged": self.converged, "level": self.level, "seed": self.seed,
             "intervals": {p: list(v) for p, v in self.intervals().items()},
             "bootstrap": {p: self.bootstrap[p].tolist() for p in self.bootstrap.columns},
-            "r2": self.r2, "notes": self.notes,
+            "r2": self.r2, "notes": self.notes, "excluded_runs": self.excluded_runs,
             "extrapolation": asdict(self.extrapolation) if self.extrapolation else None,
             "route_check": asdict(self.route_check) if self.route_check else None,
         }

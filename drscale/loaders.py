@@ -10,6 +10,7 @@ remembered, to catch duplicates).
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -17,8 +18,9 @@ from pathlib import Path
 
 import datasets
 import huggingface_hub
+import pyarrow
 
-from drscale._parsing import Pair, Where, checked_pairs, checked_texts, read_jsonl, read_table
+from drscale._parsing import HEADER_WORDS, Pair, Where, checked_pairs, checked_texts, read_jsonl, read_table
 from drscale.data import RetrievalData, split_qrels_by_query, table
 
 TextRows = tuple[Where, Iterable[tuple[int, str, str]]]  # (position, id, text)
@@ -280,11 +282,27 @@ def _tsv_texts(path: Path, columns: tuple[str, str], header: bool) -> TextRows:
 
 
 def _disk_tables(path: Path) -> Mapping[str, datasets.Dataset]:
+    """The splits of a folder written by `save_to_disk`. Its JSON metadata is checked first,
+    so a damaged file is named with its line rather than surfacing as a bare decode error."""
     expected = "a DatasetDict saved with save_to_disk, splits corpus, queries and qrels-<split>"
+    for metadata in sorted(path.rglob("*.json")) if path.is_dir() else ():
+        try:
+            content = json.loads(metadata.read_bytes().decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"{metadata}: invalid UTF-8 at byte {exc.start}; expected the JSON metadata of {expected}") from exc
+        except json.JSONDecodeError as exc:
+            raise Where(str(metadata)).error(
+                exc.lineno, f"malformed JSON ({exc.msg} at column {exc.colno})", f"the JSON metadata of {expected}"
+            ) from exc
+        if metadata.name == "state.json" and isinstance(content, dict) and content.get("_data_files") == []:
+            # datasets saves an empty split without data files and then fails to read it back
+            raise Where(f"{path}[{metadata.parent.name}]", "row").error(1, "no rows (an empty split)", "at least one row")
     try:
         loaded = datasets.load_from_disk(str(path))
     except FileNotFoundError as exc:
         raise FileNotFoundError(f"{path}: not a saved dataset ({exc}); expected {expected}") from exc
+    except pyarrow.ArrowException as exc:
+        raise ValueError(f"{path}: unreadable Arrow data ({exc}); expected {expected}") from exc
     if not isinstance(loaded, datasets.DatasetDict):
         raise ValueError(f"{path}: a single {type(loaded).__name__}; expected {expected}")
     return loaded
@@ -332,13 +350,28 @@ def _hf_rows(
             f"{where}[{split}]: missing column(s) {missing}; expected columns {list(names)}, found {dataset.column_names}"
         )
     at = Where(f"{where}[{split}]", "row")
+    if len(dataset) == 0:
+        raise at.error(1, "no rows (an empty split)", f"at least one row with columns {list(names)}")
     # column[:] is one list; iterating a datasets Column formats every row (~100x slower)
     columns = [dataset[c][:] if c in dataset.column_names else [""] * len(dataset) for c in names]
     for row, values in enumerate(zip(*columns), start=1):
-        for column, value in zip(names, values):
-            if isinstance(value, bool) or not isinstance(value, (str, int)):
-                raise at.error(row, f"{column} is {value!r}", "a string or an integer")
-        yield row, [str(value) for value in values]
+        texts = [_hf_value(at, row, column, value) for column, value in zip(names, values)]
+        if row == 1 and texts[0].strip().lower() in HEADER_WORDS:  # a CSV read without its header option
+            raise at.error(row, f"header row {texts}", f"data rows only; the column names {list(names)} belong in the schema")
+        yield row, texts
+
+
+def _hf_value(at: Where, row: int, column: str, value: object) -> str:
+    """A cell as text: strings and integer ids as they are, bytes decoded strictly as UTF-8
+    (the analogue of a file's bad line); anything else (None, floats, lists) refused."""
+    if isinstance(value, bytes):
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise at.error(row, f"invalid UTF-8 in {column} at byte {exc.start}", "UTF-8 text") from exc
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise at.error(row, f"{column} is {value!r}", "a string or an integer")
+    return str(value)
 
 
 def _hf_pairs(tables: Mapping[str, datasets.Dataset], where: str, split: str) -> PairRows:

@@ -8,6 +8,7 @@ the error, and never enter a table of results.
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import shutil
@@ -22,11 +23,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
+from sentence_transformers import SentenceTransformer
 from tqdm import tqdm
 
 import drscale
 from drscale.backends import Backend, LocalBackend, RayBackend
-from drscale.data import RetrievalData
+from drscale.data import RetrievalData, column
 from drscale.metrics import encode, evaluate_contrastive_entropy, evaluation_rows
 from drscale.models import MODEL_SIZES, build_encoder, load_encoder, n_params
 from drscale.ranking import evaluate_ranking
@@ -203,16 +205,24 @@ def run_one(
     }
 
 
+CHECKPOINT_MANIFEST = "drscale_checkpoint.json"
+"""Written last into a checkpoint: every file of the save with its size, so a folder that
+lost a file (or was copied half-way) is recognised as incomplete."""
+
+
 def save_checkpoint(model: torch.nn.Module, folder: Path) -> Path:
     """Save `model` to `folder` atomically: written under a temporary name, then renamed.
 
     A crash mid-save leaves only a `.tmp-*` folder, never a half-written `folder`, so
-    anything found under a run id is complete and loads with `SentenceTransformer(folder)`.
+    anything found under a run id is complete and loads with `SentenceTransformer(folder)`;
+    `load_checkpoint` checks the manifest before loading.
     """
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".tmp-{folder.name}-", dir=folder.parent))
     try:
         model.save(str(staging))
+        files = {str(p.relative_to(staging)): p.stat().st_size for p in sorted(staging.rglob("*")) if p.is_file()}
+        (staging / CHECKPOINT_MANIFEST).write_text(json.dumps({"files": files}, indent=1) + "\n")
         if folder.exists():
             shutil.rmtree(folder)  # an earlier, complete save of the same run: replaced whole
         os.replace(staging, folder)
@@ -220,6 +230,39 @@ def save_checkpoint(model: torch.nn.Module, folder: Path) -> Path:
         if staging.exists():
             shutil.rmtree(staging)
     return folder
+
+
+def checkpoint_problem(folder: str | Path) -> str | None:
+    """Why `folder` is not a complete drscale checkpoint, or None when it is."""
+    folder = Path(folder)
+    if folder.name.startswith(".tmp-"):
+        return "a staging folder left by a save that never finished"
+    if not folder.is_dir():
+        return "no such folder"
+    manifest = folder / CHECKPOINT_MANIFEST
+    if not manifest.is_file():
+        return f"no {CHECKPOINT_MANIFEST} (the save did not finish, or the folder was not written by drscale)"
+    try:
+        files = json.loads(manifest.read_text(encoding="utf-8"))["files"]
+    except (ValueError, KeyError, TypeError) as exc:
+        return f"an unreadable {CHECKPOINT_MANIFEST} ({exc})"
+    for name, size in files.items():
+        path = folder / name
+        if not path.is_file():
+            return f"missing {name}"
+        if path.stat().st_size != size:
+            return f"{name} has {path.stat().st_size} bytes of {size}"
+    return None
+
+
+def load_checkpoint(checkpoint_dir: str | Path, run_id: str | None = None, device: str = "cpu") -> SentenceTransformer:
+    """The model a sweep saved for `run_id` under `checkpoint_dir` (or, without `run_id`, the
+    checkpoint folder `checkpoint_dir` itself), refusing any folder that is not complete."""
+    folder = Path(checkpoint_dir) / run_id if run_id is not None else Path(checkpoint_dir)
+    problem = checkpoint_problem(folder)
+    if problem is not None:
+        raise ValueError(f"{folder}: not a complete checkpoint: {problem}; expected a folder written whole by save_checkpoint")
+    return SentenceTransformer(str(folder), device=device, local_files_only=True)
 
 
 _TOKENIZED: dict[tuple, TokenizedData] = {}
@@ -242,17 +285,37 @@ def _expected_cost(config: RunConfig) -> float:
 
 
 def _check_feasible(config: RunConfig, data: RetrievalData) -> None:
+    """Refuse, before any run of a sweep trains, a configuration that could only fail later."""
     if config.data_size > data.n_train_pairs:
         raise ValueError(f"data_size {config.data_size} exceeds the {data.n_train_pairs} training pairs of {data.name}")
     if config.train.batch_size > config.data_size:
         raise ValueError(f"batch_size {config.train.batch_size} exceeds data_size {config.data_size}")
-    pool = config.evaluation.pool_size or len(data.pool_rows())
+    if config.train.negatives + config.train.batch_size > len(data.corpus):
+        raise ValueError(
+            f"training negatives ({config.train.negatives}) plus batch_size ({config.train.batch_size}) exceed the "
+            f"{len(data.corpus)} passages of {data.name}"
+        )
+    non_test = len(data.corpus) - len(set(column(data.test_qrels, "passage_id")))  # len(data.pool_rows()), without the list
+    pool = config.evaluation.pool_size or non_test
+    if pool > non_test:
+        raise ValueError(f"evaluation pool_size {pool} exceeds the {non_test} non-test passages of {data.name}")
     if config.evaluation.negatives > pool:
         raise ValueError(f"evaluation negatives ({config.evaluation.negatives}) exceed the pool of {pool} passages")
+    folder = Path(config.model)
+    if config.model not in MODEL_SIZES and (folder.name.startswith(".tmp-") or (folder / CHECKPOINT_MANIFEST).exists()):
+        problem = checkpoint_problem(folder)
+        if problem is not None:
+            raise ValueError(f"model {config.model}: not a complete checkpoint: {problem}")
 
 
 def _versions() -> dict[str, str]:
+    """Versions of everything that shapes a run's numbers: the model code (torch,
+    transformers, sentence-transformers), tokenisation (tokenizers), data tables (datasets),
+    sampling and evaluation (numpy, scipy)."""
+    import datasets
+    import scipy
     import sentence_transformers
+    import tokenizers
     import transformers
 
     return {
@@ -261,6 +324,10 @@ def _versions() -> dict[str, str]:
         "torch": torch.__version__,
         "transformers": transformers.__version__,
         "sentence_transformers": sentence_transformers.__version__,
+        "tokenizers": tokenizers.__version__,
+        "datasets": datasets.__version__,
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
     }
 
 

@@ -52,6 +52,7 @@ def test_save_and_load_round_trip(tmp_path, small_data):
     assert loaded.summary() == small_data.summary()
 
 
+@pytest.mark.bad_input
 @pytest.mark.parametrize(
     "change, message",
     [
@@ -69,12 +70,14 @@ def test_bad_tables_name_the_table_row_and_value(change, message):
         make(**change)
 
 
+@pytest.mark.bad_input
 @pytest.mark.parametrize("size, message", [(0, "between 1 and 2"), (3, "got 3")])
 def test_data_size_outside_the_training_set_is_refused(size, message):
     with pytest.raises(ValueError, match=message):
         make().train_pair_rows(size)
 
 
+@pytest.mark.bad_input
 def test_loading_a_folder_without_data_says_so(tmp_path):
     with pytest.raises(FileNotFoundError, match="no saved retrieval data"):
         RetrievalData.load(tmp_path)

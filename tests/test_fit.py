@@ -181,6 +181,7 @@ GOOD_N = np.geomspace(1e4, 1e6, 5)
 GOOD_CE = np.array([3.0, 2.5, 2.2, 2.0, 1.9])
 
 
+@pytest.mark.bad_input
 @pytest.mark.parametrize(
     ("n_params", "ce", "message"),
     [
@@ -199,6 +200,7 @@ def test_bad_input_is_refused_with_a_clear_message(n_params, ce, message) -> Non
         fit.fit_model_size(n_params, ce, n_bootstrap=5)
 
 
+@pytest.mark.bad_input
 def test_bad_options_are_refused() -> None:
     with pytest.raises(ValueError, match="method='varpro' is not available for the joint law"):
         fit.fit_joint(*joint_study(), method="varpro")

@@ -1,8 +1,7 @@
-"""Loaders read each format into the right tables and report bad input by file and line."""
+"""Loaders read each format into the right tables (bad input: see test_bad_input.py)."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import datasets
@@ -48,10 +47,6 @@ def write(folder: Path, files: dict[str, str | bytes | None]) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(content if isinstance(content, bytes) else content.encode())
     return folder
-
-
-def located(file: str, line: int, unit: str = "line") -> str:
-    return re.escape(f"{file} {unit} {line}:")
 
 
 def test_msmarco_keeps_labelled_queries_and_positive_pairs(tmp_path):
@@ -135,95 +130,13 @@ def test_hf_integer_ids_become_strings_and_missing_train_is_split(tmp_path):
     assert sorted(data.queries["id"]) == ["1", "2"] and data.n_train_pairs == 1 and "no train split" in data.source
 
 
+@pytest.mark.bad_input
 def test_hf_offline_hub_name_fails_with_message():
     with pytest.raises(FileNotFoundError, match=r"drscale-absent/none.*local cache"):
         load_hf("drscale-absent/none", local_files_only=True)
 
 
-BAD_MSMARCO = [
-    ("missing-file", "collection.tsv", None, FileNotFoundError, r"collection\.tsv: no such file"),
-    ("header-not-expected", "collection.tsv", "pid\tpassage\n0\ta\n", ValueError, located("collection.tsv", 1) + " header row"),
-    ("extra-column", "collection.tsv", "0\ta\n1\tb\tc\n", ValueError, located("collection.tsv", 2) + " 3 field"),
-    ("missing-column", "queries.train.tsv", "10\tq\n11\n", ValueError, located("queries.train.tsv", 2) + " 1 field"),
-    ("invalid-utf8", "collection.tsv", b"0\ta\n1\tb\n2\t\xff\xfe\n", ValueError, located("collection.tsv", 3) + " invalid UTF-8"),
-    ("latin1-file", "queries.dev.small.tsv", "20\tcaf\u00e9\n".encode("latin-1"), ValueError, located("queries.dev.small.tsv", 1) + " invalid UTF-8"),
-    ("empty-passage", "collection.tsv", "0\ta\n1\t  \n", ValueError, located("collection.tsv", 2) + " empty passage text"),
-    ("empty-passage-id", "collection.tsv", "0\ta\n\tb\n", ValueError, located("collection.tsv", 2) + " empty passage id"),
-    ("duplicate-passage", "collection.tsv", "0\ta\n1\tb\n0\tc\n", ValueError, located("collection.tsv", 3) + " duplicate passage id '0'"),
-    ("duplicate-query-across-files", "queries.dev.small.tsv", "10\tagain\n", ValueError, located("queries.dev.small.tsv", 1) + " duplicate query id"),
-    ("empty-file", "queries.train.tsv", "", ValueError, located("queries.train.tsv", 1) + " empty file"),
-    ("blank-line", "queries.train.tsv", "10\tq\n\n11\tr\n", ValueError, located("queries.train.tsv", 2) + " blank line"),
-    ("unknown-query", "qrels.train.tsv", "10 0 0 1\n99 0 1 1\n", ValueError, located("qrels.train.tsv", 2) + " unknown query id '99'"),
-    ("unknown-passage", "qrels.dev.small.tsv", "20 0 77 1\n", ValueError, located("qrels.dev.small.tsv", 1) + " unknown passage id '77'"),
-    ("non-integer-relevance", "qrels.train.tsv", "10 0 0 yes\n", ValueError, located("qrels.train.tsv", 1) + " relevance 'yes'"),
-    ("qrels-three-fields", "qrels.train.tsv", "10 0 0 1\n11 0 1\n", ValueError, located("qrels.train.tsv", 2) + " 3 field"),
-    ("duplicate-pair", "qrels.train.tsv", "10 0 0 1\n10\t0\t0\t1\n", ValueError, located("qrels.train.tsv", 2) + " duplicate pair"),
-]
-
-BAD_T2RANKING = [
-    ("missing-header", "collection.tsv", "0\t北京\n", ValueError, located("collection.tsv", 1) + " first line is .*expected the header row pid<TAB>para"),
-    ("wrong-header", "queries.train.tsv", "id\ttext\n100\t中国\n", ValueError, located("queries.train.tsv", 1) + " first line"),
-    ("truncated-utf8", "collection.tsv", "pid\tpara\n0\t北京\n".encode() + "1\t上".encode()[:-1] + b"\n", ValueError, located("collection.tsv", 3) + " invalid UTF-8"),
-    ("unknown-passage", "qrels.retrieval.dev.tsv", "qid\tpid\n200\t2\n200\t9\n", ValueError, located("qrels.retrieval.dev.tsv", 3) + " unknown passage id '9'"),
-    ("empty-query", "queries.dev.tsv", "qid\ttext\n200\t\n", ValueError, located("queries.dev.tsv", 2) + " empty query text"),
-    ("missing-file", "qrels.retrieval.train.tsv", None, FileNotFoundError, r"qrels\.retrieval\.train\.tsv: no such file"),
-    ("header-only", "collection.tsv", "pid\tpara\n", ValueError, located("collection.tsv", 2) + " no data rows"),
-]
-
-BAD_BEIR = [
-    ("malformed-json", "corpus.jsonl", '{"_id": "d1", "text": "a"}\n{"_id": "d2", "text": \n', ValueError, located("corpus.jsonl", 2) + " malformed JSON"),
-    ("not-an-object", "queries.jsonl", '["q1", "text"]\n', ValueError, located("queries.jsonl", 1) + " a JSON list"),
-    ("missing-field", "corpus.jsonl", '{"_id": "d1", "text": "a"}\n{"text": "b"}\n', ValueError, located("corpus.jsonl", 2) + r" missing field\(s\) \['_id'\]"),
-    ("non-string-text", "queries.jsonl", '{"_id": "q1", "text": 5}\n', ValueError, located("queries.jsonl", 1) + " field 'text' has type int"),
-    ("qrels-without-header", "qrels/test.tsv", "q3\td3\t1\n", ValueError, located("test.tsv", 1) + " first line"),
-    ("fractional-score", "qrels/train.tsv", "query-id\tcorpus-id\tscore\nq1\td1\t1.5\n", ValueError, located("train.tsv", 2) + " relevance '1.5'"),
-    ("unknown-corpus-id", "qrels/test.tsv", "query-id\tcorpus-id\tscore\nq3\td3\t1\nq4\td9\t1\n", ValueError, located("test.tsv", 3) + " unknown passage id 'd9'"),
-    ("missing-queries", "queries.jsonl", None, FileNotFoundError, r"queries\.jsonl: no such file"),
-    ("empty-corpus", "corpus.jsonl", "", ValueError, located("corpus.jsonl", 1) + " empty file"),
-    ("duplicate-doc", "corpus.jsonl", '{"_id": "d1", "text": "a"}\n{"_id": "d1", "text": "b"}\n', ValueError, located("corpus.jsonl", 2) + " duplicate passage id"),
-]
-
-
-def _case_ids(cases: list[tuple]) -> list[str]:
-    return [case[0] for case in cases]
-
-
-@pytest.mark.parametrize(("case", "file", "content", "error", "message"), BAD_MSMARCO, ids=_case_ids(BAD_MSMARCO))
-def test_msmarco_bad_input(tmp_path, case, file, content, error, message):
-    with pytest.raises(error, match=message):
-        load_msmarco(write(tmp_path, {**MSMARCO, file: content}))
-
-
-@pytest.mark.parametrize(("case", "file", "content", "error", "message"), BAD_T2RANKING, ids=_case_ids(BAD_T2RANKING))
-def test_t2ranking_bad_input(tmp_path, case, file, content, error, message):
-    with pytest.raises(error, match=message):
-        load_t2ranking(write(tmp_path, {**T2RANKING, file: content}))
-
-
-@pytest.mark.parametrize(("case", "file", "content", "error", "message"), BAD_BEIR, ids=_case_ids(BAD_BEIR))
-def test_beir_bad_input(tmp_path, case, file, content, error, message):
-    with pytest.raises(error, match=message):
-        load_beir(write(tmp_path, {**BEIR, file: content}))
-
-
-BAD_HF = [
-    ("empty-text", {"corpus": {"_id": ["d1", "d2", "d3"], "text": ["a", " ", "c"]}}, ValueError, located("[corpus]", 2, "row") + " empty passage text"),
-    ("duplicate-query", {"queries": {"_id": ["q1", "q1"], "text": ["a", "b"]}}, ValueError, located("[queries]", 2, "row") + " duplicate query id"),
-    ("unknown-passage", {"qrels-test": {"query-id": ["q2"], "corpus-id": ["d9"], "score": [1]}}, ValueError, located("[qrels-test]", 1, "row") + " unknown passage id"),
-    ("missing-id", {"queries": {"_id": ["q1", None], "text": ["a", "b"]}}, ValueError, located("[queries]", 2, "row") + " _id is None"),
-    ("missing-column", {"corpus": {"id": ["d1"], "text": ["a"]}}, ValueError, re.escape("[corpus]: missing column(s) ['_id']")),
-    ("missing-split", {"queries": None}, ValueError, r"no split 'queries'"),
-]
-
-
-@pytest.mark.parametrize(("case", "changes", "error", "message"), BAD_HF, ids=_case_ids(BAD_HF))
-def test_hf_bad_input(tmp_path, case, changes, error, message):
-    tables = hf_tables(**{key: None if value is None else datasets.Dataset.from_dict(value) for key, value in changes.items()})
-    tables.save_to_disk(tmp_path / "set")
-    with pytest.raises(error, match=re.escape(str(tmp_path / "set")) + ".*" + message):
-        load_hf(tmp_path / "set")
-
-
+@pytest.mark.bad_input
 def test_hf_single_dataset_on_disk_is_rejected(tmp_path):
     datasets.Dataset.from_dict({"_id": ["d1"], "text": ["a"]}).save_to_disk(tmp_path / "one")
     with pytest.raises(ValueError, match=r"one: a single Dataset; expected a DatasetDict"):

@@ -52,6 +52,7 @@ def test_n_params_of_a_built_model_equals_the_count_from_its_size():
     assert n_params(model) == n_params("L1_H32") == 39_104
 
 
+@pytest.mark.bad_input
 def test_unknown_size_names_the_value_and_the_known_sizes():
     with pytest.raises(ValueError, match=r"unknown model size 'L3_H100'.*L2_H128"):
         model_size("L3_H100")
@@ -96,6 +97,7 @@ def test_plain_bert_weights_get_mean_pooling_and_a_projection(tmp_path):
     assert n_params(model) == 12 * 32**2 + 13 * 32 + 32 * 32 + 32 + 768 * 32 + 768
 
 
+@pytest.mark.bad_input
 def test_a_missing_local_folder_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="not a local folder"):
         load_encoder(tmp_path / "nowhere")

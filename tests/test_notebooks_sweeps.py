@@ -80,12 +80,14 @@ def test_joint_notebook_trains_only_the_grid_points_not_already_in_the_store(stu
     assert (root / "figures" / "ce_joint_grid.png").exists()
 
 
+@pytest.mark.bad_input
 def test_a_misspelt_parameter_is_refused_before_running(study):
     _, dirs, executed = study
     with pytest.raises(ValueError, match=r"unknown parameter\(s\) \['model_sizes'\]"):
         run_notebook("02_model_size_sweep", {**dirs, "model_sizes": ["L1_H16"]}, output_dir=executed)
 
 
+@pytest.mark.bad_input
 def test_sweep_notebook_without_prepared_data_says_which_notebook_to_run(tmp_path):
     from papermill.exceptions import PapermillExecutionError
 

@@ -27,6 +27,7 @@ def test_failed_runs_are_kept_but_not_finished(tmp_path):
     assert list(store.to_frame()["status"]) == ["failed", "finished"]
 
 
+@pytest.mark.bad_input
 def test_records_need_an_id_and_a_status_and_finite_numbers(tmp_path):
     store = ResultsStore(tmp_path / "runs.jsonl")
     with pytest.raises(ValueError, match="needs a 'status' field"):

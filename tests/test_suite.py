@@ -18,11 +18,13 @@ def test_every_notebook_is_in_a_suite_and_committed_clean():
         assert papermill.inspect_notebook(str(notebook_path(name))), name
 
 
+@pytest.mark.bad_input
 def test_an_unknown_notebook_is_named():
     with pytest.raises(FileNotFoundError, match="no notebook '09_missing'"):
         main(["09_missing"])
 
 
+@pytest.mark.bad_input
 @pytest.mark.parametrize(
     "parameters, message",
     [

@@ -65,20 +65,7 @@ def test_a_diverged_run_is_recorded_as_failed_and_left_out_of_the_table(tmp_path
     assert record["status"] == "failed" and record["failed_step"] == 2 and "nan" in record["error"]
 
 
-@pytest.mark.parametrize(
-    "config, message",
-    [
-        (RunConfig("L1_H16", 10_000, TINY), r"data_size 10000 exceeds the \d+ training pairs"),
-        (RunConfig("L1_H16", 4, TINY), "batch_size 8 exceeds data_size 4"),
-        (RunConfig("L1_H16", 32, TINY, EvalConfig(negatives=200, pool_size=100)), r"negatives \(200\) exceed the pool of 100"),
-    ],
-)
-def test_infeasible_runs_are_refused_before_any_training(tmp_path, small_data, config, message):
-    with pytest.raises(ValueError, match=message):
-        run_sweep([config], small_data, tmp_path / "results.jsonl", progress=False)
-    assert not (tmp_path / "results.jsonl").exists()
-
-
+@pytest.mark.bad_input
 @pytest.mark.parametrize(
     "kwargs, message",
     [
@@ -101,6 +88,7 @@ def test_a_pool_of_workers_gives_the_same_records_as_one_process(tmp_path, small
     assert {r["threads"] for r in ResultsStore(tmp_path / "pool.jsonl").records()} == {1}
 
 
+@pytest.mark.bad_input
 @pytest.mark.parametrize("kwargs", [{"workers": 0}, {"workers": 1.5}, {"threads_per_worker": 0}])
 def test_bad_backend_settings_are_named(kwargs):
     with pytest.raises(ValueError, match=list(kwargs)[0]):

@@ -82,6 +82,7 @@ def test_growing_a_finished_grid_runs_only_the_new_points(study):
     assert "64" in result.stdout and "128" in result.stdout
 
 
+@pytest.mark.bad_input
 @pytest.mark.parametrize(
     "change, message",
     [
@@ -102,6 +103,7 @@ def test_bad_specs_name_the_key(change, message):
         SweepSpec.from_dict(raw, source="spec.json")
 
 
+@pytest.mark.bad_input
 def test_spec_files_report_the_json_line(tmp_path):
     path = tmp_path / "spec.json"
     path.write_text('{\n "grid": {\n "models": ["L1_H16"],,\n }\n}')
