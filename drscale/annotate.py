@@ -15,27 +15,25 @@ training pair, and every id is checked against the corpus.
 Honest evaluation: synthetic queries are made only from passages that are not positives of a
 test query (`scope="train"`, the default, uses the positives of the training pairs), so no
 model ever trains on a query written from a test positive.
+
+Writing queries with a model, and caching them, is `drscale.generation`; sweeping and fitting
+the sources and comparing their laws with the paper's is `drscale.annotation_quality`.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
-import os
 import re
-import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
-import torch
 
 from drscale.data import RetrievalData, column, table
-from drscale.fit_result import FitResult
-from drscale.store import config_hash
+from drscale.generation import QueryGenerator, generate_queries, generation_cache
 
 HUMAN = "human"
 SCOPES = ("train", "non_test")
@@ -247,15 +245,11 @@ class InverseClozeTask:
         return TrainingPairs(self.name, query_ids, queries, passage_ids, origin_ids, positives)
 
 
-QueryGenerator = Callable[[list[str]], list[str]]
-"""passages -> queries, one query per passage, same order: a seq2seq model, an LLM call, ..."""
-
-
 @dataclass(frozen=True)
 class GeneratedQueries:
     """Queries written by a generator for passages of the corpus (docT5query, an LLM, ...).
 
-    generator: `Seq2SeqGenerator` or any callable `list[str] -> list[str]` (same length).
+    generator: `drscale.generation.Seq2SeqGenerator` or any callable `list[str] -> list[str]` (same length).
     cache_name: names a plain callable in the cache (a `Seq2SeqGenerator` names itself by
         its weights and settings); without either, nothing is cached.
     queries_per_passage: each passage is given to the generator this many times (sampling
@@ -305,170 +299,25 @@ class GeneratedQueries:
             passages = [passages[i] for i in keep]
         texts = column(data.corpus, "text")
         inputs = [(pid, copy) for pid in passages for copy in range(self.queries_per_passage)]
-        cache = self._cache(data, passages, cache_dir)
-        query_ids, queries, passage_ids, dropped = [], [], [], 0
-        for number, start in enumerate(range(0, len(inputs), self.batch_size)):
-            batch = inputs[start : start + self.batch_size]
-            ids = [pid for pid, _ in batch]
-            written = cache.read(number, ids) if cache is not None else None
-            if written is None:
-                torch.manual_seed(self.seed + number)
-                written = checked_queries(self.generator([texts[data.passage_row[pid]] for pid in ids]), len(ids), number)
-                if cache is not None:
-                    cache.write(number, ids, written)
-            for (pid, copy), query in zip(batch, written):
-                if not query.strip():
-                    dropped += 1
-                    continue
-                query_ids.append(f"{self.name}:{copy}:{pid}")
-                queries.append(query.strip())
-                passage_ids.append(pid)
-        return TrainingPairs(self.name, query_ids, queries, passage_ids, list(passage_ids), dropped=dropped)
-
-    def _cache(self, data: RetrievalData, passages: list[str], cache_dir: str | Path | None) -> GenerationCache | None:
+        ids = [pid for pid, _ in inputs]
         identity = self.identity()
-        if cache_dir is None or identity is None:
-            return None
-        digest = hashlib.sha256()
-        texts = column(data.corpus, "text")
-        for pid in passages:
-            digest.update(f"{pid}\t{texts[data.passage_row[pid]]}\n".encode())
-        key = {"generator": identity, "queries_per_passage": self.queries_per_passage, "batch_size": self.batch_size,
-               "seed": self.seed, "passages": digest.hexdigest()}
-        return GenerationCache(Path(cache_dir) / f"{self.name}-{config_hash(key)}", key)
-
-
-def checked_queries(queries: Any, expected: int, batch: int) -> list[str]:
-    """The generator's output for one batch, or a ValueError saying what is wrong with it."""
-    if isinstance(queries, str) or not isinstance(queries, Sequence):
-        raise ValueError(f"the query generator must return a list of strings; batch {batch} got {type(queries).__name__}")
-    if len(queries) != expected:
-        raise ValueError(f"the query generator returned {len(queries)} queries for {expected} passages in batch {batch}; "
-                         "it must return exactly one query per passage, in order")
-    for i, query in enumerate(queries):
-        if not isinstance(query, str):
-            raise ValueError(f"the query generator returned {type(query).__name__} for passage {i} of batch {batch}; "
-                             "queries must be strings")
-    return list(queries)
-
-
-class GenerationCache:
-    """Finished batches of a generation as JSON files under one folder, written atomically.
-
-    `key` (generator identity, settings, hash of the passages) names the folder, so any change
-    starts a fresh cache and an identical request reuses the old one.
-    """
-
-    def __init__(self, folder: Path, key: Mapping[str, Any]) -> None:
-        self.folder = folder
-        folder.mkdir(parents=True, exist_ok=True)
-        meta = folder / "key.json"
-        if not meta.exists():
-            _write_atomic(meta, json.dumps(key, indent=1, sort_keys=True, default=str))
-
-    def _path(self, batch: int) -> Path:
-        return self.folder / f"batch-{batch:06d}.json"
-
-    def read(self, batch: int, passage_ids: list[str]) -> list[str] | None:
-        """The queries of a finished batch, or None when it has not been written yet."""
-        path = self._path(batch)
-        if not path.exists():
-            return None
-        stored = json.loads(path.read_text(encoding="utf-8"))
-        if stored.get("passage_ids") != passage_ids or len(stored.get("queries", [])) != len(passage_ids):
-            raise ValueError(f"{path}: cached batch does not match the passages of batch {batch}; delete {self.folder}")
-        return stored["queries"]
-
-    def write(self, batch: int, passage_ids: list[str], queries: list[str]) -> None:
-        _write_atomic(self._path(batch), json.dumps({"passage_ids": passage_ids, "queries": queries}))
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    handle, staging = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(handle, "w", encoding="utf-8") as out:
-        out.write(text)
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(staging, path)
-
-
-class Seq2SeqGenerator:
-    """docT5query-style query generation with any seq2seq model (`AutoModelForSeq2SeqLM.generate`).
-
-    model: a local folder (model and tokenizer saved together) or a hub name such as
-        "castorini/doc2query-t5-base-msmarco" (found in the local hub cache, or downloaded
-        with `local_files_only=False`). docT5query samples with top_k=10, as here by default.
-    The model loads on first call; `identity()` hashes a local folder's files (or names the
-    hub model and `revision`), so the cache tells different weights apart.
-    """
-
-    def __init__(self, model: str | Path, *, revision: str | None = None, local_files_only: bool = True,
-                 max_input_length: int = 512, max_new_tokens: int = 64, do_sample: bool = True, top_k: int = 10,
-                 num_beams: int = 1, prefix: str = "", device: str | None = None) -> None:
-        self.model_name = str(model)
-        self.local = Path(self.model_name).expanduser().is_dir()
-        if not self.local and (Path(self.model_name).is_absolute() or self.model_name.startswith(".")
-                               or self.model_name.count("/") > 1):
-            raise FileNotFoundError(f"generator model folder {self.model_name!r} does not exist")
-        if self.local and not (Path(self.model_name).expanduser() / "config.json").exists():
-            raise FileNotFoundError(f"generator model folder {self.model_name!r} has no config.json")
-        for name, value in (("max_input_length", max_input_length), ("max_new_tokens", max_new_tokens),
-                            ("top_k", top_k), ("num_beams", num_beams)):
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"Seq2SeqGenerator.{name} must be a positive integer; got {value!r}")
-        self.revision, self.local_files_only, self.device = revision, local_files_only, device
-        self.settings = {"max_input_length": max_input_length, "max_new_tokens": max_new_tokens,
-                         "do_sample": do_sample, "top_k": top_k, "num_beams": num_beams, "prefix": prefix}
-        self._model = self._tokenizer = self._identity = None
-
-    def identity(self) -> dict[str, Any]:
-        if self._identity is None:
-            if self.local:
-                digest = hashlib.sha256()
-                folder = Path(self.model_name).expanduser()
-                for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-                    digest.update(str(path.relative_to(folder)).encode())
-                    with open(path, "rb") as handle:
-                        for block in iter(lambda: handle.read(1 << 20), b""):
-                            digest.update(block)
-                weights = {"files_sha256": digest.hexdigest()}
-            else:
-                weights = {"hub": self.model_name, "revision": self.revision or "main"}
-            self._identity = {"kind": "seq2seq", **weights, **self.settings}
-        return self._identity
-
-    def _load(self) -> None:
-        from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
-        from transformers.utils import logging as hf_logging
-
-        from drscale.train import pick_device
-
-        source = str(Path(self.model_name).expanduser()) if self.local else self.model_name
-        options = {"revision": self.revision, "local_files_only": self.local_files_only}
-        bars_were_on = hf_logging.is_progress_bar_enabled()
-        hf_logging.disable_progress_bar()  # a loading bar is noise in a headless notebook
-        try:
-            self._tokenizer = AutoTokenizer.from_pretrained(source, **options)
-            self._model = AutoModelForSeq2SeqLM.from_pretrained(source, **options)
-        except OSError as error:
-            hint = "" if self.local or not self.local_files_only else " (pass local_files_only=False to download it)"
-            raise FileNotFoundError(f"cannot load generator model {self.model_name!r}{hint}: {error}") from error
-        finally:
-            if bars_were_on:
-                hf_logging.enable_progress_bar()
-        self._model.to(pick_device(self.device)).eval()
-
-    @torch.inference_mode()
-    def __call__(self, passages: list[str]) -> list[str]:
-        if self._model is None:
-            self._load()
-        s = self.settings
-        encoded = self._tokenizer([s["prefix"] + p for p in passages], return_tensors="pt", padding=True,
-                                  truncation=True, max_length=s["max_input_length"], return_token_type_ids=False)
-        encoded = {k: v.to(self._model.device) for k, v in encoded.items()}
-        output = self._model.generate(**encoded, max_new_tokens=s["max_new_tokens"], do_sample=s["do_sample"],
-                                      top_k=s["top_k"], num_beams=s["num_beams"])
-        return [q.strip() for q in self._tokenizer.batch_decode(output, skip_special_tokens=True)]
+        cache = None
+        if cache_dir is not None and identity is not None:
+            cache = generation_cache(cache_dir, self.name, identity,
+                                     ((pid, texts[data.passage_row[pid]]) for pid in passages),
+                                     queries_per_passage=self.queries_per_passage, batch_size=self.batch_size,
+                                     seed=self.seed)
+        written = generate_queries(self.generator, ids, [texts[data.passage_row[pid]] for pid in ids],
+                                   self.batch_size, self.seed, cache)
+        query_ids, queries, passage_ids, dropped = [], [], [], 0
+        for (pid, copy), query in zip(inputs, written):
+            if not query.strip():
+                dropped += 1
+                continue
+            query_ids.append(f"{self.name}:{copy}:{pid}")
+            queries.append(query.strip())
+            passage_ids.append(pid)
+        return TrainingPairs(self.name, query_ids, queries, passage_ids, list(passage_ids), dropped=dropped)
 
 
 # ---------------------------------------------------------------- applying a source
@@ -477,7 +326,6 @@ class Seq2SeqGenerator:
 def _check_scope(scope: str, owner: str) -> None:
     if scope not in SCOPES:
         raise ValueError(f"{owner}: scope must be one of {SCOPES}; got {scope!r}")
-
 
 
 def source_passages(data: RetrievalData, scope: str = "train") -> list[str]:
@@ -564,150 +412,3 @@ def summary_table(pairs: Mapping[str, TrainingPairs], annotated: Mapping[str, Re
          "same data as prepared": annotated[name].fingerprint() == fingerprint}
         for name, found in pairs.items()
     ]).set_index("source")
-
-
-def cache_folder(data_dir: str | Path) -> Path:
-    """Where a study keeps generated pairs: `data_dir/annotations`."""
-    return Path(data_dir) / "annotations"
-
-
-def check_same_evaluation(reference: RetrievalData, other: RetrievalData, pool_size: int | None = None,
-                          seed: int = 1) -> None:
-    """Raise unless `other` is evaluated on exactly the rows and texts `reference` is: the same
-    test pairs, the same pool sample and the same passage and query texts at those rows."""
-    from drscale.metrics import evaluation_rows
-
-    if not np.array_equal(reference.test_pair_rows(), other.test_pair_rows()):
-        raise ValueError(f"{other.name}: test pairs differ from {reference.name}'s")
-    rows = evaluation_rows(reference, pool_size, seed)
-    if not np.array_equal(rows, evaluation_rows(other, pool_size, seed)):
-        raise ValueError(f"{other.name}: evaluation passages (test positives + pool) differ from {reference.name}'s")
-    passages = reference.corpus.select(rows)["text"][:], other.corpus.select(rows)["text"][:]
-    query_rows = np.unique(reference.test_pair_rows()[:, 0])
-    queries = reference.queries.select(query_rows)["text"][:], other.queries.select(query_rows)["text"][:]
-    if passages[0] != passages[1] or queries[0] != queries[1]:
-        raise ValueError(f"{other.name}: evaluation texts differ from {reference.name}'s")
-
-
-def source_sweeps(sources: Mapping[str, RetrievalData], configs: Sequence[Any], store: Any, **kwargs: Any) -> pd.DataFrame:
-    """The same runs (model, data sizes, training, evaluation) on each source's data, through
-    `drscale.sweep.run_sweep` (finished runs are reused); one table with a `source` column.
-
-    Before any training, every source is checked to be evaluated exactly as the first one
-    and to hold enough pairs for the largest data size: a source is never given a smaller
-    grid, since its curve would not be comparable. Keyword arguments go to `run_sweep`.
-    """
-    from drscale.sweep import run_sweep
-
-    if not sources or not configs:
-        raise ValueError("source_sweeps needs at least one source and one run config")
-    reference = next(iter(sources.values()))
-    largest = max(c.data_size for c in configs)
-    for name, data in sources.items():
-        if data.n_train_pairs < largest:
-            raise ValueError(f"source {name!r} has {data.n_train_pairs} training pairs; the grid needs {largest}")
-        for evaluation in {c.evaluation for c in configs}:
-            check_same_evaluation(reference, data, evaluation.pool_size, evaluation.seed)
-    tables = [run_sweep(configs, data, store, **kwargs).assign(source=name) for name, data in sources.items()]
-    combined = pd.concat(tables, ignore_index=True)
-    return combined[["source", *[c for c in combined.columns if c != "source"]]]
-
-
-# ---------------------------------------------------------------- comparing the curves
-
-PAPER_ORDER = ("ict", "doct5query", HUMAN, "llm")
-"""Sources from flattest to steepest data-size curve in the paper's annotation-quality figure
-(only figures were published, no fitted parameters)."""
-PAPER_LABELS = {"ict": "ICT", "doct5query": "docT5query", HUMAN: "human labels", "llm": "LLM-written queries"}
-
-
-def fit_sources(runs: pd.DataFrame, **kwargs: Any) -> dict[str, FitResult]:
-    """L(D) fitted to each source's runs (a `source_sweeps` table); keyword arguments go to
-    `drscale.fit.fit_runs` (n_bootstrap, seed, level, ...). Failed runs are left out, named."""
-    from drscale.fit import fit_runs
-
-    if "source" not in runs:
-        raise ValueError(f"the runs table needs a 'source' column (from source_sweeps); has {list(runs.columns)}")
-    return {name: fit_runs("data_size", group, **kwargs) for name, group in runs.groupby("source", sort=False)}
-
-
-def mean_log_slope(result: FitResult, lo: float, hi: float, points: int = 64) -> float:
-    """Average d log L / d log D of the fitted curve over [lo, hi]: how steeply it falls where
-    it was measured (beta alone ignores the floor delta and the scale B)."""
-    grid = np.logspace(np.log10(lo), np.log10(hi), points)
-    return float(np.mean(np.gradient(np.log(result.predict(grid)), np.log(grid))))
-
-
-def exponent_table(fits: Mapping[str, FitResult]) -> pd.DataFrame:
-    """One row per source: beta with its bootstrap interval, B, delta, R^2 and the mean log-log
-    slope over the data sizes all sources share, flattest (smallest beta) first."""
-    lo = max(float(f.variables["data_size"].min()) for f in fits.values())
-    hi = min(float(f.variables["data_size"].max()) for f in fits.values())
-    rows = []
-    for name, result in fits.items():
-        beta_lo, beta_hi = result.intervals()["beta"]
-        rows.append({"source": name, "beta": result.params["beta"], f"beta lower {result.level:.0%}": beta_lo,
-                     f"beta upper {result.level:.0%}": beta_hi, "B": result.params["b"], "delta": result.params["delta"],
-                     "R^2 (log L)": result.r2["log"], "mean log-log slope": mean_log_slope(result, lo, hi),
-                     "runs": result.ce.size})
-    return pd.DataFrame(rows).sort_values("beta").set_index("source")
-
-
-@dataclass(frozen=True)
-class OrderCheck:
-    """The fitted order of sources (by beta, flattest first) against the paper's order.
-
-    `probability[(a, b)]`: share of paired bootstrap resamples in which beta of a is below
-    beta of b, for each pair the paper puts a flatter than b.
-    """
-
-    expected: tuple[str, ...]
-    observed: tuple[str, ...]
-    probability: dict[tuple[str, str], float]
-    betas: dict[str, tuple[float, float, float]]
-    not_compared: tuple[str, ...] = ()
-
-    @property
-    def matches(self) -> bool:
-        return self.expected == self.observed
-
-    def statement(self) -> str:
-        """The finding in words, every number from the fits."""
-        if len(self.expected) < 2:
-            return (f"Fewer than two of the fitted sources ({', '.join(self.betas) or 'none'}) appear in the paper's "
-                    f"comparison ({', '.join(PAPER_ORDER)}), so there is no order to compare.")
-        fitted = " < ".join(f"{s} β = {self.betas[s][0]:.3g} [{self.betas[s][1]:.3g}, {self.betas[s][2]:.3g}]"
-                            for s in self.observed)
-        paper = " < ".join(PAPER_LABELS[s] for s in self.expected)
-        verdict = "**matches**" if self.matches else "**does not match**"
-        lines = [f"Fitted data-size exponents, flattest first: {fitted}.",
-                 f"The paper's order for these sources (flattest first) is {paper}; ours {verdict} it."]
-        for (a, b), share in self.probability.items():
-            overlap = self.betas[a][2] >= self.betas[b][1] and self.betas[b][2] >= self.betas[a][1]
-            lines.append(f"β({a}) < β({b}) in {share:.0%} of the bootstrap resamples; their intervals "
-                         f"{'overlap, so this difference is not resolved by these runs' if overlap else 'do not overlap'}.")
-        if self.not_compared:
-            lines.append(f"Not in the paper's comparison, so not ordered: {', '.join(self.not_compared)}.")
-        return "\n\n".join(lines)
-
-
-def compare_with_paper(fits: Mapping[str, FitResult]) -> OrderCheck:
-    """Order the fitted sources by beta and compare with `PAPER_ORDER` (sources named as there)."""
-    known = [s for s in PAPER_ORDER if s in fits]
-    betas = {}
-    for name, result in fits.items():
-        lo, hi = result.intervals()["beta"]
-        betas[name] = (result.params["beta"], lo, hi)
-    probability = {}
-    for i, a in enumerate(known):
-        for b in known[i + 1 :]:
-            x, y = fits[a].bootstrap["beta"].to_numpy(), fits[b].bootstrap["beta"].to_numpy()
-            n = min(len(x), len(y))
-            probability[(a, b)] = float(np.mean(x[:n] < y[:n]))
-    return OrderCheck(
-        expected=tuple(known),
-        observed=tuple(sorted(known, key=lambda s: betas[s][0])),
-        probability=probability,
-        betas=betas,
-        not_compared=tuple(s for s in fits if s not in PAPER_ORDER),
-    )

@@ -7,17 +7,11 @@ import numpy as np
 import pytest
 
 from drscale import annotate
-from drscale.annotate import (
-    GeneratedQueries,
-    HumanLabels,
-    InverseClozeTask,
-    Seq2SeqGenerator,
-    TrainingPairs,
-    check_same_evaluation,
-    source_passages,
-    with_pairs,
-)
+from drscale.annotate import GeneratedQueries, HumanLabels, InverseClozeTask, TrainingPairs, source_passages, with_pairs
+from drscale.annotation_quality import (OrderCheck, check_same_evaluation, compare_with_paper, exponent_table,
+                                        source_sweeps)
 from drscale.data import column
+from drscale.generation import Seq2SeqGenerator
 
 
 def corpus_text(data):
@@ -242,7 +236,7 @@ def test_a_grid_larger_than_a_source_is_refused_naming_the_source(small_data, tm
     few = annotate.annotate(small_data, GeneratedQueries(lambda ps: ["q"] * len(ps), name="few", max_passages=30))
     configs = [RunConfig(model="L1_H8", data_size=64, train=CPU_PRESET)]
     with pytest.raises(ValueError, match="source 'few' has 30 training pairs; the grid needs 64"):
-        annotate.source_sweeps({"human": small_data, "few": few}, configs, tmp_path / "store.jsonl")
+        source_sweeps({"human": small_data, "few": few}, configs, tmp_path / "store.jsonl")
 
 
 def planted_fit(beta: float, seed: int):
@@ -255,22 +249,22 @@ def planted_fit(beta: float, seed: int):
 
 def test_comparison_with_the_paper_follows_the_fitted_exponents():
     flat, steep = planted_fit(0.3, 0), planted_fit(0.9, 1)
-    agree = annotate.compare_with_paper({"human": steep, "ict": flat, "mine": flat})
+    agree = compare_with_paper({"human": steep, "ict": flat, "mine": flat})
     assert agree.expected == ("ict", "human") and agree.observed == ("ict", "human") and agree.matches
     assert agree.probability[("ict", "human")] > 0.95 and agree.not_compared == ("mine",)
     assert "**matches**" in agree.statement() and "ict β = 0.3" in agree.statement()
     (_, ict_lo, ict_hi), (_, human_lo, human_hi) = agree.betas["ict"], agree.betas["human"]
     assert ("do not overlap" in agree.statement()) == (ict_hi < human_lo or human_hi < ict_lo)
-    apart = annotate.OrderCheck(("ict", "human"), ("ict", "human"), {("ict", "human"): 1.0},
-                                {"ict": (0.2, 0.1, 0.3), "human": (0.8, 0.7, 0.9)})
-    close = annotate.OrderCheck(("ict", "human"), ("human", "ict"), {("ict", "human"): 0.4},
-                                {"ict": (0.5, 0.1, 0.9), "human": (0.45, 0.3, 0.6)})
+    apart = OrderCheck(("ict", "human"), ("ict", "human"), {("ict", "human"): 1.0},
+                       {"ict": (0.2, 0.1, 0.3), "human": (0.8, 0.7, 0.9)})
+    close = OrderCheck(("ict", "human"), ("human", "ict"), {("ict", "human"): 0.4},
+                       {"ict": (0.5, 0.1, 0.9), "human": (0.45, 0.3, 0.6)})
     assert "do not overlap" in apart.statement() and "not resolved by these runs" in close.statement()
     assert "in 40% of the bootstrap resamples" in close.statement() and not close.matches
-    swapped = annotate.compare_with_paper({"human": flat, "ict": steep})
+    swapped = compare_with_paper({"human": flat, "ict": steep})
     assert not swapped.matches and "**does not match**" in swapped.statement()
-    table = annotate.exponent_table({"human": steep, "ict": flat})
+    table = exponent_table({"human": steep, "ict": flat})
     assert table.index.tolist() == ["ict", "human"]
     assert table.loc["ict", "mean log-log slope"] > table.loc["human", "mean log-log slope"]  # flatter: closer to 0
-    lone = annotate.compare_with_paper({"human": steep})
+    lone = compare_with_paper({"human": steep})
     assert "no order to compare" in lone.statement()
