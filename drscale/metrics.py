@@ -81,7 +81,7 @@ def contrastive_entropy(
     by the whole pool and gathers the drawn scores (cheap when M is small next to R*W);
     "gather" gathers the drawn passages' embeddings and scores only those (cheap when the
     pool is huge, as the release's 1M passages). Both stream pairs in chunks of about
-    64 MB, so memory stays flat whatever P; the gather copies rows with `index_select`
+    8 MB, so memory stays flat whatever P; the gather copies rows with `index_select`
     into one reused buffer (advanced indexing was 2-3x slower at the same traffic).
 
     `pool_dtype=torch.bfloat16` (or float16) stores the pool in 2 bytes a value, halving
@@ -132,10 +132,11 @@ SCORES_ROUTE_POOL_FACTOR = 16
 """Scoring the whole pool costs about 2*M*dim flops per pair, gathering R*W embeddings about
 4*R*W*dim bytes; with CPU matmul ~10x faster per element than a random gather, scoring wins
 while M < ~16 * R * W."""
-CHUNK_FLOATS = 1 << 24
-"""Floats of intermediate scores or gathered embeddings per chunk (64 MB): a gather of
-tens of thousands of rows keeps both cores' memory requests in flight (16 MB chunks read
-the pool at about half the rate), and memory stays constant whatever the number of pairs."""
+CHUNK_FLOATS = 1 << 21
+"""Floats of intermediate scores or gathered embeddings per chunk (8 MB, one pair's 2,560
+gathered passages at 768 dimensions): the chunk stays in cache between the gather that
+writes it and the products that read it; 16 to 64 MB chunks ran 1.1 to 1.6x slower on a
+1M-passage pool (benchmarks/bench_ce.py). Memory stays constant whatever the number of pairs."""
 
 
 def evaluate_contrastive_entropy(
