@@ -5,7 +5,7 @@ STAMP := $(VENV)/.drscale-installed
 # A CPU wheel of this torch lies on the development machines; unpinned, pip would fetch a multi-GB CUDA build.
 TORCH ?= torch==2.13.0
 
-.PHONY: setup demo joint test clean chromium
+.PHONY: setup demo joint test bench clean chromium
 
 setup: $(STAMP)
 
@@ -25,6 +25,11 @@ joint: $(STAMP)
 
 test: $(STAMP) chromium
 	$(PY) -m pytest -q
+
+# Speed and memory against baselines in the same process, printed as tables and ratio lines.
+bench: $(STAMP)
+	set -e; for script in train train_options ce sweep fit retrieval; do \
+		echo "== benchmarks/bench_$$script.py"; $(PY) benchmarks/bench_$$script.py; done
 
 # The browser test drives Debian's chromium: Playwright cannot download its own browsers offline.
 chromium:

@@ -44,8 +44,8 @@ from drscale.prepare import prepare_data
 from drscale.tokens import TokenizedData
 from drscale.train import CPU_PRESET, TrainConfig, batch_order, contrastive_loss, sample_shared_negatives, train
 
-LARGER_SIZES = ("L4_H512", "L8_H512")
-"""Two of the paper's miniatures above the CPU family (BERT-Small and BERT-Medium)."""
+LARGER_SIZES = ("L6_H256", "L2_H512")
+"""Two of the paper's miniatures above the CPU family: deeper (6 layers) and wider (512)."""
 
 
 def drscale_seconds(size: str, tokens: TokenizedData, pairs: np.ndarray, config: TrainConfig, flops: bool = False) -> float:

@@ -111,9 +111,10 @@ def notebook_grid(params: dict, data, grid_function, *grid_args) -> list[RunConf
 
 
 def test_the_whole_demo_configuration_twice_gives_identical_stores(tmp_path):
-    """Notebooks 02 and 03 are the only writers of the demo's results store (01 prepares the
-    data; 05, 06 and 08 are functions of those tables), so their default grids, run twice in
-    fresh processes on data prepared with notebook 01's defaults, are the whole demo."""
+    """Notebooks 02 and 03 write the demo's model- and data-size runs (01 prepares the data;
+    05, 06 and 08 are functions of those tables), so their default grids, run twice in fresh
+    processes on data prepared with notebook 01's defaults, are the demo's laws. Notebook 07
+    adds its Inverse Cloze Task runs to the same store; tests/test_notebook_07.py covers them."""
     prep, model_nb, data_nb = (notebook_defaults(name) for name in ("01_prepare_data", "02_model_size_sweep", "03_data_size_sweep"))
     for params, grid_keys in ((model_nb, {"models", "data_size"}), (data_nb, {"model", "data_sizes"})):
         assert set(params) == SWEEP_PARAMETERS | grid_keys, "a new notebook parameter: map it into demo_spec"
