@@ -47,9 +47,10 @@ def preset(steps: int):
 
 
 def peak_memory(args: argparse.Namespace) -> dict:
-    """Peak MiB of training `--memory-model` for `--steps` steps, then of evaluating it."""
+    """Peak MiB of training `--memory-model` for `--memory-steps` steps (the peak is reached in
+    the first), then of evaluating it."""
     data = prepare_data("docstrings", args.data_dir)
-    config = preset(args.steps)
+    config = preset(args.memory_steps)
     model = build_encoder(args.memory_model, seed=0)
     tokens = TokenizedData.build(data, model.tokenizer, config.query_max_length, config.passage_max_length)
     pairs = data.train_pair_rows(args.data_size)
@@ -77,6 +78,7 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=["L1_H16", "L1_H32", "L1_H64", "L2_H64"])
     parser.add_argument("--memory-model", default="L4_H256")
     parser.add_argument("--steps", type=int, default=100)
+    parser.add_argument("--memory-steps", type=int, default=10)
     parser.add_argument("--data-size", type=int, default=2048)
     parser.add_argument("--data-dir", default="data")
     parser.add_argument("--memory-only", action="store_true", help=argparse.SUPPRESS)
@@ -86,7 +88,7 @@ def main() -> None:
         return
 
     prepare_data("docstrings", args.data_dir)
-    command = [sys.executable, __file__, "--memory-only", "--memory-model", args.memory_model, "--steps", str(args.steps),
+    command = [sys.executable, __file__, "--memory-only", "--memory-model", args.memory_model, "--memory-steps", str(args.memory_steps),
                "--data-size", str(args.data_size), "--data-dir", args.data_dir]
     memory = json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1])
     with tempfile.TemporaryDirectory(prefix="drscale-bench-sweep-") as folder:
