@@ -19,29 +19,25 @@ Prints a table and ratio lines; asserts nothing.
 from __future__ import annotations
 
 import argparse
-import time
 from dataclasses import replace
 
 import numpy as np
 import torch
 
 from _measure import bf16_matmul_supported
+from bench_train import drscale_seconds
 from drscale.models import build_encoder
 from drscale.prepare import prepare_data
 from drscale.sweep import EvalConfig, RunConfig, run_one
 from drscale.tokens import TokenizedData
-from drscale.train import CPU_PRESET, train
+from drscale.train import CPU_PRESET
 
 
 def step_seconds(size: str, tokens: TokenizedData, pairs: np.ndarray, args: argparse.Namespace, **option) -> tuple[float, float]:
     """(steady-state seconds per step, seconds of the first `--warmup` steps) with `option`."""
-    times = []
-    for steps in (args.warmup, args.warmup + args.steps):
-        model = build_encoder(size, seed=0)
-        start = time.perf_counter()
-        train(model, tokens, pairs, replace(CPU_PRESET, steps=steps, warmup_steps=0, **option), progress=False)
-        times.append(time.perf_counter() - start)
-    return (times[1] - times[0]) / args.steps, times[0]
+    short = replace(CPU_PRESET, steps=args.warmup, warmup_steps=0, **option)
+    first = drscale_seconds(size, tokens, pairs, short)
+    return (drscale_seconds(size, tokens, pairs, replace(short, steps=args.warmup + args.steps)) - first) / args.steps, first
 
 
 def main() -> None:

@@ -104,18 +104,11 @@ class AnnotatedData(RetrievalData):
 
     training_only_passages: int = 0
 
-    def pool_rows(self, size: int | None = None, seed: int = 0) -> np.ndarray:
-        """The pool of the original data: non-test passages other than training-only rows,
-        sampled exactly as `RetrievalData.pool_rows` samples (same rows, same draw)."""
-        if not self.training_only_passages:
-            return super().pool_rows(size, seed)
-        rows = super().pool_rows()
-        rows = rows[rows < len(self.corpus) - self.training_only_passages]
-        if size is None:
-            return rows
-        if not 1 <= size <= len(rows):
-            raise ValueError(f"pool size must be between 1 and {len(rows)} (non-test passages of {self.name}); got {size}")
-        return np.sort(np.random.default_rng(seed).choice(rows, size=size, replace=False))
+    def unlabelled_rows(self) -> np.ndarray:
+        """The original data's unlabelled rows: training-only rows (appended last) are left
+        out, so `pool_rows` samples the same rows with the same draw as the original."""
+        rows = super().unlabelled_rows()
+        return rows[rows < len(self.corpus) - self.training_only_passages]
 
     def fingerprint(self) -> str:
         """The tables' hash, and the training-only row count when there are any (it changes the pool)."""

@@ -107,13 +107,17 @@ class RetrievalData:
         With `size`, a seeded random sample of that many (the release sampled 1M of 8.8M),
         sorted; without, all of them.
         """
-        positives = {self.passage_row[pid] for pid in column(self.test_qrels, "passage_id")}
-        rows = np.array([row for row in range(len(self.corpus)) if row not in positives], dtype=np.int64)
+        rows = self.unlabelled_rows()
         if size is None:
             return rows
         if not 1 <= size <= len(rows):
             raise ValueError(f"pool size must be between 1 and {len(rows)} (non-test passages of {self.name}); got {size}")
         return np.sort(np.random.default_rng(seed).choice(rows, size=size, replace=False))
+
+    def unlabelled_rows(self) -> np.ndarray:
+        """Every corpus row the pool may hold: those that are not a test positive."""
+        positives = {self.passage_row[pid] for pid in column(self.test_qrels, "passage_id")}
+        return np.array([row for row in range(len(self.corpus)) if row not in positives], dtype=np.int64)
 
     def fingerprint(self) -> str:
         """Short hash of every id and text, so results from different builds can be told apart."""

@@ -28,7 +28,7 @@ from tqdm import tqdm
 
 import drscale
 from drscale.backends import Backend, LocalBackend, RayBackend
-from drscale.data import RetrievalData, column
+from drscale.data import RetrievalData
 from drscale.metrics import encode, evaluate_contrastive_entropy, evaluation_rows
 from drscale.models import MODEL_SIZES, build_encoder, load_encoder, n_params
 from drscale.ranking import evaluate_ranking
@@ -295,7 +295,7 @@ def _check_feasible(config: RunConfig, data: RetrievalData) -> None:
             f"training negatives ({config.train.negatives}) plus batch_size ({config.train.batch_size}) exceed the "
             f"{len(data.corpus)} passages of {data.name}"
         )
-    non_test = len(data.corpus) - len(set(column(data.test_qrels, "passage_id")))  # len(data.pool_rows()), without the list
+    non_test = len(data.unlabelled_rows())
     pool = config.evaluation.pool_size or non_test
     if pool > non_test:
         raise ValueError(f"evaluation pool_size {pool} exceeds the {non_test} non-test passages of {data.name}")
