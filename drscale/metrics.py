@@ -6,11 +6,13 @@ pool of unlabelled passages (every corpus passage that is not a test positive), 
     CE(q, p+) = -log( exp s(q,p+) / (exp s(q,p+) + sum_j exp s(q,p_j)) ),   s = inner product,
 
 averaged over repeats and pairs. The authors' release loops over pairs and repeats in
-Python; here one batched gather and one logsumexp do all pairs of a chunk at once.
+Python; here the drawn scores of a chunk of pairs come from one matrix product and one
+logsumexp does them all.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -79,14 +81,14 @@ def contrastive_entropy(
 
     Two exact routes, chosen by cost (`route="auto"`): "scores" multiplies a chunk of queries
     by the whole pool and gathers the drawn scores (cheap when M is small next to R*W);
-    "gather" gathers the drawn passages' embeddings and scores only those (cheap when the
-    pool is huge, as the release's 1M passages). Both stream pairs in chunks of about
-    8 MB, so memory stays flat whatever P; the gather copies rows with `index_select`
-    into one reused buffer (advanced indexing was 2-3x slower at the same traffic).
+    "sampled" scores only the drawn (query, passage) pairs, visiting the draws in pool-row
+    order (`sampled_scores`), so a huge pool such as the release's 1M passages is read from
+    memory about once rather than once per draw. Both work through the pairs in chunks, so
+    memory stays bounded whatever P.
 
     `pool_dtype=torch.bfloat16` (or float16) stores the pool in 2 bytes a value, halving
-    the memory the gather route reads; scores are still accumulated in float32 and the
-    softmax in float64 (benchmarks/bench_ce.py reports the error this costs).
+    its memory; scores are still accumulated in float32 and the softmax in float64
+    (benchmarks/bench_ce.py reports the error this costs).
     """
     if query_embeddings.shape != positive_embeddings.shape or query_embeddings.ndim != 2:
         raise ValueError(
@@ -95,32 +97,29 @@ def contrastive_entropy(
         )
     if pool_embeddings.ndim != 2 or pool_embeddings.shape[1] != query_embeddings.shape[1]:
         raise ValueError(f"pool embeddings must be (passages, {query_embeddings.shape[1]}); got {tuple(pool_embeddings.shape)}")
-    if route not in ("auto", "scores", "gather"):
-        raise ValueError(f"route must be 'auto', 'scores' or 'gather'; got {route!r}")
+    if route not in ("auto", "scores", "sampled"):
+        raise ValueError(f"route must be 'auto', 'scores' or 'sampled'; got {route!r}")
     if pool_dtype not in (torch.float32, torch.bfloat16, torch.float16):
         raise ValueError(f"pool_dtype must be torch.float32, torch.bfloat16 or torch.float16; got {pool_dtype}")
     pool_embeddings = pool_embeddings.to(pool_dtype).contiguous()
-    pool_size, dim = pool_embeddings.shape
+    query_embeddings = query_embeddings.float().contiguous()
+    pool_size = len(pool_embeddings)
     rows = sample_negative_rows(len(query_embeddings), repeats, negatives, pool_size, seed)
     if route == "auto":
-        route = "scores" if pool_size <= SCORES_ROUTE_POOL_FACTOR * repeats * negatives else "gather"
-    floats_per_pair = pool_size if route == "scores" else repeats * negatives * dim
-    chunk = max(1, CHUNK_FLOATS // floats_per_pair)
-    positive_scores = (query_embeddings * positive_embeddings).sum(dim=1)
-    values = torch.empty(len(query_embeddings), dtype=torch.float64)
+        route = "scores" if pool_size <= SCORES_ROUTE_POOL_FACTOR * repeats * negatives else "sampled"
     if route == "scores":
         pool_embeddings = pool_embeddings.float()  # small by construction: score in float32
-    gathered = torch.empty((chunk * repeats * negatives, dim), dtype=pool_dtype) if route == "gather" else None
+        chunk = max(1, CHUNK_FLOATS // pool_size)
+    else:
+        chunk = max(1, DRAWS_PER_CHUNK // (repeats * negatives))
+    positive_scores = (query_embeddings * positive_embeddings).sum(dim=1)
+    values = torch.empty(len(query_embeddings), dtype=torch.float64)
     for start in range(0, len(query_embeddings), chunk):
         queries, drawn = query_embeddings[start : start + chunk], rows[start : start + chunk].reshape(-1, repeats * negatives)
         if route == "scores":
             negative_scores = (queries @ pool_embeddings.T).gather(1, drawn)
         else:
-            block = gathered[: drawn.numel()].view(len(drawn), -1, dim)
-            torch.index_select(pool_embeddings, 0, drawn.reshape(-1), out=block.view(-1, dim))
-            negative_scores = torch.empty(drawn.shape)
-            for pair in range(len(drawn)):  # a matrix-vector product per pair: 3-4x faster than bmm here
-                torch.mv(block[pair].float(), queries[pair], out=negative_scores[pair])
+            negative_scores = sampled_scores(queries, pool_embeddings, drawn)
         negative_scores = negative_scores.view(-1, repeats, negatives)
         positive = positive_scores[start : start + chunk, None, None].expand(-1, repeats, 1)
         logits = torch.cat([positive, negative_scores], dim=2).double()
@@ -128,15 +127,53 @@ def contrastive_entropy(
     return values if per_pair else float(values.mean())
 
 
+def sampled_scores(queries: torch.Tensor, pool: torch.Tensor, drawn: torch.Tensor) -> torch.Tensor:
+    """(Q, K) float32 scores queries[i] . pool[drawn[i, k]], computing only the drawn products.
+
+    Gathering the drawn rows pair by pair reads one random 3 KB row per draw, at a quarter of
+    the memory's streaming rate. Here the draws are sorted by pool row and scored with a
+    sampled matrix product (`torch.sparse.sampled_addmm` over a CSR pattern of pool rows x
+    queries): each pool row is read once and meets every query that drew it while it is in
+    cache, and the queries (a few MB) stay in cache throughout. A reduced-precision pool is
+    widened to float32 a cache-sized block of rows at a time.
+    """
+    pool_size, draws = len(pool), drawn.numel()
+    flat = drawn.reshape(-1)
+    order = torch.sort(flat.int() if pool_size < 2**31 else flat, stable=True).indices
+    row_starts = torch.zeros(pool_size + 1, dtype=torch.int64)
+    torch.cumsum(torch.bincount(flat, minlength=pool_size), 0, out=row_starts[1:])
+    query_of_draw = order // drawn.shape[1]
+    sorted_scores = torch.empty(draws)
+    block = pool_size if pool.dtype == torch.float32 else max(1, CHUNK_FLOATS // pool.shape[1])
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+        for first in range(0, pool_size, block):
+            last = min(first + block, pool_size)
+            lo, hi = int(row_starts[first]), int(row_starts[last])
+            if lo == hi:
+                continue
+            pattern = torch.sparse_csr_tensor(
+                row_starts[first : last + 1] - lo, query_of_draw[lo:hi], torch.zeros(hi - lo),
+                size=(last - first, len(queries)), check_invariants=False,
+            )
+            products = torch.sparse.sampled_addmm(pattern, pool[first:last].float(), queries.T, beta=0.0)
+            sorted_scores[lo:hi] = products.values()
+    scores = torch.empty(draws)
+    scores[order] = sorted_scores
+    return scores.view(drawn.shape)
+
+
 SCORES_ROUTE_POOL_FACTOR = 16
-"""Scoring the whole pool costs about 2*M*dim flops per pair, gathering R*W embeddings about
-4*R*W*dim bytes; with CPU matmul ~10x faster per element than a random gather, scoring wins
-while M < ~16 * R * W."""
+"""Scoring the whole pool costs about 2*M*dim flops per pair, the sampled route about one
+cached query read per draw plus a sort of the draws; with CPU matmul far faster per element
+than scattered reads, scoring wins while M < ~16 * R * W."""
 CHUNK_FLOATS = 1 << 21
-"""Floats of intermediate scores or gathered embeddings per chunk (8 MB, one pair's 2,560
-gathered passages at 768 dimensions): the chunk stays in cache between the gather that
-writes it and the products that read it; 16 to 64 MB chunks ran 1.1 to 1.6x slower on a
-1M-passage pool (benchmarks/bench_ce.py). Memory stays constant whatever the number of pairs."""
+"""Floats of intermediate scores (or of a widened reduced-precision pool block) per chunk:
+8 MB, which stays in cache between the product that writes it and the gather that reads it."""
+DRAWS_PER_CHUNK = 1 << 23
+"""Draws the sampled route sorts and scores at once (about 30 bytes each, 250 MB): every
+chunk reads the touched pool rows once, so fewer, larger chunks read the pool fewer times;
+the paper's 7,437 pairs x 2,560 draws take three."""
 
 
 def evaluate_contrastive_entropy(
