@@ -7,20 +7,25 @@ per step, the same loss (raw dot product, no in-batch negatives) and fused AdamW
 clipping and linear decay, in this process with the same torch threads:
 
 - drscale: `drscale.train.train` (text tokenised once per data set, passages padded per
-  batch, positives and negatives encoded in one pass);
+  batch, positives and negatives encoded in one pass, dropout masks drawn by numpy: the same
+  dropout probabilities, another random stream, see `drscale.dropout`);
 - baseline: `SentenceTransformerTrainer` with a custom loss that draws the step's shared
   negatives with the same generator, tokenises them with `model.tokenize` and encodes them,
   as a user of sentence-transformers would write it (its collator tokenises the batch's
   text every step; its model truncates every text to the passage length).
 
-Steady-state step time is the difference between a run of `--warmup + --steps` steps and
-one of `--warmup` steps, so set-up costs of either loop cancel. Achieved FLOP/s counts the
-same steps' floating-point operations with `torch.utils.flop_counter.FlopCounterMode`
-(forward and backward matmuls and attention) and divides by drscale's step time; the peak is
-this machine's measured matmul rate (`_measure.matmul_peak_flops`).
+Each loop runs `--warmup + --steps` steps and records the wall time of every step (drscale's
+`TrainResult.step_seconds`; a trainer callback at each step's end for the baseline); the
+steady-state step time is the median over the steps after the first `--warmup`, so set-up,
+first-call costs and a stray slow step of either loop do not count. The two loops alternate
+`--repeats` times and each keeps its fastest. Achieved FLOP/s counts the timed steps'
+floating-point operations with `torch.utils.flop_counter.FlopCounterMode` (forward and
+backward matmuls and attention: a counted run of `--warmup + --steps` steps minus one of
+`--warmup`) and divides by drscale's step time; the peak is this machine's measured matmul
+rate (`_measure.matmul_peak_flops`).
 Prints a table and ratio lines; asserts nothing (timings depend on the machine and its load).
 
-    python benchmarks/bench_train.py [--sizes L1_H8 ... L4_H512] [--steps 10] [--data-dir data]
+    python benchmarks/bench_train.py [--sizes L1_H8 ... L2_H512] [--steps 10] [--repeats 1] [--data-dir data]
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ import numpy as np
 import torch
 from datasets import Dataset
 from torch.utils.flop_counter import FlopCounterMode
+from transformers import TrainerCallback
 
 from _measure import bf16_matmul_supported, matmul_peak_flops
 from drscale.data import RetrievalData
@@ -48,16 +54,31 @@ LARGER_SIZES = ("L6_H256", "L2_H512")
 """Two of the paper's miniatures above the CPU family: deeper (6 layers) and wider (512)."""
 
 
-def drscale_seconds(size: str, tokens: TokenizedData, pairs: np.ndarray, config: TrainConfig, flops: bool = False) -> float:
-    """Wall seconds of `config.steps` drscale steps (or their FLOPs with `flops`)."""
-    model = build_encoder(size, seed=0)
-    if flops:
-        with FlopCounterMode(display=False) as counter:
-            train(model, tokens, pairs, config, progress=False)
-        return counter.get_total_flops()
-    start = time.perf_counter()
-    train(model, tokens, pairs, config, progress=False)
-    return time.perf_counter() - start
+def drscale_steps(size: str, tokens: TokenizedData, pairs: np.ndarray, config: TrainConfig) -> list[float]:
+    """Wall seconds of each of `config.steps` drscale steps, from a fresh encoder."""
+    return train(build_encoder(size, seed=0), tokens, pairs, config, progress=False).step_seconds
+
+
+def drscale_flops(size: str, tokens: TokenizedData, pairs: np.ndarray, config: TrainConfig) -> float:
+    """Floating-point operations of `config.steps` drscale steps."""
+    with FlopCounterMode(display=False) as counter:
+        train(build_encoder(size, seed=0), tokens, pairs, config, progress=False)
+    return counter.get_total_flops()
+
+
+class StepClock(TrainerCallback):
+    """Records the wall time of each trainer step, from one step's end to the next's."""
+
+    def __init__(self) -> None:
+        self.step_seconds: list[float] = []
+
+    def on_train_begin(self, args, state, control, **kwargs) -> None:
+        self.last = time.perf_counter()
+
+    def on_step_end(self, args, state, control, **kwargs) -> None:
+        now = time.perf_counter()
+        self.step_seconds.append(now - self.last)
+        self.last = now
 
 
 class SharedNegativesLoss(torch.nn.Module):
@@ -80,8 +101,8 @@ class SharedNegativesLoss(torch.nn.Module):
         return contrastive_loss(embed(queries_features), embed(positives_features), embed(negatives_features))
 
 
-def sentence_transformers_seconds(size: str, data: RetrievalData, pairs: np.ndarray, config: TrainConfig) -> float:
-    """Wall seconds of `config.steps` SentenceTransformerTrainer steps on drscale's batches."""
+def sentence_transformers_steps(size: str, data: RetrievalData, pairs: np.ndarray, config: TrainConfig) -> list[float]:
+    """Wall seconds of each of `config.steps` SentenceTransformerTrainer steps on drscale's batches."""
     from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
     from sentence_transformers.base.sampler import DefaultBatchSampler
     from torch.utils.data import SequentialSampler
@@ -105,11 +126,11 @@ def sentence_transformers_seconds(size: str, data: RetrievalData, pairs: np.ndar
             report_to="none", disable_tqdm=True, seed=config.seed, use_cpu=True,
         )
         loss = SharedNegativesLoss(model, data, order, pairs, rng, config)
+        clock = StepClock()
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):  # its log lines
-            trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=dataset, loss=loss)
-            start = time.perf_counter()
+            trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=dataset, loss=loss, callbacks=[clock])
             trainer.train()
-            return time.perf_counter() - start
+        return clock.step_seconds
 
 
 def step_tokens(tokens: TokenizedData, pairs: np.ndarray, config: TrainConfig, first_step: int) -> float:
@@ -126,13 +147,20 @@ def step_tokens(tokens: TokenizedData, pairs: np.ndarray, config: TrainConfig, f
     return total / (config.steps - first_step)
 
 
+def steady_seconds(step_seconds: list[float], warmup: int) -> float:
+    """Median wall seconds of the steps after the first `warmup`."""
+    return float(np.median(step_seconds[warmup:]))
+
+
 def measure(size: str, data: RetrievalData, tokens: TokenizedData, pairs: np.ndarray, args: argparse.Namespace) -> dict:
     short = replace(CPU_PRESET, steps=args.warmup, warmup_steps=0)
     long = replace(short, steps=args.warmup + args.steps)
-    ours = (drscale_seconds(size, tokens, pairs, long) - drscale_seconds(size, tokens, pairs, short)) / args.steps
-    theirs = (sentence_transformers_seconds(size, data, pairs, long) - sentence_transformers_seconds(size, data, pairs, short)) / args.steps
-    flops = (drscale_seconds(size, tokens, pairs, long, flops=True) - drscale_seconds(size, tokens, pairs, short, flops=True)) / args.steps
-    return {"size": size, "ours_s": ours, "theirs_s": theirs, "flops": flops,
+    ours, theirs = [], []
+    for _ in range(args.repeats):
+        ours.append(steady_seconds(drscale_steps(size, tokens, pairs, long), args.warmup))
+        theirs.append(steady_seconds(sentence_transformers_steps(size, data, pairs, long), args.warmup))
+    flops = (drscale_flops(size, tokens, pairs, long) - drscale_flops(size, tokens, pairs, short)) / args.steps
+    return {"size": size, "ours_s": min(ours), "theirs_s": min(theirs), "flops": flops,
             "tokens": step_tokens(tokens, pairs, long, first_step=args.warmup)}
 
 
@@ -140,7 +168,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", nargs="+", default=[*CPU_FAMILY, *LARGER_SIZES])
     parser.add_argument("--steps", type=int, default=10, help="timed steps per run")
-    parser.add_argument("--warmup", type=int, default=3, help="steps of the shorter run that is subtracted")
+    parser.add_argument("--warmup", type=int, default=3, help="first steps of each run left out of its timing")
+    parser.add_argument("--repeats", type=int, default=1, help="alternating runs of each loop; each keeps its fastest")
     parser.add_argument("--data-dir", default="data", help="where the embedded default is (or will be) prepared")
     args = parser.parse_args()
 

@@ -1,13 +1,18 @@
-"""The optional training speed-ups, bfloat16 autocast and torch.compile: speed, and effect on CE.
+"""The training speed options: numpy-drawn dropout, bfloat16 autocast, torch.compile; speed and effect on CE.
 
-Neither is on by default; this says what each would buy and cost on this machine.
+Only the numpy-drawn dropout masks (`TrainConfig.fast_dropout`, `drscale.dropout`) are on by
+default, because their CE is within run-to-run noise of torch's masks; this says what each
+option buys and costs on this machine.
 
-- Speed: steady-state step time of each option against float32 eager on the same model,
-  batches and negatives (difference of a `--warmup + --steps` run and a `--warmup` run, so
-  compilation and set-up cancel; compile time is reported on its own).
+- Speed: steady-state step time of each option against float32 eager with torch's own
+  dropout, on the same model, batches and negatives (median step time after the first
+  `--warmup` steps, so compilation and set-up do not count; the first steps' time, which
+  holds the compilation, is reported on its own).
 - Effect on CE: full CPU-preset runs (200 steps, `--ce-size` on `--ce-data-size` pairs,
-  contrastive entropy on the test split) with each option, next to the run-to-run noise:
-  the spread of float32 runs that differ only in their seeds.
+  contrastive entropy on the test split) next to the run-to-run noise: the spread of default
+  runs that differ only in their seeds. Other dropout masks are another random stream, so
+  torch's masks are compared over the same seeds by their mean; bfloat16 keeps the masks, so
+  it is compared with the same seed.
 
 bfloat16 is measured only where the CPU multiplies it natively (AVX-512 BF16 or AMX) or on
 CUDA; torch.compile only with `--compile` (its first compilation takes minutes on 2 cores).
@@ -25,7 +30,7 @@ import numpy as np
 import torch
 
 from _measure import bf16_matmul_supported
-from bench_train import drscale_seconds
+from bench_train import drscale_steps, steady_seconds
 from drscale.models import build_encoder
 from drscale.prepare import prepare_data
 from drscale.sweep import EvalConfig, RunConfig, run_one
@@ -35,9 +40,9 @@ from drscale.train import CPU_PRESET
 
 def step_seconds(size: str, tokens: TokenizedData, pairs: np.ndarray, args: argparse.Namespace, **option) -> tuple[float, float]:
     """(steady-state seconds per step, seconds of the first `--warmup` steps) with `option`."""
-    short = replace(CPU_PRESET, steps=args.warmup, warmup_steps=0, **option)
-    first = drscale_seconds(size, tokens, pairs, short)
-    return (drscale_seconds(size, tokens, pairs, replace(short, steps=args.warmup + args.steps)) - first) / args.steps, first
+    config = replace(CPU_PRESET, steps=args.warmup + args.steps, warmup_steps=0, **option)
+    seconds = drscale_steps(size, tokens, pairs, config)
+    return steady_seconds(seconds, args.warmup), sum(seconds[: args.warmup])
 
 
 def main() -> None:
@@ -55,7 +60,7 @@ def main() -> None:
     data = prepare_data("docstrings", args.data_dir)
     tokens = TokenizedData.build(data, build_encoder("L1_H8").tokenizer, CPU_PRESET.query_max_length, CPU_PRESET.passage_max_length)
     pairs = data.train_pair_rows(data.n_train_pairs)
-    options = {"float32 eager": {}}
+    options = {"float32, torch's dropout": {"fast_dropout": False}, "float32 (default)": {}}
     if bf16_matmul_supported() or torch.cuda.is_available():
         options["bfloat16 autocast"] = {"precision": "bfloat16"}
     else:
@@ -63,13 +68,13 @@ def main() -> None:
     if args.compile:
         options["torch.compile"] = {"compile": True}
     print(f"training options, CPU preset shapes, torch threads {torch.get_num_threads()}")
-    print(f"{'size':<9}{'option':<20}{'s/step':>9}{'speed-up':>10}{'first steps s':>15}")
+    print(f"{'size':<9}{'option':<27}{'s/step':>9}{'speed-up':>10}{'first steps s':>15}")
     for size in args.speed_sizes:
         baseline = None
         for label, option in options.items():
             seconds, first = step_seconds(size, tokens, pairs, args, **option)
             baseline = baseline or seconds
-            print(f"{size:<9}{label:<20}{seconds:>9.3f}{baseline / seconds:>9.2f}x{first:>15.1f}", flush=True)
+            print(f"{size:<9}{label:<27}{seconds:>9.3f}{baseline / seconds:>9.2f}x{first:>15.1f}", flush=True)
 
     fingerprint = data.fingerprint()
     evaluation = EvalConfig(pool_size=4096, ranking=False)
@@ -79,15 +84,21 @@ def main() -> None:
                            evaluation, init_seed=seed)
         record = run_one(config, data, fingerprint)
         if record["status"] != "finished":
-            raise RuntimeError(f"{option or 'float32'} seed {seed}: {record['error']}")
+            raise RuntimeError(f"{option or 'default'} seed {seed}: {record['error']}")
         return record["ce"]
 
-    noise = [ce(seed) for seed in range(args.noise_seeds)]
+    seeds = range(args.noise_seeds)
+    noise = [ce(seed) for seed in seeds]
     spread = float(np.std(noise, ddof=1)) if len(noise) > 1 else float("nan")
     print(f"\nCE of {args.ce_size} on {args.ce_data_size:,} pairs, {CPU_PRESET.steps} steps (test split, pool 4,096)")
-    print(f"float32 eager, seeds 0..{args.noise_seeds - 1}: " + ", ".join(f"{v:.4f}" for v in noise)
-          + f" (run-to-run sd {spread:.4f})")
-    for label, option in list(options.items())[1:]:
+    print(f"default, seeds 0..{args.noise_seeds - 1}: " + ", ".join(f"{v:.4f}" for v in noise)
+          + f" (mean {np.mean(noise):.4f}, run-to-run sd {spread:.4f})")
+    torch_masks = [ce(seed, fast_dropout=False) for seed in seeds]
+    gap = float(np.mean(torch_masks) - np.mean(noise))
+    print(f"torch's dropout, seeds 0..{args.noise_seeds - 1}: " + ", ".join(f"{v:.4f}" for v in torch_masks)
+          + f" (mean {np.mean(torch_masks):.4f}; difference of means {gap:+.4f}, "
+          f"{abs(gap) / (spread * np.sqrt(2 / len(noise))):.1f} standard errors)")
+    for label, option in list(options.items())[2:]:
         value = ce(0, **option)
         print(f"{label}, seed 0: {value:.4f} (difference {value - noise[0]:+.4f}, {abs(value - noise[0]) / spread:.1f} sd)")
 

@@ -11,6 +11,7 @@ the authors' release. A fixed number of steps for every model size, as in the pa
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import asdict, dataclass, field, replace
 
@@ -18,6 +19,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from drscale.allocator import keep_freed_memory
+from drscale.dropout import generator_dropout
 from drscale.tokens import TokenizedData
 
 
@@ -43,6 +46,7 @@ class TrainConfig:
     seed: int = 521
     precision: str = "float32"  # or "bfloat16": autocast of the encoder, a speed option
     compile: bool = False  # torch.compile the encoder (dynamic shapes), a speed option
+    fast_dropout: bool = True  # CPU dropout masks from numpy generators on every core (drscale.dropout)
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "negatives", "query_max_length", "passage_max_length"):
@@ -55,8 +59,9 @@ class TrainConfig:
             raise ValueError(f"TrainConfig.warmup_steps must be in [0, steps={self.steps}); got {self.warmup_steps}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"TrainConfig.precision must be one of {sorted(PRECISIONS)}; got {self.precision!r}")
-        if not isinstance(self.compile, bool):
-            raise ValueError(f"TrainConfig.compile must be True or False; got {self.compile!r}")
+        for name in ("compile", "fast_dropout"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"TrainConfig.{name} must be True or False; got {getattr(self, name)!r}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -124,11 +129,16 @@ class TrainingDiverged(RuntimeError):
 
 @dataclass
 class TrainResult:
-    """What a run leaves besides the model: the loss curve, time and device."""
+    """What a run leaves besides the model: the loss curve, time and device.
+
+    `step_seconds[i]` is the wall time of step i (batch, forward, backward, update): the first
+    steps carry one-off costs, so steady-state throughput is read from the later ones.
+    """
 
     losses: list[float] = field(repr=False)
     wall_time_s: float
     device: str
+    step_seconds: list[float] = field(default_factory=list, repr=False)
 
     def curve_summary(self, points: int = 10) -> list[float]:
         """Mean loss over `points` equal slices of training, for compact run records."""
@@ -196,6 +206,8 @@ def train(
             f"{len(tokens.passages)} passages"
         )
     device = pick_device(device)
+    if device.type == "cpu":
+        keep_freed_memory()  # activations reuse freed heap instead of faulting in fresh pages every step
     rng = np.random.default_rng(config.seed)
     torch.manual_seed(config.seed)
     order = batch_order(len(pair_rows), config.batch_size, config.steps, rng)
@@ -207,32 +219,45 @@ def train(
     encoder = torch.compile(model, dynamic=True) if config.compile else model
     autocast = torch.autocast(device.type, dtype=PRECISIONS[config.precision], enabled=config.precision != "float32")
     losses: list[float] = []
-    start = time.perf_counter()
+    step_seconds: list[float] = []
+    start = previous = time.perf_counter()
     bar = tqdm(range(config.steps), desc="train", disable=not progress, leave=False, mininterval=1.0)
-    for step in bar:
-        query_rows, positive_rows = pair_rows[order[step]].T
-        negative_rows = sample_shared_negatives(rng, len(tokens.passages), config.negatives, positive_rows)
-        # each distinct passage is encoded once, even when two queries share a positive
-        passage_rows, passage_index = np.unique(np.concatenate([positive_rows, negative_rows]), return_inverse=True)
-        with autocast:
-            queries = _embed(encoder, tokens.query_batch(query_rows), device)
-            passages = _embed(encoder, tokens.passage_batch(passage_rows), device)
-        passages = passages[torch.from_numpy(passage_index).to(device)]
-        loss = contrastive_loss(queries.float(), passages[: config.batch_size].float(), passages[config.batch_size :].float())
-        value = loss.item()
-        if not np.isfinite(value):
-            raise TrainingDiverged(step, value)
-        losses.append(value)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
-        optimizer.step()
-        scheduler.step()
-        optimizer.zero_grad(set_to_none=True)
-        if step % 10 == 0:
-            bar.set_postfix(loss=f"{value:.3f}")
+    with _dropout(model, config, device):
+        for step in bar:
+            query_rows, positive_rows = pair_rows[order[step]].T
+            negative_rows = sample_shared_negatives(rng, len(tokens.passages), config.negatives, positive_rows)
+            # each distinct passage is encoded once, even when two queries share a positive
+            passage_rows, passage_index = np.unique(np.concatenate([positive_rows, negative_rows]), return_inverse=True)
+            with autocast:
+                queries = _embed(encoder, tokens.query_batch(query_rows), device)
+                passages = _embed(encoder, tokens.passage_batch(passage_rows), device)
+            passages = passages[torch.from_numpy(passage_index).to(device)]
+            loss = contrastive_loss(queries.float(), passages[: config.batch_size].float(), passages[config.batch_size :].float())
+            value = loss.item()
+            if not np.isfinite(value):
+                raise TrainingDiverged(step, value)
+            losses.append(value)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            now = time.perf_counter()
+            step_seconds.append(now - previous)
+            previous = now
+            if step % 10 == 0:
+                bar.set_postfix(loss=f"{value:.3f}")
     bar.close()
     model.eval()
-    return TrainResult(losses=losses, wall_time_s=time.perf_counter() - start, device=str(device))
+    return TrainResult(losses=losses, wall_time_s=time.perf_counter() - start, device=str(device), step_seconds=step_seconds)
+
+
+def _dropout(model: torch.nn.Module, config: TrainConfig, device: torch.device) -> contextlib.AbstractContextManager:
+    """numpy-drawn dropout masks for CPU training with `fast_dropout`; torch's own otherwise
+    (CUDA draws masks fast, and a compiled encoder fuses its own)."""
+    if config.fast_dropout and device.type == "cpu" and not config.compile:
+        return generator_dropout(model, config.seed)
+    return contextlib.nullcontext()
 
 
 def _embed(model: torch.nn.Module, features: dict[str, torch.Tensor], device: torch.device) -> torch.Tensor:

@@ -36,7 +36,8 @@ def test_paper_preset_holds_the_released_defaults():
 def test_training_lowers_the_loss_on_real_pairs(small_data, tokens):
     model = build_encoder("L1_H16", seed=0)
     result = train(model, tokens, small_data.train_pair_rows(seed=0), replace(TINY, steps=60), progress=False)
-    assert len(result.losses) == 60
+    assert len(result.losses) == len(result.step_seconds) == 60
+    assert min(result.step_seconds) > 0 and sum(result.step_seconds) <= result.wall_time_s
     assert np.mean(result.losses[-10:]) < np.mean(result.losses[:10]) - 0.3
     assert result.device == "cpu"
 
@@ -117,6 +118,7 @@ def test_a_non_finite_loss_stops_training_and_names_the_step(small_data, tokens)
         ("warmup_steps", 30, r"warmup_steps must be in \[0, steps=30\)"),
         ("precision", "float16", r"precision must be one of \['bfloat16', 'float32'\]; got 'float16'"),
         ("compile", "yes", "compile must be True or False; got 'yes'"),
+        ("fast_dropout", 1, "fast_dropout must be True or False; got 1"),
     ],
 )
 def test_bad_training_settings_are_named(field, value, message):
