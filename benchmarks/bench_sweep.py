@@ -10,7 +10,7 @@
   resident-set high-water mark above the resident set before it (`_measure.PeakMemory`).
 Prints a table and a ratio line; asserts nothing.
 
-    python benchmarks/bench_sweep.py [--models L1_H16 L1_H32 L1_H64 L2_H64] [--steps 100]
+    python benchmarks/bench_sweep.py [--models L1_H16 L1_H32 L1_H64 L2_H64] [--steps 50]
 """
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=["L1_H16", "L1_H32", "L1_H64", "L2_H64"])
     parser.add_argument("--memory-model", default="L4_H256")
-    parser.add_argument("--steps", type=int, default=100)
+    parser.add_argument("--steps", type=int, default=50)
     parser.add_argument("--memory-steps", type=int, default=10)
     parser.add_argument("--data-size", type=int, default=2048)
     parser.add_argument("--data-dir", default="data")

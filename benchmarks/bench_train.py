@@ -8,7 +8,9 @@ clipping and linear decay, in this process with the same torch threads:
 
 - drscale: `drscale.train.train` (text tokenised once per data set, passages padded per
   batch, positives and negatives encoded in one pass, dropout masks drawn by numpy: the same
-  dropout probabilities, another random stream, see `drscale.dropout`);
+  dropout probabilities, another random stream, see `drscale.dropout`). Its first run also
+  keeps freed memory for reuse (`drscale.allocator`), a setting of the whole process, so the
+  baseline's runs get it too;
 - baseline: `SentenceTransformerTrainer` with a custom loss that draws the step's shared
   negatives with the same generator, tokenises them with `model.tokenize` and encodes them,
   as a user of sentence-transformers would write it (its collator tokenises the batch's
@@ -25,7 +27,7 @@ backward matmuls and attention: a counted run of `--warmup + --steps` steps minu
 rate (`_measure.matmul_peak_flops`).
 Prints a table and ratio lines; asserts nothing (timings depend on the machine and its load).
 
-    python benchmarks/bench_train.py [--sizes L1_H8 ... L2_H512] [--steps 10] [--repeats 1] [--data-dir data]
+    python benchmarks/bench_train.py [--sizes L1_H8 ... L2_H512] [--steps 8] [--repeats 1] [--data-dir data]
 """
 
 from __future__ import annotations
@@ -167,8 +169,8 @@ def measure(size: str, data: RetrievalData, tokens: TokenizedData, pairs: np.nda
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", nargs="+", default=[*CPU_FAMILY, *LARGER_SIZES])
-    parser.add_argument("--steps", type=int, default=10, help="timed steps per run")
-    parser.add_argument("--warmup", type=int, default=3, help="first steps of each run left out of its timing")
+    parser.add_argument("--steps", type=int, default=8, help="timed steps per run")
+    parser.add_argument("--warmup", type=int, default=2, help="first steps of each run left out of its timing")
     parser.add_argument("--repeats", type=int, default=1, help="alternating runs of each loop; each keeps its fastest")
     parser.add_argument("--data-dir", default="data", help="where the embedded default is (or will be) prepared")
     args = parser.parse_args()

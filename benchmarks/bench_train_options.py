@@ -48,8 +48,8 @@ def step_seconds(size: str, tokens: TokenizedData, pairs: np.ndarray, args: argp
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--speed-sizes", nargs="+", default=["L2_H128", "L4_H256"])
-    parser.add_argument("--steps", type=int, default=10)
-    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=8)
+    parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--ce-size", default="L1_H32")
     parser.add_argument("--ce-data-size", type=int, default=4096)
     parser.add_argument("--noise-seeds", type=int, default=3, help="float32 runs that differ only in seeds")
