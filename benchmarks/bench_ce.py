@@ -18,7 +18,7 @@ it stays in cache, the "scores" route).
 Prints a table and ratio lines; asserts nothing (timings depend on the machine and its load)
 except that drscale equals the loop to 1e-5 on the pairs the loop ran.
 
-    python benchmarks/bench_ce.py [--pairs 7437] [--pools 1000000 4096] [--loop-pairs 500]
+    python benchmarks/bench_ce.py [--pairs 7437] [--pools 1000000 4096] [--loop-pairs 250]
 """
 
 from __future__ import annotations
@@ -104,7 +104,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--dim", type=int, default=768)
     parser.add_argument("--pools", type=int, nargs="+", default=[1_000_000, 4096])
-    parser.add_argument("--loop-pairs", type=int, default=500)
+    parser.add_argument("--loop-pairs", type=int, default=250)
     args = parser.parse_args()
 
     bandwidth = copy_bandwidth()

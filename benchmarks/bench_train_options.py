@@ -18,7 +18,7 @@ bfloat16 is measured only where the CPU multiplies it natively (AVX-512 BF16 or 
 CUDA; torch.compile only with `--compile` (its first compilation takes minutes on 2 cores).
 Prints a table and ratio lines; asserts nothing.
 
-    python benchmarks/bench_train_options.py [--speed-sizes L2_H128 L4_H256] [--ce-size L1_H32] [--compile]
+    python benchmarks/bench_train_options.py [--speed-sizes L4_H256] [--ce-size L1_H32] [--compile]
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def step_seconds(size: str, tokens: TokenizedData, pairs: np.ndarray, args: argp
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--speed-sizes", nargs="+", default=["L2_H128", "L4_H256"])
+    parser.add_argument("--speed-sizes", nargs="+", default=["L4_H256"])
     parser.add_argument("--steps", type=int, default=8)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--ce-size", default="L1_H32")

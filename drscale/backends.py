@@ -1,8 +1,11 @@
 """Where a sweep's runs execute: in this process, or in a pool of single-thread workers.
 
 On a small CPU, two worker processes with one thread each finish more training steps per
-second than one process with two threads (small models cannot keep two threads busy), so
-the local pool is the default there; on a GPU, one run at a time owns the device. Workers
+second than one process with two threads (small models cannot keep two threads busy): a
+sweep of the demo's 200-step runs finished 1.16x sooner (benchmarks/bench_sweep.py), so the
+local pool is the default there. Each worker's start-up (spawn, import, tokenise) is paid
+once per sweep; for runs of a few seconds it is not earned back (50-step runs: 0.85x). On a
+GPU, one run at a time owns the device. Workers
 return records to the parent, which alone writes the results store.
 """
 
