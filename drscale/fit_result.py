@@ -19,6 +19,7 @@ from numpy.typing import ArrayLike
 
 from drscale import laws
 from drscale.bootstrap import percentile_interval
+from drscale.files import write_text_atomic
 
 _LAW_FUNCTIONS = {"model_size": laws.model_size_law, "data_size": laws.data_size_law, "joint": laws.joint_law}
 IDENTIFIABLE_DECADES = 2.0
@@ -203,13 +204,8 @@ class FitResult:
 
 def save_fits(path: str | os.PathLike, fits: dict[str, FitResult | None]) -> Path:
     """Write fits by name ("model_size", "data_size", "joint") to a JSON file; None entries are skipped."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = {name: result.to_dict() for name, result in fits.items() if result is not None}
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(payload, indent=1, allow_nan=False), encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    return write_text_atomic(path, json.dumps(payload, indent=1, allow_nan=False))
 
 
 def load_fits(path: str | os.PathLike) -> dict[str, FitResult]:

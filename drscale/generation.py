@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from drscale.files import write_text_atomic
 from drscale.store import config_hash
 
 QueryGenerator = Callable[[list[str]], list[str]]
@@ -75,7 +74,7 @@ class GenerationCache:
         folder.mkdir(parents=True, exist_ok=True)
         meta = folder / "key.json"
         if not meta.exists():
-            _write_atomic(meta, json.dumps(key, indent=1, sort_keys=True, default=str))
+            write_text_atomic(meta, json.dumps(key, indent=1, sort_keys=True, default=str))
 
     def _path(self, batch: int) -> Path:
         return self.folder / f"batch-{batch:06d}.json"
@@ -91,16 +90,9 @@ class GenerationCache:
         return stored["queries"]
 
     def write(self, batch: int, passage_ids: list[str], queries: list[str]) -> None:
-        _write_atomic(self._path(batch), json.dumps({"passage_ids": passage_ids, "queries": queries}))
+        write_text_atomic(self._path(batch), json.dumps({"passage_ids": passage_ids, "queries": queries}))
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    handle, staging = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(handle, "w", encoding="utf-8") as out:
-        out.write(text)
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(staging, path)
 
 
 def generation_cache(cache_dir: str | Path, name: str, generator: Mapping[str, Any],

@@ -29,6 +29,7 @@ from tqdm import tqdm
 import drscale
 from drscale.backends import Backend, LocalBackend, RayBackend
 from drscale.data import RetrievalData
+from drscale.files import write_text_atomic
 from drscale.metrics import encode, evaluate_contrastive_entropy, evaluation_rows
 from drscale.models import MODEL_SIZES, build_encoder, load_encoder, n_params
 from drscale.ranking import evaluate_ranking
@@ -144,11 +145,9 @@ def study_store(data_dir: str | Path) -> ResultsStore:
 
 
 def save_table(table: pd.DataFrame, data_dir: str | Path, name: str) -> Path:
-    """Write a sweep table to `data_dir/results/<name>.csv`, where the fitting notebook reads it."""
-    path = Path(data_dir) / "results" / f"{name}.csv"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    table.to_csv(path, index=False)
-    return path
+    """Write a sweep table to `data_dir/results/<name>.csv`, where the fitting notebook reads it
+    (atomically: a crash leaves the previous table, not half of the new one)."""
+    return write_text_atomic(Path(data_dir) / "results" / f"{name}.csv", table.to_csv(index=False))
 
 
 def run_one(

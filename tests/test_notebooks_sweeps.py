@@ -1,7 +1,6 @@
 """Notebooks 01-03 run headless through papermill on tiny parameters, chained as in the demo."""
 
 import json
-from pathlib import Path
 
 import pandas as pd
 import pytest

@@ -14,7 +14,6 @@ import sys
 from pathlib import Path
 
 import papermill
-import pytest
 
 from drscale.prepare import prepare_data
 from drscale.spec import SweepSpec

@@ -9,7 +9,6 @@ from drscale.tokens import TokenizedData, pad_batch
 from drscale.train import (
     CPU_PRESET,
     PAPER_PRESET,
-    TrainConfig,
     TrainingDiverged,
     batch_order,
     contrastive_loss,
