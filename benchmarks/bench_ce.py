@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from _measure import copy_bandwidth
-from drscale.metrics import SCORES_ROUTE_POOL_FACTOR, contrastive_entropy, sample_negative_rows
+from drscale.metrics import cheaper_route, contrastive_entropy, sample_negative_rows
 
 
 def embeddings(pairs: int, pool: int, dim: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -85,8 +85,7 @@ def regime(args: argparse.Namespace, pool_size: int, bandwidth: float) -> list[d
         lambda: contrastive_entropy(queries, positives, pool_bf16, per_pair=True, pool_dtype=torch.bfloat16, **config)
     )
     bound_s = args.pairs * args.repeats * (args.negatives + 1) * args.dim * 4 / bandwidth
-    route = "scores" if pool_size <= SCORES_ROUTE_POOL_FACTOR * args.repeats * args.negatives else "sampled"
-    common = {"pool": pool_size, "route": route, "bound_s": bound_s}
+    common = {"pool": pool_size, "route": cheaper_route(pool_size, args.repeats, args.negatives), "bound_s": bound_s}
     return [
         {**common, "variant": f"release loop (x{args.pairs / subset:.1f} from {subset} pairs)", "seconds": loop_s,
          "ce": float(loop.mean()), "error": "reference"},

@@ -1,17 +1,16 @@
-"""Dropout masks from numpy generators on every core, for training on the CPU.
+"""Dropout masks from a numpy generator, for training on the CPU.
 
 torch draws a CPU dropout mask one element at a time from one locked Mersenne Twister: on a
-2-core EPYC a dropout of a 96 x 64 x 256 activation took 11-15 ms, 20 to 50 times the cost of
+2-core EPYC a dropout of a 96 x 64 x 256 activation took 10-15 ms, 20 to 50 times the cost of
 a multiplication of the same tensor, and BERT applies four per layer (embeddings, attention
 probabilities, attention output, feed-forward output), about 12% of an L4_H256 training
-step. Here each mask comes from two independent PCG64DXSM streams, each filling its half of
-the tensor on its own thread (numpy releases the GIL), about 4x faster end to end
-(benchmarks/bench_train_options.py).
+step. Here each mask is filled in one vectorised call of a seeded PCG64DXSM generator, about
+2x faster per mask and 1.11x per L4_H256 step (benchmarks/bench_train_options.py). Two
+threads filling halves of a mask gave no measurable further gain in training.
 
 The masks are Bernoulli(1 - p) at float32 resolution, scaled by 1 / (1 - p), as torch's; only
 the random stream differs, so a run is as reproducible as with torch's dropout but not
-identical to it. The stream split is fixed (two streams whatever the thread count), so the
-masks, and the run, do not depend on how many threads draw them.
+identical to it, and it does not depend on the number of threads.
 
 `generator_dropout(model, seed)` swaps the dropout of a transformers encoder for the length
 of a `with` block: every `nn.Dropout` module and the attention probabilities' dropout (through
@@ -30,6 +29,7 @@ from torch import nn
 from transformers import AttentionInterface, PreTrainedModel
 from transformers.integrations.sdpa_attention import sdpa_attention_forward
 from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
+
 
 class MaskSource:
     """Scaled keep-masks drawn from one seeded numpy generator."""

@@ -106,7 +106,7 @@ def contrastive_entropy(
     pool_size = len(pool_embeddings)
     rows = sample_negative_rows(len(query_embeddings), repeats, negatives, pool_size, seed)
     if route == "auto":
-        route = "scores" if pool_size <= SCORES_ROUTE_POOL_FACTOR * repeats * negatives else "sampled"
+        route = cheaper_route(pool_size, repeats, negatives)
     if route == "scores":
         pool_embeddings = pool_embeddings.float()  # small by construction: score in float32
         chunk = max(1, CHUNK_FLOATS // pool_size)
@@ -125,6 +125,11 @@ def contrastive_entropy(
         logits = torch.cat([positive, negative_scores], dim=2).double()
         values[start : start + chunk] = (torch.logsumexp(logits, dim=2) - logits[:, :, 0]).mean(dim=1)
     return values if per_pair else float(values.mean())
+
+
+def cheaper_route(pool_size: int, repeats: int, negatives: int) -> str:
+    """The route `route="auto"` takes: "scores" for a pool small next to the draws per pair."""
+    return "scores" if pool_size <= SCORES_ROUTE_POOL_FACTOR * repeats * negatives else "sampled"
 
 
 def sampled_scores(queries: torch.Tensor, pool: torch.Tensor, drawn: torch.Tensor) -> torch.Tensor:

@@ -46,7 +46,7 @@ class TrainConfig:
     seed: int = 521
     precision: str = "float32"  # or "bfloat16": autocast of the encoder, a speed option
     compile: bool = False  # torch.compile the encoder (dynamic shapes), a speed option
-    fast_dropout: bool = True  # CPU dropout masks from numpy generators on every core (drscale.dropout)
+    fast_dropout: bool = True  # CPU dropout masks from a seeded numpy generator (drscale.dropout)
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "negatives", "query_max_length", "passage_max_length"):
