@@ -5,7 +5,7 @@ STAMP := $(VENV)/.drscale-installed
 # A CPU wheel of this torch lies on the development machines; unpinned, pip would fetch a multi-GB CUDA build.
 TORCH ?= torch==2.13.0
 
-.PHONY: setup demo joint test bench clean chromium
+.PHONY: setup demo joint regime test bench clean chromium
 
 setup: $(STAMP)
 
@@ -23,12 +23,17 @@ demo: $(STAMP)
 joint: $(STAMP)
 	$(PY) -m drscale.suite --joint
 
+# The comparison of training regimes on dev that chose the demo's regime (about 40 minutes on two cores).
+regime: $(STAMP)
+	$(PY) -m drscale.suite 01_prepare_data
+	$(PY) -m drscale.suite --regime
+
 test: $(STAMP) chromium
 	$(PY) -m pytest -q
 
 # Speed and memory against baselines in the same process, printed as tables and ratio lines.
 bench: $(STAMP)
-	set -e; for script in train train_options ce sweep fit retrieval; do \
+	set -e; for script in train train_options ce sweep fit retrieval dev_eval; do \
 		echo "== benchmarks/bench_$$script.py"; $(PY) benchmarks/bench_$$script.py; done
 
 # The browser test drives Debian's chromium: Playwright cannot download its own browsers offline.

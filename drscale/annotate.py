@@ -129,7 +129,8 @@ class AnnotatedData(RetrievalData):
         marker = Path(folder) / "TRAINING_ONLY"
         count = int(marker.read_text()) if marker.exists() else 0
         return cls(name=data.name, corpus=data.corpus, queries=data.queries, train_qrels=data.train_qrels,
-                   test_qrels=data.test_qrels, source=data.source, training_only_passages=count)
+                   test_qrels=data.test_qrels, source=data.source, dev_qrels=data.dev_qrels,
+                   training_only_passages=count)
 
 
 # ---------------------------------------------------------------- sources
@@ -323,9 +324,12 @@ def _check_scope(scope: str, owner: str) -> None:
 
 def source_passages(data: RetrievalData, scope: str = "train") -> list[str]:
     """Ids of the passages a synthetic source may write queries for (see `SCOPES`), in corpus
-    order; test positives never, so no query is ever made from a passage the model is tested on."""
+    order; test and dev positives never, so no query is ever made from a passage the model is
+    tested or selected on."""
     _check_scope(scope, "scope")
     test = set(column(data.test_qrels, "passage_id"))
+    if data.dev_qrels is not None:
+        test |= set(column(data.dev_qrels, "passage_id"))
     allowed = set(column(data.train_qrels, "passage_id")) if scope == "train" else None
     evaluated = column(data.corpus, "id")[: len(data.corpus) - getattr(data, "training_only_passages", 0)]
     return [pid for pid in evaluated if pid not in test and (allowed is None or pid in allowed)]
@@ -350,6 +354,8 @@ def with_pairs(data: RetrievalData, pairs: TrainingPairs) -> AnnotatedData:
         if pid in known:
             raise ValueError(f"{where}: training-only positive id {pid!r} is already a corpus passage id")
     test_positives = set(column(data.test_qrels, "passage_id"))
+    if data.dev_qrels is not None:
+        test_positives |= set(column(data.dev_qrels, "passage_id"))  # dev selects checkpoints: never train on it
     query_text = column(data.queries, "text")
     new_ids, new_texts, seen = [], [], {}
     for i, (qid, query, pid, origin) in enumerate(zip(pairs.query_ids, pairs.queries, pairs.passage_ids, pairs.origin_ids)):
@@ -366,7 +372,7 @@ def with_pairs(data: RetrievalData, pairs: TrainingPairs) -> AnnotatedData:
                 raise ValueError(f"{where}: query id {qid!r} carries two different texts")
             continue
         if origin in test_positives:
-            raise ValueError(f"{where}: query {qid!r} was made from test positive {origin!r}; that would train on the test set")
+            raise ValueError(f"{where}: query {qid!r} was made from held-out (test or dev) positive {origin!r}; that would train on a held-out split")
         seen[qid] = query
         new_ids.append(qid)
         new_texts.append(query)
@@ -382,6 +388,7 @@ def with_pairs(data: RetrievalData, pairs: TrainingPairs) -> AnnotatedData:
         queries=queries,
         train_qrels=table({"query_id": pairs.query_ids, "passage_id": pairs.passage_ids}),
         test_qrels=data.test_qrels,
+        dev_qrels=data.dev_qrels,
         source=data.source if pairs.source == HUMAN else f"{data.source or data.name}; training pairs: {pairs.source}",
         training_only_passages=len(pairs.positives),
     )

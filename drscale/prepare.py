@@ -28,27 +28,50 @@ def prepare_data(
     path: str | Path | None = None,
     name: str | None = None,
     rebuild: bool = False,
+    dev_queries: int = 500,
+    dev_seed: int = 0,
     **options: Any,
 ) -> RetrievalData:
-    """Build `source` (from `path` for file formats), save it as `name`, and return it.
+    """Build `source` (from `path` for file formats), carve a dev split of `dev_queries`
+    training queries (0: none), save it as `name`, and return it.
 
-    `options` go to the builder: `packages`, `test_queries`, `seed` for docstrings; the
-    loader's keyword arguments for the others. An existing preparation is reused unless
-    `rebuild`.
+    `options` go to the builder: `packages`, `snapshot`, `test_queries`, `seed` for
+    docstrings (the default packages load from the shipped snapshot); the loader's keyword
+    arguments for the others. An existing preparation is reused unless `rebuild`, or unless
+    its dev split has another size.
     """
+    if not isinstance(dev_queries, int) or isinstance(dev_queries, bool) or dev_queries < 0:
+        raise ValueError(f"dev_queries must be a non-negative integer; got {dev_queries!r}")
     if source not in SOURCES:
         raise ValueError(f"unknown source {source!r}; choose one of {SOURCES}")
     if source != "docstrings" and path is None:
         raise ValueError(f"source {source!r} reads files: pass `path`")
     folder = prepared_folder(data_dir, name or source)
     if (folder / "NAME").exists() and not rebuild:
-        return RetrievalData.load(folder)
+        data = RetrievalData.load(folder)
+        if data.summary()["dev_pairs"] == 0 and dev_queries == 0 or data.dev_qrels is not None and \
+                len(set(data.dev_qrels["query_id"])) == dev_queries:
+            return data
     if source == "docstrings":
-        options.setdefault("packages", DEFAULT_PACKAGES)
-        data = build_docstring_data(**{k: (tuple(v) if k == "packages" else v) for k, v in options.items()})
+        # The default packages come from the shipped snapshot (the same pairs on every install);
+        # another list, or snapshot=False, builds from the installed sources.
+        from drscale.embedded import load_docstring_snapshot
+
+        packages = options.pop("packages", None)
+        packages = DEFAULT_PACKAGES if packages is None else tuple(packages)
+        if options.pop("snapshot", packages == DEFAULT_PACKAGES):
+            if packages != DEFAULT_PACKAGES:
+                raise ValueError(f"the docstring snapshot holds the default packages {DEFAULT_PACKAGES}; "
+                                 f"packages={packages} needs snapshot=False (a build from the installed sources)")
+            options.pop("workers", None)  # parsing processes: a build's option only
+            data = load_docstring_snapshot(**options)
+        else:
+            data = build_docstring_data(packages=packages, **options)
     else:
         loader = {"msmarco": loaders.load_msmarco, "beir": loaders.load_beir, "t2ranking": loaders.load_t2ranking, "hf": loaders.load_hf}
         data = loader[source](path, **options)
+    if dev_queries:
+        data = data.with_dev_split(dev_queries, seed=dev_seed)
     data.save(folder)
     (folder / "summary.json").write_text(json.dumps(data.summary(), indent=2) + "\n")
     return data

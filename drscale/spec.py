@@ -20,11 +20,12 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from drscale.models import expand_models
 from drscale.sweep import EvalConfig, RunConfig
-from drscale.train import preset_config
+from drscale.regime import study_regime
 
 GRID_KEYS = {"models", "data_sizes", "seeds", "init_seeds"}
-TOP_KEYS = {"data_dir", "dataset", "store", "preset", "train", "evaluation", "grid", "workers", "device"}
+TOP_KEYS = {"data_dir", "dataset", "store", "preset", "pretraining", "train", "evaluation", "grid", "workers", "device"}
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ class SweepSpec:
     dataset: str
     store: str
     preset: str = "cpu"
+    pretraining: str | None = None  # None: the preset's start; "none" or "ict" (drscale.regime.study_regime)
     train: dict[str, Any] = field(default_factory=dict)
     evaluation: dict[str, Any] = field(default_factory=dict)
     grid: dict[str, list] = field(default_factory=dict)
@@ -80,6 +82,7 @@ class SweepSpec:
             dataset=raw.get("dataset", "docstrings"),
             store=str(base / raw["store"]) if "store" in raw else str(data_dir / "runs" / "results.jsonl"),
             preset=raw.get("preset", "cpu"),
+            pretraining=raw.get("pretraining"),
             train=dict(raw.get("train", {})),
             evaluation=dict(raw.get("evaluation", {})),
             grid={k: list(v) for k, v in grid.items()},
@@ -90,12 +93,18 @@ class SweepSpec:
         return spec
 
     def configs(self) -> list[RunConfig]:
-        """One run per (model, data size, training seed, init seed) of the grid."""
-        base = preset_config(self.preset, **self.train)
+        """One run per (model, data size, training seed, init seed) of the grid, each model at
+        the preset's rate for its size unless `train` sets `learning_rate` for all."""
+        overrides = dict(self.train)
+        regime = study_regime(self.preset, learning_rate=overrides.pop("learning_rate", None),
+                              pretraining=self.pretraining, **overrides)
         evaluation = EvalConfig(**self.evaluation)
-        seeds = self.grid.get("seeds", [base.seed])
+        seeds = self.grid.get("seeds", [regime.train.seed])
         init_seeds = self.grid.get("init_seeds", [0])
-        return [
-            RunConfig(model=model, data_size=size, train=replace(base, seed=seed), evaluation=evaluation, init_seed=init)
-            for model, size, seed, init in itertools.product(self.grid["models"], self.grid["data_sizes"], seeds, init_seeds)
-        ]
+        runs = []
+        for model, size, seed, init in itertools.product(
+            expand_models(self.grid["models"]), self.grid["data_sizes"], seeds, init_seeds
+        ):
+            run = regime.run_config(model, size, evaluation)
+            runs.append(replace(run, train=replace(run.train, seed=seed), init_seed=init))
+        return runs

@@ -32,6 +32,10 @@ NOTEBOOKS = (
 )
 """The demo suite, in the order the data flows: each notebook reads what earlier ones wrote."""
 
+REGIME_NOTEBOOKS = ("09_training_regime",)
+"""The comparison of training regimes on dev behind the demo's regime: about 90 runs, 40
+minutes on two cores, so a step of its own (`python -m drscale.suite --regime`)."""
+
 JOINT_NOTEBOOKS = ("04_joint_sweep", "05_fit_scaling_laws", "06_budget_allocation")
 """The joint (N, D) grid and the fits and budgets that use it: about three minutes more on
 two cores, so a step of its own (`python -m drscale.suite --joint`) after the demo."""
@@ -105,8 +109,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="*", help="names (default: the demo suite)")
     parser.add_argument("--joint", action="store_true", help="run the joint grid and refit (after the demo)")
+    parser.add_argument("--regime", action="store_true", help="compare the training regimes on dev (after notebook 01)")
     args = parser.parse_args(argv)
-    names = args.notebooks or list(JOINT_NOTEBOOKS if args.joint else NOTEBOOKS)
+    names = args.notebooks or list(JOINT_NOTEBOOKS if args.joint else REGIME_NOTEBOOKS if args.regime else NOTEBOOKS)
     suite_start = time.perf_counter()
     for name in names:
         start = time.perf_counter()

@@ -28,10 +28,13 @@ from tqdm import tqdm
 
 import drscale
 from drscale.backends import Backend, LocalBackend, RayBackend
+from drscale.checkpoint import CHECKPOINT_MANIFEST, checkpoint_problem, load_checkpoint, save_checkpoint
 from drscale.data import RetrievalData
+from drscale.dev_eval import DevSet
 from drscale.files import write_text_atomic
 from drscale.metrics import encode, evaluate_contrastive_entropy, evaluation_rows
-from drscale.models import MODEL_SIZES, build_encoder, load_encoder, n_params
+from drscale.pretrain import Pretraining, PretrainJob, load_pretrained, pretrain
+from drscale.models import MINILM_FAMILY, MODEL_SIZES, build_model, expand_models, fetch_hub_model, is_hub_id, model_entry_problem, n_params
 from drscale.ranking import evaluate_ranking
 from drscale.store import ResultsStore, config_hash
 from drscale.tokens import TokenizedData
@@ -51,7 +54,7 @@ class EvalConfig:
 
 @dataclass(frozen=True)
 class RunConfig:
-    """One training run: which model (a size name or a local folder), how many pairs, how."""
+    """One training run: which model (a size name, MiniLM_L<k>, a local folder or a hub id), how many pairs, how."""
 
     model: str
     data_size: int
@@ -59,23 +62,31 @@ class RunConfig:
     evaluation: EvalConfig = field(default_factory=EvalConfig)
     init_seed: int = 0
     subset_seed: int = 0
+    pretraining: Pretraining | None = None  # start from this size pre-trained on the Inverse Cloze Task
 
     def __post_init__(self) -> None:
-        if self.model not in MODEL_SIZES and not Path(self.model).is_dir():
-            raise ValueError(
-                f"model must be a size name or a local model folder; got {self.model!r}. "
-                f"Known sizes: {sorted(MODEL_SIZES)}"
-            )
+        problem = model_entry_problem(self.model)
+        if problem is not None:
+            raise ValueError(f"model: {problem}")
         if not isinstance(self.data_size, int) or self.data_size < 1:
             raise ValueError(f"data_size must be a positive integer; got {self.data_size!r}")
 
     def run_id(self, data_fingerprint: str) -> str:
-        return config_hash({"config": asdict(self), "data": data_fingerprint})
+        config = asdict(self)
+        if self.pretraining is None:
+            del config["pretraining"]  # runs from a plain start keep the ids they always had
+        return config_hash({"config": config, "data": data_fingerprint})
+
+    def pretrain_job(self) -> PretrainJob | None:
+        """The pre-training this run starts from (shared by every run of the same size and settings)."""
+        if self.pretraining is None:
+            return None
+        return PretrainJob(self.model, self.init_seed, self.pretraining, self.pretraining.train_config(self.train))
 
 
 def model_size_grid(models: Sequence[str], data_size: int, train_config: TrainConfig, **kwargs: Any) -> list[RunConfig]:
-    """Runs for the model-size law: each model on the same `data_size` pairs."""
-    return [RunConfig(model=m, data_size=data_size, train=train_config, **kwargs) for m in models]
+    """Runs for the model-size law: each model (family names expanded) on the same `data_size` pairs."""
+    return [RunConfig(model=m, data_size=data_size, train=train_config, **kwargs) for m in expand_models(models)]
 
 
 def data_size_grid(model: str, data_sizes: Sequence[int], train_config: TrainConfig, **kwargs: Any) -> list[RunConfig]:
@@ -112,13 +123,18 @@ def run_sweep(
     pending.sort(key=_expected_cost, reverse=True)  # longest first keeps the workers evenly busy
     backend = backend or LocalBackend()
     checkpoints = str(checkpoint_dir) if checkpoint_dir is not None else None
-    records = backend.execute(run_one, pending, (data, fingerprint, device, checkpoints), device)
+    pretrained = str(store.path.parent / "pretrained")
+    jobs = list(dict.fromkeys(job for job in (c.pretrain_job() for c in pending) if job is not None))
+    for done in tqdm(backend.execute(pretrain, jobs, (data, fingerprint, pretrained), device), total=len(jobs),
+                     desc="pre-training", disable=not progress or not jobs):
+        pass  # each pretrained model is saved as it finishes; a crash keeps those done
+    records = backend.execute(run_one, pending, (data, fingerprint, device, checkpoints, pretrained), device)
     for record in tqdm(records, total=len(pending), desc="runs", disable=not progress):
         store.append(record)
     return results_table(store, run_ids)
 
 
-TABLE_COLUMNS = ("run_id", "model", "n_params", "data_size", "seed", "ce", "train_time_s")
+TABLE_COLUMNS = ("run_id", "model", "n_params", "data_size", "seed", "steps", "best_step", "dev_ce", "ce", "train_time_s")
 
 
 def results_table(store: ResultsStore, run_ids: Sequence[str]) -> pd.DataFrame:
@@ -135,8 +151,25 @@ def results_table(store: ResultsStore, run_ids: Sequence[str]) -> pd.DataFrame:
     if left_out:
         described = "; ".join(f"{r['model']} D={r['data_size']}: {r.get('error', 'failed')}" for r in left_out)
         warnings.warn(f"{len(left_out)} failed run(s) left out of the table: {described}", stacklevel=2)
-    rows = [{column: finished[run_id][column] for column in TABLE_COLUMNS} for run_id in wanted if run_id in finished]
+    rows = [{column: finished[run_id].get(column) for column in TABLE_COLUMNS} for run_id in wanted if run_id in finished]
     return pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
+
+
+CURVE_COLUMNS = ("run_id", "model", "n_params", "data_size", "step", "dev_ce", "train_loss", "wall_s", "selected")
+
+
+def learning_curves(store: ResultsStore, run_ids: Sequence[str]) -> pd.DataFrame:
+    """Dev learning curves of the finished runs among `run_ids`, one row per dev measurement;
+    `selected` marks the measurement whose checkpoint the run reports."""
+    finished = {r["run_id"]: r for r in store.records() if r["status"] == "finished"}
+    rows = [
+        {"run_id": run_id, "model": record["model"], "n_params": record["n_params"], "data_size": record["data_size"],
+         **point, "selected": point["step"] == record.get("best_step")}
+        for run_id in dict.fromkeys(run_ids) if run_id in finished
+        for record in (finished[run_id],)
+        for point in record.get("dev_curve") or []
+    ]
+    return pd.DataFrame(rows, columns=list(CURVE_COLUMNS))
 
 
 def study_store(data_dir: str | Path) -> ResultsStore:
@@ -156,12 +189,21 @@ def run_one(
     fingerprint: str,
     device: str | None = None,
     checkpoint_dir: str | None = None,
+    pretrained_dir: str | None = None,
     progress: bool = False,
 ) -> dict[str, Any]:
-    """Train and evaluate one run; return its record (status "finished" or "failed")."""
+    """Train and evaluate one run; return its record (status "finished" or "failed").
+
+    A run with `pretraining` starts from its pretrained model under `pretrained_dir`
+    (`run_sweep` pre-trains every size a sweep needs before its runs start)."""
     device = pick_device(device)
-    model = build_encoder(config.model, seed=config.init_seed) if config.model in MODEL_SIZES else load_encoder(config.model)
+    job = config.pretrain_job()
+    if job is not None:
+        model = load_pretrained(pretrained_dir or ".", job, fingerprint)
+    else:
+        model = build_model(config.model, seed=config.init_seed, projection_scale=config.train.projection_scale)
     tokens = _tokenized(data, fingerprint, model.tokenizer, config.train)
+    dev = dev_set(data, config.train) if config.train.eval_points else None
     record: dict[str, Any] = {
         "run_id": config.run_id(fingerprint),
         "config": asdict(config),
@@ -169,13 +211,16 @@ def run_one(
         "n_params": n_params(model),
         "data_size": config.data_size,
         "seed": config.train.seed,
+        "steps": config.train.steps_for(config.data_size),
+        "pretrained_from": job.key(fingerprint) if job is not None else None,
         "data": {"name": data.name, "fingerprint": fingerprint},
         "device": str(device),
         "threads": torch.get_num_threads(),
         "versions": _versions(),
     }
     try:
-        result = train(model, tokens, data.train_pair_rows(config.data_size, seed=config.subset_seed), config.train, device, progress)
+        pairs = data.train_pair_rows(config.data_size, seed=config.subset_seed)
+        result = train(model, tokens, pairs, config.train, device, progress, dev=dev)
     except TrainingDiverged as error:
         return {**record, "status": "failed", "error": str(error), "failed_step": error.step}
     start = time.perf_counter()
@@ -199,69 +244,18 @@ def run_one(
         "status": "finished",
         "ce": ce,
         "train_loss_curve": result.curve_summary(),
+        "dev_curve": result.curve,
+        "best_step": result.best_step,
+        "dev_ce": result.best_dev_ce,
+        "dev_eval_s": result.dev_eval_s,
         "train_time_s": result.wall_time_s,
         "eval_time_s": time.perf_counter() - start,
     }
 
 
-CHECKPOINT_MANIFEST = "drscale_checkpoint.json"
-"""Written last into a checkpoint: every file of the save with its size, so a folder that
-lost a file (or was copied half-way) is recognised as incomplete."""
-
-
-def save_checkpoint(model: torch.nn.Module, folder: Path) -> Path:
-    """Save `model` to `folder` atomically: written under a temporary name, then renamed.
-
-    A crash mid-save leaves only a `.tmp-*` folder, never a half-written `folder`, so
-    anything found under a run id is complete and loads with `SentenceTransformer(folder)`;
-    `load_checkpoint` checks the manifest before loading.
-    """
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".tmp-{folder.name}-", dir=folder.parent))
-    try:
-        model.save(str(staging))
-        files = {str(p.relative_to(staging)): p.stat().st_size for p in sorted(staging.rglob("*")) if p.is_file()}
-        (staging / CHECKPOINT_MANIFEST).write_text(json.dumps({"files": files}, indent=1) + "\n")
-        if folder.exists():
-            shutil.rmtree(folder)  # an earlier, complete save of the same run: replaced whole
-        os.replace(staging, folder)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging)
-    return folder
-
-
-def checkpoint_problem(folder: str | Path) -> str | None:
-    """Why `folder` is not a complete drscale checkpoint, or None when it is."""
-    folder = Path(folder)
-    if folder.name.startswith(".tmp-"):
-        return "a staging folder left by a save that never finished"
-    if not folder.is_dir():
-        return "no such folder"
-    manifest = folder / CHECKPOINT_MANIFEST
-    if not manifest.is_file():
-        return f"no {CHECKPOINT_MANIFEST} (the save did not finish, or the folder was not written by drscale)"
-    try:
-        files = json.loads(manifest.read_text(encoding="utf-8"))["files"]
-    except (ValueError, KeyError, TypeError) as exc:
-        return f"an unreadable {CHECKPOINT_MANIFEST} ({exc})"
-    for name, size in files.items():
-        path = folder / name
-        if not path.is_file():
-            return f"missing {name}"
-        if path.stat().st_size != size:
-            return f"{name} has {path.stat().st_size} bytes of {size}"
-    return None
-
-
-def load_checkpoint(checkpoint_dir: str | Path, run_id: str | None = None, device: str = "cpu") -> SentenceTransformer:
-    """The model a sweep saved for `run_id` under `checkpoint_dir` (or, without `run_id`, the
-    checkpoint folder `checkpoint_dir` itself), refusing any folder that is not complete."""
-    folder = Path(checkpoint_dir) / run_id if run_id is not None else Path(checkpoint_dir)
-    problem = checkpoint_problem(folder)
-    if problem is not None:
-        raise ValueError(f"{folder}: not a complete checkpoint: {problem}; expected a folder written whole by save_checkpoint")
-    return SentenceTransformer(str(folder), device=device, local_files_only=True)
+def dev_set(data: RetrievalData, config: TrainConfig) -> DevSet:
+    """The dev measurement a run's config asks for (the same for every run on `data`)."""
+    return DevSet.from_data(data, pairs=config.dev_pairs, pool_size=config.dev_pool_size)
 
 
 _TOKENIZED: dict[tuple, TokenizedData] = {}
@@ -279,8 +273,8 @@ def _tokenized(data: RetrievalData, fingerprint: str, tokenizer, config: TrainCo
 def _expected_cost(config: RunConfig) -> float:
     """Rough relative cost of a run (model size times steps), for scheduling only."""
     size = MODEL_SIZES.get(config.model)
-    width = size.layers * size.hidden**2 if size else 1e9
-    return width * config.train.steps * config.train.batch_size
+    width = size.layers * size.hidden**2 if size else MINILM_FAMILY.get(config.model, 12) * 384**2
+    return width * config.train.steps_for(config.data_size) * config.train.batch_size
 
 
 def _check_feasible(config: RunConfig, data: RetrievalData) -> None:
@@ -289,6 +283,17 @@ def _check_feasible(config: RunConfig, data: RetrievalData) -> None:
         raise ValueError(f"data_size {config.data_size} exceeds the {data.n_train_pairs} training pairs of {data.name}")
     if config.train.batch_size > config.data_size:
         raise ValueError(f"batch_size {config.train.batch_size} exceeds data_size {config.data_size}")
+    if config.train.eval_points:
+        if data.dev_qrels is None:
+            raise ValueError(
+                f"training with dev evaluation (eval_points={config.train.eval_points}) needs a dev split; "
+                f"{data.name} has none: prepare it with dev_queries > 0"
+            )
+        if config.train.dev_pool_size > len(data.unlabelled_rows()):
+            raise ValueError(
+                f"dev_pool_size {config.train.dev_pool_size} exceeds the {len(data.unlabelled_rows())} unlabelled "
+                f"passages of {data.name}"
+            )
     if config.train.negatives + config.train.batch_size > len(data.corpus):
         raise ValueError(
             f"training negatives ({config.train.negatives}) plus batch_size ({config.train.batch_size}) exceed the "
@@ -300,6 +305,8 @@ def _check_feasible(config: RunConfig, data: RetrievalData) -> None:
         raise ValueError(f"evaluation pool_size {pool} exceeds the {non_test} non-test passages of {data.name}")
     if config.evaluation.negatives > pool:
         raise ValueError(f"evaluation negatives ({config.evaluation.negatives}) exceed the pool of {pool} passages")
+    if is_hub_id(config.model):
+        fetch_hub_model(config.model)  # cached or downloaded now; offline, refused before any run trains
     folder = Path(config.model)
     if config.model not in MODEL_SIZES and (folder.name.startswith(".tmp-") or (folder / CHECKPOINT_MANIFEST).exists()):
         problem = checkpoint_problem(folder)

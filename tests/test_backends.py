@@ -7,7 +7,7 @@ from drscale.store import ResultsStore
 from drscale.sweep import EvalConfig, model_size_grid, run_sweep
 from drscale.train import CPU_PRESET
 
-TINY = replace(CPU_PRESET, steps=6, batch_size=8, negatives=16, warmup_steps=1, passage_max_length=24, query_max_length=12)
+TINY = replace(CPU_PRESET, eval_points=0, selection="last", epochs=None, steps=6, batch_size=8, negatives=16, warmup_steps=1, passage_max_length=24, query_max_length=12)
 
 
 def test_ray_backend_writes_the_same_records_as_the_local_one(tmp_path, small_data):

@@ -211,11 +211,11 @@ def test_each_format_has_every_kind_of_damage():
 
 # ------------------------------------------------------------------ parameters, before training
 
-TINY = {"steps": 4, "batch_size": 8, "negatives": 16, "warmup_steps": 1, "passage_max_length": 24, "query_max_length": 12}
+TINY = {"eval_points": 0, "selection": "last", "steps": 4, "batch_size": 8, "negatives": 16, "warmup_steps": 1, "passage_max_length": 24, "query_max_length": 12}
 GRID = {"models": ["L1_H16"], "data_sizes": [32]}
 
 PARAMETER_CASES = [
-    ("unknown-model-size", {"grid": {**GRID, "models": ["L1_H16", "L2_H100"]}}, r"model must be a size name or a local model folder; got 'L2_H100'"),
+    ("unknown-model-size", {"grid": {**GRID, "models": ["L1_H16", "L2_H100"]}}, r"'L2_H100' is neither a size name, a MiniLM_L<k> name, a local model folder nor a hub id"),
     ("negative-steps", {"train": {**TINY, "steps": -5}}, r"TrainConfig\.steps must be a positive integer; got -5"),
     ("fractional-steps", {"train": {**TINY, "steps": 2.5}}, r"TrainConfig\.steps must be a positive integer; got 2\.5"),
     ("zero-batch", {"train": {**TINY, "batch_size": 0}}, r"TrainConfig\.batch_size must be a positive integer; got 0"),

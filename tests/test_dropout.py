@@ -12,7 +12,7 @@ from drscale.models import build_encoder
 from drscale.tokens import TokenizedData, pad_batch
 from drscale.train import CPU_PRESET, train
 
-TINY = replace(CPU_PRESET, steps=6, batch_size=8, negatives=16, warmup_steps=0, passage_max_length=32, query_max_length=16)
+TINY = replace(CPU_PRESET, eval_points=0, selection="last", epochs=None, steps=6, batch_size=8, negatives=16, warmup_steps=0, passage_max_length=32, query_max_length=16)
 
 
 def padded_batch():

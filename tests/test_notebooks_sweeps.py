@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -24,12 +25,23 @@ TINY_TRAINING = {
 }
 
 
+def assert_regime_kept(records, chance):
+    """The demo's regime, guarded: every run keeps its dev learning curve from step 0, reports
+    the checkpoint with the lowest dev CE, and ends below chance on the test split."""
+    for record in records:
+        curve = record["dev_curve"]
+        assert curve[0]["step"] == 0 and curve[-1]["step"] == record["steps"] and len(curve) >= 8
+        best = min(curve, key=lambda point: point["dev_ce"])
+        assert record["best_step"] == best["step"] and record["dev_ce"] == best["dev_ce"]
+        assert record["ce"] < chance, f"{record['model']} D={record['data_size']}: CE {record['ce']:.3f} >= chance {chance:.3f}"
+
+
 @pytest.fixture(scope="module")
 def study(tmp_path_factory):
     root = tmp_path_factory.mktemp("study")
     dirs = {"data_dir": str(root / "data"), "figures_dir": str(root / "figures")}
     executed = root / "executed"
-    run_notebook("01_prepare_data", {**dirs, "packages": [], "test_queries": 100}, output_dir=executed)
+    run_notebook("01_prepare_data", {**dirs, "packages": [], "test_queries": 100, "dev_queries": 100}, output_dir=executed)
     return root, dirs, executed
 
 
@@ -37,7 +49,7 @@ def test_prepare_notebook_builds_the_stdlib_corpus(study):
     root, dirs, _ = study
     data = load_prepared(dirs["data_dir"], "docstrings")
     summary = json.loads((root / "data" / "prepared" / "docstrings" / "summary.json").read_text())
-    assert summary["test_pairs"] == 100 and summary["train_pairs"] == data.n_train_pairs > 1000
+    assert summary["test_pairs"] == 100 and summary["dev_pairs"] == 100 and summary["train_pairs"] == data.n_train_pairs > 1000
     assert summary["fingerprint"] == data.fingerprint()
     assert (root / "figures" / "data_token_lengths.png").stat().st_size > 10_000
 
@@ -51,8 +63,10 @@ def test_model_size_notebook_writes_its_table_store_and_figure(study):
     assert table.n_params.tolist() == [16_608, 39_104] and (table.data_size == 256).all()
     assert table.ce.between(0, 20).all()
     assert (root / "figures" / "ce_vs_model_size.png").exists()
+    assert (root / "figures" / "learning_curves_model_size.png").stat().st_size > 10_000
     records = study_store(dirs["data_dir"]).records()
     assert len(records) == 2
+    assert_regime_kept(records, chance=np.log(TINY_TRAINING["ce_negatives"] + 1))
 
     run_notebook("02_model_size_sweep", params, output_dir=executed)  # finished runs are reused
     assert len(study_store(dirs["data_dir"]).records()) == 2
@@ -66,6 +80,9 @@ def test_data_size_notebook_uses_nested_subsets(study):
     table = pd.read_csv(root / "data" / "results" / "data_size.csv")
     assert table.data_size.tolist() == [64, 256] and (table.model == "L1_H16").all()
     assert (root / "figures" / "ce_vs_data_size.png").exists()
+    assert (root / "figures" / "learning_curves_data_size.png").stat().st_size > 10_000
+    records = [r for r in study_store(dirs["data_dir"]).records() if r["run_id"] in set(table.run_id)]
+    assert_regime_kept(records, chance=np.log(TINY_TRAINING["ce_negatives"] + 1))
 
 
 def test_joint_notebook_trains_only_the_grid_points_not_already_in_the_store(study):

@@ -15,7 +15,7 @@ from drscale.store import ResultsStore
 from drscale.sweep import EvalConfig, data_size_grid, model_size_grid, run_sweep
 from drscale.train import CPU_PRESET
 
-TINY = replace(CPU_PRESET, steps=6, batch_size=8, negatives=16, warmup_steps=1, passage_max_length=24, query_max_length=12)
+TINY = replace(CPU_PRESET, eval_points=0, selection="last", epochs=None, steps=6, batch_size=8, negatives=16, warmup_steps=1, passage_max_length=24, query_max_length=12)
 QUICK_EVAL = EvalConfig(negatives=32, repeats=2, pool_size=128)
 
 

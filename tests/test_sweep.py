@@ -9,7 +9,7 @@ from drscale.store import ResultsStore
 from drscale.sweep import EvalConfig, RunConfig, data_size_grid, model_size_grid, run_sweep
 from drscale.train import CPU_PRESET, TrainingDiverged
 
-TINY = replace(CPU_PRESET, steps=4, batch_size=8, negatives=16, warmup_steps=1, passage_max_length=24, query_max_length=12)
+TINY = replace(CPU_PRESET, eval_points=0, selection="last", epochs=None, steps=4, batch_size=8, negatives=16, warmup_steps=1, passage_max_length=24, query_max_length=12)
 QUICK_EVAL = EvalConfig(negatives=32, repeats=2, pool_size=128)
 SEQUENTIAL = LocalBackend(workers=1)
 
@@ -32,7 +32,7 @@ def test_sweep_records_each_run_and_skips_finished_ones(tmp_path, small_data, mo
 
     calls = []
 
-    def record_call(config, data, fingerprint, device, checkpoint_dir):
+    def record_call(config, data, fingerprint, device, checkpoint_dir, pretrained_dir):
         calls.append(config.model)
         return {"run_id": config.run_id(fingerprint), "status": "failed", "error": "not run in this test",
                 "model": config.model, "data_size": config.data_size}
@@ -69,7 +69,7 @@ def test_a_diverged_run_is_recorded_as_failed_and_left_out_of_the_table(tmp_path
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"model": "L3_H100"}, "model must be a size name or a local model folder; got 'L3_H100'"),
+        ({"model": "L3_H100"}, "'L3_H100' is neither a size name, a MiniLM_L<k> name, a local model folder nor a hub id"),
         ({"data_size": 0}, "data_size must be a positive integer; got 0"),
         ({"data_size": 12.5}, "data_size must be a positive integer; got 12.5"),
     ],

@@ -13,7 +13,7 @@ import pytest
 from drscale.spec import SweepSpec
 from drscale.store import ResultsStore
 
-TRAIN = {"steps": 40, "batch_size": 8, "negatives": 16, "warmup_steps": 2, "passage_max_length": 24, "query_max_length": 12}
+TRAIN = {"eval_points": 0, "selection": "last", "steps": 40, "batch_size": 8, "negatives": 16, "warmup_steps": 2, "passage_max_length": 24, "query_max_length": 12}
 EVALUATION = {"negatives": 32, "repeats": 2, "pool_size": 128}
 
 

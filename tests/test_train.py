@@ -18,7 +18,7 @@ from drscale.train import (
     train,
 )
 
-TINY = replace(CPU_PRESET, steps=30, batch_size=8, negatives=16, warmup_steps=3, passage_max_length=32, query_max_length=16)
+TINY = replace(CPU_PRESET, eval_points=0, selection="last", epochs=None, steps=30, batch_size=8, negatives=16, warmup_steps=3, passage_max_length=32, query_max_length=16)
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,203 @@
+"""Training regimes for the CPU study, and the dev-split evidence that chooses between them.
+
+A scaling law is only a finding if it does not come from the way the models were trained.
+This module names the regimes the CPU study has tried (the fixed 200-step budget it used to
+run, best-on-dev selection with a budget that reads the data, a learning rate per size chosen
+on dev, a pretrained start), runs the same model-size and data-size sweeps under each, and
+scores them on the dev split only: the test split never takes part in choosing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from drscale.backends import Backend
+from drscale.data import RetrievalData
+from drscale.fit import fit_data_size, fit_model_size
+from drscale.models import expand_models
+from drscale.pretrain import Pretraining
+from drscale.store import ResultsStore
+from drscale.sweep import EvalConfig, RunConfig, run_sweep
+from drscale.train import CPU_PRESET, PAPER_PRESET, TrainConfig, preset_config
+
+CPU_MODELS = ("L1_H4", "L1_H8", "L1_H16", "L1_H32", "L1_H64", "L2_H96", "L2_H128")
+"""The model-size family of the CPU study: seven sizes, N = 3.9e3 to 5.1e5 (2.1 decades),
+each about twice the last, every one trained on all pairs in under three minutes on one
+core (L4_H128 took six, too long for the demo)."""
+
+CPU_DATA_SIZES = (128, 256, 512, 1024, 2048, 4096, 8192, 16384)
+"""The data-size sweep: eight nested subsets doubling from 128 to 16,384 pairs (2.1 decades),
+all the training pairs the embedded data can spare beside its dev and test splits."""
+
+CPU_DATA_MODEL = "L1_H32"
+"""The model of the data-size sweep (the paper uses one size, BERT-Base, for its D law)."""
+
+LEARNING_RATE_GRID = (1e-3, 2e-3, 4e-3)
+"""Rates tried per size (at the full data, best-on-dev); the old fixed rate, 2e-3, sits in the middle."""
+
+
+@dataclass(frozen=True)
+class Regime:
+    """A way to train the study's models: the training settings, rates per size, a start."""
+
+    name: str
+    description: str
+    train: TrainConfig
+    learning_rates: Mapping[str, float] | None = None  # per model; None: train.learning_rate for all
+    pretraining: Pretraining | None = None
+
+    def run_config(self, model: str, data_size: int, evaluation: EvalConfig) -> RunConfig:
+        rate = (self.learning_rates or {}).get(model, self.train.learning_rate)
+        return RunConfig(model=model, data_size=data_size, train=replace(self.train, learning_rate=rate),
+                         evaluation=evaluation, pretraining=self.pretraining)
+
+    def model_size_grid(self, models: Sequence[str], data_size: int, evaluation: EvalConfig) -> list[RunConfig]:
+        """Runs for the model-size law: each model (family names expanded) on `data_size` pairs."""
+        return [self.run_config(m, data_size, evaluation) for m in expand_models(models)]
+
+    def data_size_grid(self, model: str, data_sizes: Sequence[int], evaluation: EvalConfig) -> list[RunConfig]:
+        """Runs for the data-size law: `model` on nested subsets of each size."""
+        return [self.run_config(model, int(d), evaluation) for d in data_sizes]
+
+
+WATCHED = CPU_PRESET
+"""Best-on-dev selection over 12 log-spaced dev measurements, at least 256 steps and at
+least one epoch of the run's pairs (the largest data size is read once)."""
+
+
+def candidate_regimes(learning_rates: Mapping[str, float]) -> dict[str, Regime]:
+    """The regimes compared on dev, given the per-size rates a dev search chose."""
+    old = replace(CPU_PRESET, steps=200, warmup_steps=20, epochs=None, learning_rate=2e-3, selection="last")
+    return {
+        regime.name: regime
+        for regime in (
+            Regime("fixed-200", "random init, 200 steps, last checkpoint, lr 2e-3 (the earlier demo)", old),
+            Regime("best-dev", "random init, >= 1 epoch, best-on-dev, lr 2e-3", replace(WATCHED, learning_rate=2e-3)),
+            Regime("best-dev+lr", "random init, >= 1 epoch, best-on-dev, lr per size chosen on dev", WATCHED,
+                   learning_rates=dict(learning_rates)),
+            Regime("ict+best-dev+lr", "Inverse Cloze Task pre-training (1 epoch), then as best-dev+lr", WATCHED,
+                   learning_rates=dict(learning_rates), pretraining=Pretraining(epochs=1.0)),
+        )
+    }
+
+
+def learning_rate_search(
+    data: RetrievalData,
+    store: ResultsStore,
+    models: Sequence[str] = CPU_MODELS,
+    rates: Sequence[float] = LEARNING_RATE_GRID,
+    base: TrainConfig = WATCHED,
+    evaluation: EvalConfig | None = None,
+    backend: Backend | None = None,
+    progress: bool = False,
+) -> pd.DataFrame:
+    """Best dev CE of every (model, rate) at the full training data, and the rate each model
+    would choose (`chosen`): the lowest dev CE. Test CE is not looked at."""
+    evaluation = evaluation or EvalConfig(pool_size=4096, ranking=False)
+    configs = [RunConfig(model=m, data_size=data.n_train_pairs, train=replace(base, learning_rate=r), evaluation=evaluation)
+               for m in models for r in rates]
+    table = run_sweep(configs, data, store, progress=progress, backend=backend)
+    trials = table.assign(learning_rate=[c.train.learning_rate for c in configs])[
+        ["model", "n_params", "learning_rate", "dev_ce", "best_step", "train_time_s"]]
+    trials["chosen"] = trials.groupby("model").dev_ce.transform("min") == trials.dev_ce
+    return trials.reset_index(drop=True)
+
+
+def chosen_rates(trials: pd.DataFrame) -> dict[str, float]:
+    """model -> the learning rate with the lowest dev CE in `trials`."""
+    return {row.model: float(row.learning_rate) for row in trials[trials.chosen].itertuples()}
+
+
+def regime_sweeps(
+    regime: Regime,
+    data: RetrievalData,
+    store: ResultsStore,
+    models: Sequence[str] = CPU_MODELS,
+    data_sizes: Sequence[int] = CPU_DATA_SIZES,
+    data_model: str = CPU_DATA_MODEL,
+    evaluation: EvalConfig | None = None,
+    backend: Backend | None = None,
+    progress: bool = False,
+) -> dict[str, pd.DataFrame]:
+    """The model-size sweep (every model on all training pairs) and the data-size sweep
+    (`data_model` on each nested subset) under `regime`."""
+    evaluation = evaluation or EvalConfig(pool_size=4096, ranking=False)
+    grids = {
+        "model_size": regime.model_size_grid(models, data.n_train_pairs, evaluation),
+        "data_size": regime.data_size_grid(data_model, data_sizes, evaluation),
+    }
+    return {name: run_sweep(grid, data, store, progress=progress, backend=backend) for name, grid in grids.items()}
+
+
+def score_sweeps(sweeps: Mapping[str, pd.DataFrame], column: str = "dev_ce", chance: float = float(np.log(257)),
+                 n_bootstrap: int = 1000) -> dict[str, Any]:
+    """How law-like a regime's sweeps are, measured on `column` (dev CE when choosing):
+    monotone steps, points below chance, R^2 on L, exponent intervals and their width
+    (upper / lower), the extrapolation error to the largest size, and the training time."""
+    scores: dict[str, Any] = {}
+    fitters = {"model_size": ("n_params", "alpha", fit_model_size), "data_size": ("data_size", "beta", fit_data_size)}
+    for name, (x, exponent, fitter) in fitters.items():
+        table = sweeps[name].dropna(subset=[column]).sort_values(x)
+        y = table[column].to_numpy(float)
+        result = fitter(table[x].to_numpy(float), y, n_bootstrap=n_bootstrap, seed=0)
+        low, high = result.intervals()[exponent]
+        short = "N" if name == "model_size" else "D"
+        scores.update({
+            f"{short} falls": f"{int((np.diff(y) < 0).sum())}/{len(y) - 1}",
+            f"{short} below chance": f"{int((y < chance).sum())}/{len(y)}",
+            f"{short} R2": result.r2["linear"],
+            f"{exponent}": result.params[exponent],
+            f"{exponent} 95%": f"[{low:.2f}, {high:.2f}]",
+            f"{exponent} hi/lo": high / low if low > 0 else float("inf"),
+            f"{short} extrap. err": result.extrapolation.max_abs_error if result.extrapolation else float("nan"),
+        })
+    scores["train time (s)"] = float(sum(s.train_time_s.sum() for s in sweeps.values()))
+    return scores
+
+
+CPU_LEARNING_RATE_TRIALS: dict[str, dict[float, float]] = {}
+"""Best dev CE of each CPU size at each rate of `LEARNING_RATE_GRID` (`learning_rate_search`
+with `CPU_PRESET` on all 16,981 training pairs of the embedded data, fingerprint
+22c4b17a299f559a; 256 dev pairs); notebook 09 repeats the search and says whether it agrees."""
+
+CPU_LEARNING_RATES: dict[str, float] = {
+    model: min(trials, key=trials.get) for model, trials in CPU_LEARNING_RATE_TRIALS.items()
+}
+"""The rate each CPU size chose on dev: the lowest dev CE of its trials."""
+
+PRESET_REGIMES: dict[str, Regime] = {
+    "cpu": Regime("cpu", "", CPU_PRESET, learning_rates=CPU_LEARNING_RATES),
+    "paper": Regime("paper", "the released defaults, 10,000 steps, best-on-dev checkpoint (for a GPU)", PAPER_PRESET),
+}
+"""The regime behind each training preset name."""
+
+
+def study_regime(
+    preset: str = "cpu",
+    learning_rate: float | None = None,
+    pretraining: str | None = None,
+    **overrides: Any,
+) -> Regime:
+    """The regime a notebook or spec asks for: a preset's regime with some settings replaced.
+
+    `learning_rate` None keeps the preset's rate for each size, a number sets it for every
+    size; `pretraining` None keeps the preset's start, "none" starts from random weights,
+    "ict" pre-trains on the Inverse Cloze Task first; `overrides` are TrainConfig fields
+    (None keeps the preset's value).
+    """
+    if preset not in PRESET_REGIMES:
+        raise ValueError(f"unknown training preset {preset!r}; choose one of {sorted(PRESET_REGIMES)}")
+    base = PRESET_REGIMES[preset]
+    starts = {None: base.pretraining, "none": None, "ict": base.pretraining or Pretraining()}
+    if pretraining not in starts:
+        raise ValueError(f"pretraining must be None, 'none' or 'ict'; got {pretraining!r}")
+    train = preset_config(preset, **overrides)
+    if learning_rate is not None:
+        train = replace(train, learning_rate=learning_rate)
+    return replace(base, train=train, learning_rates=None if learning_rate is not None else base.learning_rates,
+                   pretraining=starts[pretraining])
