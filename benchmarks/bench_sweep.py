@@ -45,7 +45,7 @@ EVALUATION = EvalConfig(pool_size=4096, ranking=True)
 
 def preset(steps: int):
     """The CPU preset shortened to `steps`, its warm-up a tenth of them as in the preset."""
-    return replace(CPU_PRESET, steps=steps, warmup_steps=steps // 10)
+    return replace(CPU_PRESET, steps=steps, warmup_steps=steps // 10, epochs=None, eval_points=0, selection="last")
 
 
 def peak_memory(args: argparse.Namespace) -> dict:

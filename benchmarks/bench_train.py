@@ -155,7 +155,7 @@ def steady_seconds(step_seconds: list[float], warmup: int) -> float:
 
 
 def measure(size: str, data: RetrievalData, tokens: TokenizedData, pairs: np.ndarray, args: argparse.Namespace) -> dict:
-    short = replace(CPU_PRESET, steps=args.warmup, warmup_steps=0)
+    short = replace(CPU_PRESET, steps=args.warmup, warmup_steps=0, epochs=None, eval_points=0, selection="last")
     long = replace(short, steps=args.warmup + args.steps)
     ours, theirs = [], []
     for _ in range(args.repeats):

@@ -40,7 +40,7 @@ from drscale.train import CPU_PRESET
 
 def step_seconds(size: str, tokens: TokenizedData, pairs: np.ndarray, args: argparse.Namespace, **option) -> tuple[float, float]:
     """(steady-state seconds per step, seconds of the first `--warmup` steps) with `option`."""
-    config = replace(CPU_PRESET, steps=args.warmup + args.steps, warmup_steps=0, **option)
+    config = replace(CPU_PRESET, steps=args.warmup + args.steps, warmup_steps=0, epochs=None, eval_points=0, selection="last", **option)
     seconds = drscale_steps(size, tokens, pairs, config)
     return steady_seconds(seconds, args.warmup), sum(seconds[: args.warmup])
 

@@ -33,7 +33,8 @@ def save_checkpoint(model: torch.nn.Module, folder: Path) -> Path:
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".tmp-{folder.name}-", dir=folder.parent))
     try:
-        model.save(str(staging))
+        with quiet_loading():
+            model.save(str(staging))
         files = {str(p.relative_to(staging)): p.stat().st_size for p in sorted(staging.rglob("*")) if p.is_file()}
         (staging / CHECKPOINT_MANIFEST).write_text(json.dumps({"files": files}, indent=1) + "\n")
         if folder.exists():

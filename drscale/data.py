@@ -92,6 +92,12 @@ class RetrievalData:
             if have != dev_queries:
                 raise ValueError(f"{self.name} already has a dev split of {have} queries; asked for {dev_queries}")
             return self
+        queries = len(set(column(self.train_qrels, "query_id")))
+        if not 0 < dev_queries < queries:
+            raise ValueError(
+                f"{self.source or self.name}: dev_queries must be between 1 and {queries - 1} (the training queries "
+                f"less one); got {dev_queries}. Pass dev_queries=0 for data too small for a dev split"
+            )
         train, dev = split_qrels_by_query(self.train_qrels, test_queries=dev_queries, seed=seed)
         return dataclasses.replace(self, train_qrels=train, dev_qrels=dev)
 

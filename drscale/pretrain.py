@@ -49,7 +49,7 @@ class Pretraining:
     def train_config(self, run: TrainConfig) -> TrainConfig:
         """The run's training settings with this pre-training's budget and rate, no dev selection
         (the labelled dev split must not shape the start of a run that it later selects)."""
-        return replace(run, steps=1, epochs=float(self.epochs), eval_points=0, selection="last",
+        return replace(run, steps=run.warmup_steps + 1, epochs=float(self.epochs), eval_points=0, selection="last",
                        learning_rate=self.learning_rate or run.learning_rate)
 
 

@@ -253,9 +253,14 @@ def run_one(
     }
 
 
+DEV_NEGATIVES = 256
+"""Negatives per dev pair, as the test measurement's W (fewer when the dev pool is smaller)."""
+
+
 def dev_set(data: RetrievalData, config: TrainConfig) -> DevSet:
     """The dev measurement a run's config asks for (the same for every run on `data`)."""
-    return DevSet.from_data(data, pairs=config.dev_pairs, pool_size=config.dev_pool_size)
+    return DevSet.from_data(data, pairs=config.dev_pairs, pool_size=config.dev_pool_size,
+                            negatives=min(DEV_NEGATIVES, config.dev_pool_size))
 
 
 _TOKENIZED: dict[tuple, TokenizedData] = {}

@@ -104,7 +104,7 @@ def test_a_notebook_whose_kernel_is_killed_mid_sweep_leaves_the_store_readable(t
         "data_dir": str(data_dir), "figures_dir": str(tmp_path / "figures"), "dataset": "small",
         "models": ["L1_H8", "L1_H16", "L1_H32"], "data_size": 64, "steps": 30, "batch_size": 8, "negatives": 16,
         "warmup_steps": 1, "passage_max_length": 24, "query_max_length": 12, "ce_negatives": 32, "ce_repeats": 2,
-        "ce_pool_size": 128, "workers": 1,
+        "ce_pool_size": 128, "workers": 1, "eval_points": 0, "selection": "last",
     }
     script = ("import sys, json; from drscale.suite import run_notebook; "
               "run_notebook('02_model_size_sweep', json.loads(sys.argv[1]), output_dir=sys.argv[2])")
@@ -206,8 +206,8 @@ def test_a_crash_while_saving_prepared_data_keeps_the_previous_preparation(tmp_p
 
 
 def test_rebuilding_from_bad_files_keeps_the_previous_preparation(tmp_path):
-    good = prepare_data("msmarco", data_dir=tmp_path / "data", path=write(tmp_path / "good", MSMARCO), name="set")
+    good = prepare_data("msmarco", data_dir=tmp_path / "data", path=write(tmp_path / "good", MSMARCO), name="set", dev_queries=0)
     bad = write(tmp_path / "bad", {**MSMARCO, "collection.tsv": "0\ta\n0\tb\n"})
     with pytest.raises(ValueError, match="duplicate passage id '0'"):
-        prepare_data("msmarco", data_dir=tmp_path / "data", path=bad, name="set", rebuild=True)
-    assert prepare_data("msmarco", data_dir=tmp_path / "data", name="set", path=bad).fingerprint() == good.fingerprint()
+        prepare_data("msmarco", data_dir=tmp_path / "data", path=bad, name="set", rebuild=True, dev_queries=0)
+    assert prepare_data("msmarco", data_dir=tmp_path / "data", name="set", path=bad, dev_queries=0).fingerprint() == good.fingerprint()

@@ -114,3 +114,18 @@ def test_dev_settings_are_checked_at_the_door(dev_data, tokens):
     with pytest.raises(ValueError, match="dev negatives \\(100\\) exceed the dev pool of 64"):
         DevSet.from_data(dev_data, pool_size=64, negatives=100)
     assert isinstance(TrainConfig(steps=1, batch_size=1, negatives=1, learning_rate=1.0).eval_points, int)
+
+
+@pytest.mark.bad_input
+def test_a_dev_split_too_large_for_the_data_is_refused_with_a_way_out(small_data):
+    queries = len(set(column(small_data.train_qrels, "query_id")))
+    with pytest.raises(ValueError, match=f"dev_queries must be between 1 and {queries - 1} .* Pass dev_queries=0"):
+        small_data.with_dev_split(queries)
+
+
+@pytest.mark.bad_input
+def test_prepare_refuses_a_negative_dev_split(tmp_path):
+    from drscale.prepare import prepare_data
+
+    with pytest.raises(ValueError, match="dev_queries must be a non-negative integer; got -1"):
+        prepare_data(data_dir=tmp_path, dev_queries=-1)

@@ -3,12 +3,12 @@ import json
 import papermill
 import pytest
 
-from drscale.suite import JOINT_NOTEBOOKS, NOTEBOOK_DIR, NOTEBOOKS, main, notebook_path, run_notebook
+from drscale.suite import JOINT_NOTEBOOKS, NOTEBOOK_DIR, NOTEBOOKS, REGIME_NOTEBOOKS, main, notebook_path, run_notebook
 
 
 def test_every_notebook_is_in_a_suite_and_committed_clean():
     names = sorted(p.stem for p in NOTEBOOK_DIR.glob("*.ipynb"))
-    assert sorted(set(NOTEBOOKS) | set(JOINT_NOTEBOOKS)) == names
+    assert sorted(set(NOTEBOOKS) | set(JOINT_NOTEBOOKS) | set(REGIME_NOTEBOOKS)) == names
     for name in names:
         notebook = json.loads(notebook_path(name).read_text())
         assert notebook["metadata"]["kernelspec"]["name"] == "python3"
