@@ -19,7 +19,7 @@ from typing import Any
 import torch
 
 from drscale.annotate import InverseClozeTask, annotate
-from drscale.checkpoint import checkpoint_problem, save_checkpoint
+from drscale.checkpoint import checkpoint_problem, load_checkpoint, save_checkpoint
 from drscale.data import RetrievalData
 from drscale.models import build_model
 from drscale.store import config_hash
@@ -89,6 +89,4 @@ def pretrain(job: PretrainJob, data: RetrievalData, fingerprint: str, folder: st
 
 def load_pretrained(folder: str | Path, job: PretrainJob, fingerprint: str) -> torch.nn.Module:
     """The saved pre-trained model of `job`; an error when it was never (completely) saved."""
-    from drscale.checkpoint import load_checkpoint
-
     return load_checkpoint(pretrained_folder(folder, job, fingerprint))

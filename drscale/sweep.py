@@ -8,11 +8,7 @@ the error, and never enter a table of results.
 
 from __future__ import annotations
 
-import json
-import os
 import platform
-import shutil
-import tempfile
 import time
 import warnings
 from collections.abc import Sequence
@@ -23,18 +19,26 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-from sentence_transformers import SentenceTransformer
 from tqdm import tqdm
 
 import drscale
 from drscale.backends import Backend, LocalBackend, RayBackend
-from drscale.checkpoint import CHECKPOINT_MANIFEST, checkpoint_problem, load_checkpoint, save_checkpoint
+from drscale.checkpoint import CHECKPOINT_MANIFEST, checkpoint_problem, save_checkpoint
 from drscale.data import RetrievalData
 from drscale.dev_eval import DevSet
 from drscale.files import write_text_atomic
 from drscale.metrics import encode, evaluate_contrastive_entropy, evaluation_rows
+from drscale.models import (
+    MINILM_FAMILY,
+    MODEL_SIZES,
+    build_model,
+    expand_models,
+    fetch_hub_model,
+    is_hub_id,
+    model_entry_problem,
+    n_params,
+)
 from drscale.pretrain import Pretraining, PretrainJob, load_pretrained, pretrain
-from drscale.models import MINILM_FAMILY, MODEL_SIZES, build_model, expand_models, fetch_hub_model, is_hub_id, model_entry_problem, n_params
 from drscale.ranking import evaluate_ranking
 from drscale.store import ResultsStore, config_hash
 from drscale.tokens import TokenizedData

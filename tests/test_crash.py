@@ -23,7 +23,8 @@ from drscale.models import build_encoder
 from drscale.prepare import prepare_data, prepared_folder
 from drscale.store import ResultsStore
 from drscale.suite import run_notebook
-from drscale.sweep import EvalConfig, data_size_grid, load_checkpoint, run_sweep, save_checkpoint
+from drscale.checkpoint import CHECKPOINT_MANIFEST, load_checkpoint, save_checkpoint
+from drscale.sweep import EvalConfig, data_size_grid, run_sweep
 from drscale.train import CPU_PRESET
 from test_loaders import MSMARCO, write
 
@@ -180,7 +181,7 @@ def test_a_checkpoint_with_a_truncated_file_is_never_loaded(saved, tmp_path):
 
 def test_a_folder_without_the_manifest_is_never_loaded_as_a_checkpoint(saved, tmp_path):
     folder = copy_of(saved[0], tmp_path)
-    (folder / sweep.CHECKPOINT_MANIFEST).unlink()
+    (folder / CHECKPOINT_MANIFEST).unlink()
     with pytest.raises(ValueError, match="no drscale_checkpoint.json"):
         load_checkpoint(folder)
 

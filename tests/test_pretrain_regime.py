@@ -9,7 +9,19 @@ import pytest
 from drscale import pretrain as pretrain_module
 from drscale.data import column
 from drscale.pretrain import Pretraining
-from drscale.regime import Regime, chosen_rates, learning_rate_search, score_sweeps, study_regime
+from drscale.regime import (
+    CHOSEN_REGIME,
+    CPU_LEARNING_RATES,
+    TARGETS,
+    Regime,
+    candidate_regimes,
+    choose_regime,
+    chosen_rates,
+    learning_rate_search,
+    score_sweeps,
+    study_regime,
+    targets_met,
+)
 from drscale.store import ResultsStore
 from drscale.sweep import EvalConfig, RunConfig, run_sweep
 from drscale.train import CPU_PRESET, PAPER_PRESET
@@ -60,7 +72,7 @@ def test_pretraining_settings_leave_dev_selection_out():
 
 def test_study_regime_takes_the_preset_and_replaces_what_is_asked():
     cpu = study_regime("cpu")
-    assert cpu.train.selection == "best_dev" and cpu.learning_rates
+    assert cpu.train.selection == "best_dev" and cpu.train.epochs == 1.0 and cpu.name == "cpu"
     assert study_regime("cpu", learning_rate=1e-4).learning_rates is None
     assert study_regime("cpu", learning_rate=1e-4).run_config("L1_H8", 64, QUICK).train.learning_rate == 1e-4
     assert study_regime("cpu", pretraining="ict").pretraining == Pretraining()
@@ -103,3 +115,15 @@ def test_scores_count_monotone_steps_and_points_below_chance():
     assert scores["N below chance"] == "6/6" and scores["D below chance"] == "5/5"
     assert scores["alpha"] == pytest.approx(0.4, rel=1e-3) and scores["beta"] == pytest.approx(0.5, rel=1e-3)
     assert scores["N R2"] > 0.999 and scores["train time (s)"] == 16.0
+
+
+def test_the_choice_rule_counts_targets_then_prefers_the_cheaper():
+    good = {"N falls": "6/6", "D falls": "7/7", "N below chance": "7/7", "D below chance": "8/8", "N R2": 0.99,
+            "D R2": 0.985, "alpha hi/lo": 3.0, "beta hi/lo": 2.0, "N extrap. err": 0.01, "D extrap. err": 0.02,
+            "train time (s)": 900.0}
+    worse = {**good, "D below chance": "6/8", "D R2": 0.97, "train time (s)": 10.0}
+    assert all(targets_met(good).values()) and sum(targets_met(worse).values()) == len(TARGETS) - 2
+    scores = pd.DataFrame({"slow-but-lawful": good, "fast": worse}).T
+    assert choose_regime(scores) == "slow-but-lawful"
+    assert choose_regime(pd.DataFrame({"a": good, "b": {**good, "train time (s)": 5.0}}).T) == "b"
+    assert CHOSEN_REGIME in candidate_regimes(CPU_LEARNING_RATES)
