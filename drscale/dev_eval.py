@@ -60,8 +60,10 @@ class DevSet:
         """Contrastive entropy of a model that cannot tell passages apart: ln(W + 1)."""
         return float(np.log(self.negatives + 1))
 
-    def evaluate(self, model: torch.nn.Module, tokens: TokenizedData, device: torch.device | str = "cpu") -> float:
-        """Dev contrastive entropy of `model` now (its train/eval mode is restored afterwards)."""
+    def evaluate(self, model: torch.nn.Module, tokens: TokenizedData, device: torch.device | str | None = None) -> float:
+        """Dev contrastive entropy of `model` now, on `device` (default: where the model is); its
+        train/eval mode is restored afterwards."""
+        device = device or next(model.parameters()).device
         passage_rows, position = np.unique(np.concatenate([self.positive_rows, self.pool_rows]), return_inverse=True)
         queries = encode(model, [tokens.queries[r] for r in self.query_rows], pad_id=tokens.pad_id, device=device)
         passages = encode(model, [tokens.passages[r] for r in passage_rows], pad_id=tokens.pad_id, device=device)
