@@ -228,6 +228,7 @@ on most continuous measures (README: "How the regime was chosen")."""
 
 PRESET_REGIMES: dict[str, Regime] = {
     "cpu": replace(candidate_regimes(CPU_LEARNING_RATES)[CHOSEN_REGIME], name="cpu"),
+    "cpu+lr": replace(candidate_regimes(CPU_LEARNING_RATES)["best-dev+lr"], name="cpu+lr"),
     "paper": Regime("paper", "the released defaults, 10,000 steps, best-on-dev checkpoint (for a GPU)", PAPER_PRESET),
 }
 """The regime behind each training preset name."""
@@ -252,7 +253,7 @@ def study_regime(
     starts = {None: base.pretraining, "none": None, "ict": base.pretraining or Pretraining()}
     if pretraining not in starts:
         raise ValueError(f"pretraining must be None, 'none' or 'ict'; got {pretraining!r}")
-    train = preset_config(preset, **overrides)
+    train = preset_config("paper" if preset == "paper" else "cpu", **overrides)
     if learning_rate is not None:
         train = replace(train, learning_rate=learning_rate)
     return replace(base, train=train, learning_rates=None if learning_rate is not None else base.learning_rates,

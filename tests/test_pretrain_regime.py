@@ -74,6 +74,8 @@ def test_study_regime_takes_the_preset_and_replaces_what_is_asked():
     cpu = study_regime("cpu")
     assert cpu.train.selection == "best_dev" and cpu.train.epochs == 1.0 and cpu.name == "cpu"
     assert study_regime("cpu", learning_rate=1e-4).learning_rates is None
+    assert study_regime("cpu+lr").learning_rates == CPU_LEARNING_RATES
+    assert study_regime("cpu+lr").run_config("L2_H128", 64, QUICK).train.learning_rate == 1e-3
     assert study_regime("cpu", learning_rate=1e-4).run_config("L1_H8", 64, QUICK).train.learning_rate == 1e-4
     assert study_regime("cpu", pretraining="ict").pretraining == Pretraining()
     assert study_regime("cpu", pretraining="none").pretraining is None
