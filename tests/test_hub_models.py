@@ -12,7 +12,7 @@ from drscale.store import ResultsStore
 from drscale.sweep import EvalConfig, RunConfig, run_sweep
 from drscale.train import CPU_PRESET
 
-TINY = replace(CPU_PRESET, eval_points=0, selection="last", epochs=None, steps=2, batch_size=8, negatives=16,
+TINY = replace(CPU_PRESET, eval_points=0, selection="last", epochs=None, steps=2, warmup_steps=0, batch_size=8, negatives=16,
                passage_max_length=24, query_max_length=12)
 
 
