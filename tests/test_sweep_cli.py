@@ -93,7 +93,7 @@ def test_growing_a_finished_grid_runs_only_the_new_points(study):
         ({"train": {"stepz": 3}}, r"unknown training setting\(s\) \['stepz'\]"),
         ({"train": {"steps": 0}}, "steps must be a positive integer"),
         ({"evaluation": {"negativez": 3}}, r"unknown evaluation key\(s\) \['negativez'\]"),
-        ({"grid": {"models": ["L9_H9"], "data_sizes": [8]}}, "got 'L9_H9'"),
+        ({"grid": {"models": ["L9_H9"], "data_sizes": [8]}}, "'L9_H9' is neither a size name"),
         ({"preset": "fast"}, "unknown training preset 'fast'"),
     ],
 )
