@@ -414,7 +414,6 @@ def measure_ce(args: argparse.Namespace, device: torch.device) -> dict:
     out["all_within_1e-4"] = out["device_impl_diff"] <= 1e-4 and all(c["device_impl_diff"] <= 1e-4 for c in out["checks"])
     gathered = args.pairs * args.repeats * args.negatives * args.dim * 4
     out["gathered_bytes"] = gathered
-    del q_cpu, p_cpu, pool_cpu
     return out, (q, pool)
 
 
