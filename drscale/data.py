@@ -83,14 +83,18 @@ class RetrievalData:
     def _qrels_splits(self) -> tuple[str, ...]:
         return ("train_qrels", "test_qrels") if self.dev_qrels is None else ("train_qrels", "dev_qrels", "test_qrels")
 
+    @property
+    def dev_queries(self) -> int:
+        """Queries in the dev split (0 without one)."""
+        return 0 if self.dev_qrels is None else len(set(column(self.dev_qrels, "query_id")))
+
     def with_dev_split(self, dev_queries: int, seed: int = 0) -> RetrievalData:
         """A copy whose training pairs lose `dev_queries` seeded queries (all their pairs) to a
         dev split; test is untouched. Data that has a dev split already is returned as is
         when the sizes agree and refused otherwise, so a split is never carved twice."""
         if self.dev_qrels is not None:
-            have = len(set(column(self.dev_qrels, "query_id")))
-            if have != dev_queries:
-                raise ValueError(f"{self.name} already has a dev split of {have} queries; asked for {dev_queries}")
+            if self.dev_queries != dev_queries:
+                raise ValueError(f"{self.name} already has a dev split of {self.dev_queries} queries; asked for {dev_queries}")
             return self
         queries = len(set(column(self.train_qrels, "query_id")))
         if not 0 < dev_queries < queries:

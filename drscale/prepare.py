@@ -49,8 +49,7 @@ def prepare_data(
     folder = prepared_folder(data_dir, name or source)
     if (folder / "NAME").exists() and not rebuild:
         data = RetrievalData.load(folder)
-        if data.summary()["dev_pairs"] == 0 and dev_queries == 0 or data.dev_qrels is not None and \
-                len(set(data.dev_qrels["query_id"])) == dev_queries:
+        if data.dev_queries == dev_queries:
             return data
     if source == "docstrings":
         # The default packages come from the shipped snapshot (the same pairs on every install);

@@ -23,7 +23,7 @@ from drscale.models import expand_models
 from drscale.pretrain import Pretraining
 from drscale.store import ResultsStore
 from drscale.sweep import EvalConfig, RunConfig, run_sweep
-from drscale.train import CPU_PRESET, PAPER_PRESET, TrainConfig, preset_config
+from drscale.train import CPU_PRESET, PAPER_PRESET, TrainConfig, with_overrides
 
 CPU_MODELS = ("L1_H4", "L1_H8", "L1_H16", "L1_H32", "L1_H64", "L2_H96", "L2_H128")
 """The model-size family of the CPU study: seven sizes, N = 3.9e3 to 5.1e5 (2.1 decades),
@@ -36,6 +36,9 @@ all the training pairs the embedded data can spare beside its dev and test split
 
 CPU_DATA_MODEL = "L1_H32"
 """The model of the data-size sweep (the paper uses one size, BERT-Base, for its D law)."""
+
+REGIME_EVALUATION = EvalConfig(pool_size=4096, ranking=False)
+"""How regime runs are measured: the demo's test pool, no ranking (regimes are scored on dev)."""
 
 LEARNING_RATE_GRID = (1e-3, 2e-3, 4e-3)
 """Rates tried per size (at the full data, best-on-dev); the old fixed rate, 2e-3, sits in the middle."""
@@ -92,13 +95,12 @@ def learning_rate_search(
     models: Sequence[str] = CPU_MODELS,
     rates: Sequence[float] = LEARNING_RATE_GRID,
     base: TrainConfig = WATCHED,
-    evaluation: EvalConfig | None = None,
+    evaluation: EvalConfig = REGIME_EVALUATION,
     backend: Backend | None = None,
     progress: bool = False,
 ) -> pd.DataFrame:
     """Best dev CE of every (model, rate) at the full training data, and the rate each model
     would choose (`chosen`): the lowest dev CE. Test CE is not looked at."""
-    evaluation = evaluation or EvalConfig(pool_size=4096, ranking=False)
     configs = [RunConfig(model=m, data_size=data.n_train_pairs, train=replace(base, learning_rate=r), evaluation=evaluation)
                for m in models for r in rates]
     table = run_sweep(configs, data, store, progress=progress, backend=backend)
@@ -120,13 +122,12 @@ def regime_sweeps(
     models: Sequence[str] = CPU_MODELS,
     data_sizes: Sequence[int] = CPU_DATA_SIZES,
     data_model: str = CPU_DATA_MODEL,
-    evaluation: EvalConfig | None = None,
+    evaluation: EvalConfig = REGIME_EVALUATION,
     backend: Backend | None = None,
     progress: bool = False,
 ) -> dict[str, pd.DataFrame]:
     """The model-size sweep (every model on all training pairs) and the data-size sweep
     (`data_model` on each nested subset) under `regime`."""
-    evaluation = evaluation or EvalConfig(pool_size=4096, ranking=False)
     grids = {
         "model_size": regime.model_size_grid(models, data.n_train_pairs, evaluation),
         "data_size": regime.data_size_grid(data_model, data_sizes, evaluation),
@@ -253,7 +254,7 @@ def study_regime(
     starts = {None: base.pretraining, "none": None, "ict": base.pretraining or Pretraining()}
     if pretraining not in starts:
         raise ValueError(f"pretraining must be None, 'none' or 'ict'; got {pretraining!r}")
-    train = preset_config("paper" if preset == "paper" else "cpu", **overrides)
+    train = with_overrides(base.train, **overrides)
     if learning_rate is not None:
         train = replace(train, learning_rate=learning_rate)
     return replace(base, train=train, learning_rates=None if learning_rate is not None else base.learning_rates,

@@ -129,7 +129,7 @@ def run_sweep(
     checkpoints = str(checkpoint_dir) if checkpoint_dir is not None else None
     pretrained = str(store.path.parent / "pretrained")
     jobs = list(dict.fromkeys(job for job in (c.pretrain_job() for c in pending) if job is not None))
-    for done in tqdm(backend.execute(pretrain, jobs, (data, fingerprint, pretrained), device), total=len(jobs),
+    for _ in tqdm(backend.execute(pretrain, jobs, (data, fingerprint, pretrained), device), total=len(jobs),
                      desc="pre-training", disable=not progress or not jobs):
         pass  # each pretrained model is saved as it finishes; a crash keeps those done
     records = backend.execute(run_one, pending, (data, fingerprint, device, checkpoints, pretrained), device)

@@ -133,8 +133,9 @@ CPU_PRESET = TrainConfig(
 best-on-dev over 12 log-spaced dev measurements (256 dev pairs, 256 negatives from a
 512-passage pool), 32 pairs and 64 shared negatives a step, 64-token passages (docstrings say
 what a function does up front). A 20-step warm-up: without it L4_H128 collapsed to chance
-(dev CE 5.55 from step 13 on) at both 1e-3 and 2e-3. The learning rate here is the fallback;
-`drscale.regime` holds the rate each size chose on dev and the comparison of regimes."""
+(dev CE 5.55 from step 13 on) at both 1e-3 and 2e-3. One learning rate, 2e-3, for every size:
+`drscale.regime` holds the comparison of regimes that chose these settings on dev, and the
+rate each size chose on its own (the `cpu+lr` preset)."""
 
 PRESETS = {"paper": PAPER_PRESET, "cpu": CPU_PRESET}
 
@@ -147,11 +148,16 @@ def preset_config(preset: str = "cpu", **overrides: int | float | None) -> Train
     """
     if preset not in PRESETS:
         raise ValueError(f"unknown training preset {preset!r}; choose one of {sorted(PRESETS)}")
-    fields = set(PAPER_PRESET.to_dict())
+    return with_overrides(PRESETS[preset], **overrides)
+
+
+def with_overrides(config: TrainConfig, **overrides: int | float | str | None) -> TrainConfig:
+    """`config` with some fields replaced; `None` keeps its value, a misspelt field is an error."""
+    fields = set(config.to_dict())
     unknown = sorted(set(overrides) - fields)
     if unknown:
         raise ValueError(f"unknown training setting(s) {unknown}; known: {sorted(fields)}")
-    return replace(PRESETS[preset], **{k: v for k, v in overrides.items() if v is not None})
+    return replace(config, **{k: v for k, v in overrides.items() if v is not None})
 
 
 class TrainingDiverged(RuntimeError):
