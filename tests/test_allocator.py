@@ -19,17 +19,21 @@ STEP_FAULTS = textwrap.dedent("""
     features = pad_batch([np.array([101, *range(2000, 2060), 102])] * 96, 0)
     def step():
         model(dict(features))["sentence_embedding"].square().sum().backward()
-    for _ in range(3):
+    for _ in range(6):
         step()
     before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-    for _ in range(5):
+    for _ in range(10):
         step()
-    print((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 5)
+    print((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 10)
 """)
 
 
 def faults_per_step(mode: str) -> float:
-    """Minor page faults per forward/backward step of L2_H64 on 96 x 62 tokens, in a fresh process."""
+    """Minor page faults per forward/backward step of L2_H64 on 96 x 62 tokens, in a fresh process.
+
+    Six warm-up steps first: the kept heap grows over the first four or five steps (a
+    shorter warm-up measured its last growth and made the ratio a coin toss on a busy machine).
+    """
     result = subprocess.run([sys.executable, "-c", STEP_FAULTS, mode], capture_output=True, text=True, check=True)
     return float(result.stdout.split()[-1])
 
