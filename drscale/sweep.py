@@ -138,7 +138,23 @@ def run_sweep(
     return results_table(store, run_ids)
 
 
-TABLE_COLUMNS = ("run_id", "model", "n_params", "data_size", "seed", "steps", "best_step", "dev_ce", "ce", "train_time_s")
+TABLE_COLUMNS = ("run_id", "model", "n_params", "data_size", "seed", "steps", "best_step", "dev_ce", "ce", "train_time_s",
+                 "data_fingerprint", "evaluation")
+"""A sweep table's columns; the last two say what a CE was measured on and how, so runs of
+other data or other measurement settings are never compared unawares."""
+
+
+def evaluation_label(evaluation: dict[str, Any]) -> str:
+    """The measurement settings of a record in one short string, e.g. "W256 R10 pool4096 seed1"."""
+    pool = evaluation.get("pool_size") or "all"
+    return f"W{evaluation['negatives']} R{evaluation['repeats']} pool{pool} seed{evaluation['seed']}"
+
+
+def _table_row(record: dict[str, Any]) -> dict[str, Any]:
+    row = {column: record.get(column) for column in TABLE_COLUMNS}
+    row["data_fingerprint"] = record["data"]["fingerprint"]
+    row["evaluation"] = evaluation_label(record["config"]["evaluation"])
+    return row
 
 
 def results_table(store: ResultsStore, run_ids: Sequence[str]) -> pd.DataFrame:
@@ -155,7 +171,7 @@ def results_table(store: ResultsStore, run_ids: Sequence[str]) -> pd.DataFrame:
     if left_out:
         described = "; ".join(f"{r['model']} D={r['data_size']}: {r.get('error', 'failed')}" for r in left_out)
         warnings.warn(f"{len(left_out)} failed run(s) left out of the table: {described}", stacklevel=2)
-    rows = [{column: finished[run_id].get(column) for column in TABLE_COLUMNS} for run_id in wanted if run_id in finished]
+    rows = [_table_row(finished[run_id]) for run_id in wanted if run_id in finished]
     return pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
 
 
