@@ -2,8 +2,8 @@
 
 - Sweep: the same runs (`--models` on `--data-size` pairs, `--steps` steps of the CPU
   preset, the demo's evaluation with ranking) through `drscale.sweep.run_sweep`, once with
-  `LocalBackend(workers=1)` in this process at 2 torch threads, once with
-  `LocalBackend(workers=2, threads_per_worker=1)`, each into a fresh results store. The
+  `LocalBackend(workers=1)` in this process with runs of 2 torch threads (`RunConfig.threads`),
+  once with `LocalBackend(workers=2)` and runs of 1 thread, each into a fresh results store. The
   stores must agree on every run's CE to within float noise of thread count (reported).
   `--steps` defaults to the demo's 200: each worker pays a start-up (spawning, importing
   torch, tokenising) that much shorter runs do not earn back.
@@ -27,7 +27,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from _measure import PeakMemory
 from drscale.backends import LocalBackend
@@ -67,9 +66,9 @@ def peak_memory(args: argparse.Namespace) -> dict:
     return {"training_mib": training.mib, "evaluation_mib": evaluation.mib, "method": training.method}
 
 
-def sweep_seconds(backend: LocalBackend, args: argparse.Namespace, store: Path) -> tuple[float, np.ndarray]:
+def sweep_seconds(backend: LocalBackend, threads: int, args: argparse.Namespace, store: Path) -> tuple[float, np.ndarray]:
     data = prepare_data("docstrings", args.data_dir)
-    configs = model_size_grid(args.models, args.data_size, preset(args.steps), evaluation=EVALUATION)
+    configs = model_size_grid(args.models, args.data_size, preset(args.steps), evaluation=EVALUATION, threads=threads)
     start = time.perf_counter()
     table = run_sweep(configs, data, store, backend=backend, progress=False)
     return time.perf_counter() - start, table.sort_values("model")["ce"].to_numpy()
@@ -94,9 +93,8 @@ def main() -> None:
                "--data-size", str(args.data_size), "--data-dir", args.data_dir]
     memory = json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1])
     with tempfile.TemporaryDirectory(prefix="drscale-bench-sweep-") as folder:
-        torch.set_num_threads(2)
-        one_process, ce_one = sweep_seconds(LocalBackend(workers=1), args, Path(folder) / "one.jsonl")
-        two_workers, ce_two = sweep_seconds(LocalBackend(workers=2, threads_per_worker=1), args, Path(folder) / "two.jsonl")
+        one_process, ce_one = sweep_seconds(LocalBackend(workers=1), 2, args, Path(folder) / "one.jsonl")
+        two_workers, ce_two = sweep_seconds(LocalBackend(workers=2), 1, args, Path(folder) / "two.jsonl")
     print(f"sweep: {len(args.models)} runs ({', '.join(args.models)}), {args.data_size:,} pairs, {args.steps} steps, "
           f"evaluation with ranking against a 4,096-passage pool")
     print(f"{'local backend':<40}{'wall s':>8}")

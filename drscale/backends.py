@@ -5,14 +5,16 @@ second than one process with two threads (small models cannot keep two threads b
 sweep of the demo's 200-step runs finished 1.16x sooner (benchmarks/bench_sweep.py), so the
 local pool is the default there. Each worker's start-up (spawn, import, tokenise) is paid
 once per sweep; for runs of a few seconds it is not earned back (50-step runs: 0.85x). On a
-GPU, one run at a time owns the device. Workers
-return records to the parent, which alone writes the results store.
+GPU, one run at a time owns the device. Workers return records to the parent, which alone
+writes the results store.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any, Protocol
@@ -38,28 +40,27 @@ def default_workers(device: str | None = None) -> int:
 class LocalBackend:
     """Runs tasks sequentially (workers=1) or in a process pool of `workers` processes.
 
-    `threads_per_worker` (default: cores // workers) is set with torch.set_num_threads in
-    each worker; with workers=1 the current process's setting is left alone.
+    The default is as many workers as the cores hold tasks of `threads` torch threads each
+    (a task sets its own thread count: it is part of a run's configuration). Workers exit
+    with the process that started them, even when it is killed outright.
     """
 
-    def __init__(self, workers: int | None = None, threads_per_worker: int | None = None) -> None:
-        if workers is not None and (not isinstance(workers, int) or workers < 1):
+    def __init__(self, workers: int | None = None) -> None:
+        if workers is not None and (not isinstance(workers, int) or isinstance(workers, bool) or workers < 1):
             raise ValueError(f"workers must be a positive integer or None; got {workers!r}")
-        if threads_per_worker is not None and (not isinstance(threads_per_worker, int) or threads_per_worker < 1):
-            raise ValueError(f"threads_per_worker must be a positive integer or None; got {threads_per_worker!r}")
         self.workers = workers
-        self.threads_per_worker = threads_per_worker
 
     def execute(self, run: RunFn, tasks: Sequence[Any], shared: tuple, device: str | None) -> Iterator[dict[str, Any]]:
         """Yield `run(task, *shared)` for each task, in order of completion."""
-        workers = min(self.workers or default_workers(device), len(tasks))
+        threads = max((getattr(task, "threads", 1) for task in tasks), default=1)
+        workers = min(self.workers or max(1, default_workers(device) // threads), len(tasks))
         if workers <= 1:
             for task in tasks:
                 yield run(task, *shared)
             return
-        threads = self.threads_per_worker or max(1, default_workers("cpu") // workers)
         context = multiprocessing.get_context("spawn")  # fork after torch has started threads can deadlock
-        with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(run, shared, threads)) as pool:
+        with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
+                                 initargs=(run, shared, os.getpid())) as pool:
             futures = [pool.submit(_run_task, task) for task in tasks]
             for future in as_completed(futures):
                 yield future.result()
@@ -68,9 +69,17 @@ class LocalBackend:
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(run: RunFn, shared: tuple, threads: int) -> None:
-    torch.set_num_threads(threads)
+def _init_worker(run: RunFn, shared: tuple, parent: int) -> None:
     _WORKER.update(run=run, shared=shared)
+    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True, name="exit-with-parent").start()
+
+
+def _exit_with_parent(parent: int, every_s: float = 1.0) -> None:
+    """End this worker within a second of its parent's death: a killed sweep must not leave
+    workers training into nothing while holding gigabytes."""
+    while os.getppid() == parent:
+        time.sleep(every_s)
+    os._exit(1)
 
 
 def _run_task(task: Any) -> dict[str, Any]:

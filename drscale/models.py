@@ -13,6 +13,7 @@ the embedding LayerNorm.
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -29,6 +30,9 @@ from transformers.utils import logging as hf_logging
 OUTPUT_DIM = 768
 """Every encoder projects to 768 dimensions, whatever its hidden size."""
 
+RANDOM_INIT_POSITIONS = 512
+"""Token positions of a randomly initialised size, as in BERT: the longest input it can read."""
+
 
 @dataclass(frozen=True)
 class ModelSize:
@@ -42,7 +46,7 @@ class ModelSize:
     def name(self) -> str:
         return f"L{self.layers}_H{self.hidden}"
 
-    def bert_config(self, vocab_size: int, max_position_embeddings: int = 512) -> BertConfig:
+    def bert_config(self, vocab_size: int, max_position_embeddings: int = RANDOM_INIT_POSITIONS) -> BertConfig:
         """The `BertConfig` of this size (intermediate size 4H, as in BERT)."""
         return BertConfig(
             vocab_size=vocab_size,
@@ -144,6 +148,22 @@ def fetch_hub_model(repo_id: str) -> Path:
             f"a network run `huggingface-cli download {repo_id} --local-dir FOLDER`, copy FOLDER here and pass its "
             f"path as the model instead of the id."
         ) from None
+
+
+def max_positions(entry: str) -> int | None:
+    """The longest input (in tokens) the encoder `entry` can read, from its config without
+    loading its weights; None where its folder has no config that says."""
+    if entry in MODEL_SIZES:
+        return RANDOM_INIT_POSITIONS
+    folder = default_tokenizer_path() if entry in MINILM_FAMILY else fetch_hub_model(entry) if is_hub_id(entry) else Path(entry)
+    for config in (folder / "config.json", *sorted(folder.glob("*/config.json"))):
+        try:
+            value = json.loads(config.read_text(encoding="utf-8")).get("max_position_embeddings")
+        except (OSError, ValueError, AttributeError):
+            continue
+        if isinstance(value, int):
+            return value
+    return None
 
 
 def model_size(name: str) -> ModelSize:

@@ -24,7 +24,7 @@ from drscale.data import RetrievalData
 from drscale.models import build_model
 from drscale.store import config_hash
 from drscale.tokens import TokenizedData
-from drscale.train import TrainConfig, train
+from drscale.train import TrainConfig, fixed_threads, train
 
 SOURCES = ("ict",)
 
@@ -61,9 +61,13 @@ class PretrainJob:
     init_seed: int
     pretraining: Pretraining
     train: TrainConfig
+    threads: int = 1  # torch threads (results depend on it in the last digits)
 
     def key(self, data_fingerprint: str) -> str:
-        return config_hash({"pretrain": asdict(self), "data": data_fingerprint})
+        job = asdict(self)
+        if self.threads == 1:
+            del job["threads"]  # single-thread jobs keep the keys they always had
+        return config_hash({"pretrain": job, "data": data_fingerprint})
 
 
 def pretrained_folder(folder: str | Path, job: PretrainJob, data_fingerprint: str) -> Path:
@@ -81,7 +85,8 @@ def pretrain(job: PretrainJob, data: RetrievalData, fingerprint: str, folder: st
     ict = annotate(data, InverseClozeTask())
     tokens = TokenizedData.build(ict, model.tokenizer, job.train.query_max_length, job.train.passage_max_length)
     start = time.perf_counter()
-    result = train(model, tokens, ict.train_pair_rows(seed=0), job.train, device=device, progress=False)
+    with fixed_threads(job.threads):
+        result = train(model, tokens, ict.train_pair_rows(seed=0), job.train, device=device, progress=False)
     save_checkpoint(model, target)
     return {"model": job.model, "folder": str(target), "trained": True, "steps": len(result.losses),
             "train_time_s": time.perf_counter() - start, "final_loss": result.losses[-1]}

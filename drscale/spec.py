@@ -20,12 +20,15 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from drscale.backends import LocalBackend
 from drscale.models import expand_models
 from drscale.sweep import EvalConfig, RunConfig
 from drscale.regime import study_regime
+from drscale.train import pick_device
 
 GRID_KEYS = {"models", "data_sizes", "seeds", "init_seeds"}
-TOP_KEYS = {"data_dir", "dataset", "store", "preset", "pretraining", "train", "evaluation", "grid", "workers", "device"}
+TOP_KEYS = {"data_dir", "dataset", "store", "preset", "pretraining", "train", "evaluation", "grid", "workers", "threads",
+            "device"}
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,7 @@ class SweepSpec:
     evaluation: dict[str, Any] = field(default_factory=dict)
     grid: dict[str, list] = field(default_factory=dict)
     workers: int | None = None
+    threads: int = 1  # torch threads of each run (part of its id when not 1)
     device: str | None = None
 
     @classmethod
@@ -73,6 +77,10 @@ class SweepSpec:
         for key in ("models", "data_sizes"):
             if not isinstance(grid.get(key), list) or not grid[key]:
                 raise ValueError(f"{source}: grid.{key} must be a non-empty list; got {grid.get(key)!r}")
+        for key in ("seeds", "init_seeds"):
+            if key in grid and (not isinstance(grid[key], list) or not grid[key]):
+                raise ValueError(f"{source}: grid.{key} must be a non-empty list when given (leave it out for the "
+                                 f"default); got {grid[key]!r}")
         unknown = sorted(set(raw.get("evaluation", {})) - {f.name for f in fields(EvalConfig)})
         if unknown:
             raise ValueError(f"{source}: unknown evaluation key(s) {unknown}")
@@ -87,9 +95,16 @@ class SweepSpec:
             evaluation=dict(raw.get("evaluation", {})),
             grid={k: list(v) for k, v in grid.items()},
             workers=raw.get("workers"),
+            threads=raw.get("threads", 1),
             device=raw.get("device"),
         )
-        spec.configs()  # every run is built once here, so a bad value fails before any training
+        try:
+            spec.configs()  # every run is built once here, so a bad value fails before any training
+            if spec.workers is not None:
+                LocalBackend(spec.workers)
+            pick_device(spec.device)
+        except ValueError as error:
+            raise ValueError(f"{source}: {error}") from None
         return spec
 
     def configs(self) -> list[RunConfig]:
@@ -106,5 +121,5 @@ class SweepSpec:
             expand_models(self.grid["models"]), self.grid["data_sizes"], seeds, init_seeds
         ):
             run = regime.run_config(model, size, evaluation)
-            runs.append(replace(run, train=replace(run.train, seed=seed), init_seed=init))
+            runs.append(replace(run, train=replace(run.train, seed=seed), init_seed=init, threads=self.threads))
         return runs

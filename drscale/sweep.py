@@ -9,7 +9,9 @@ the error, and never enter a table of results.
 from __future__ import annotations
 
 import platform
+import tempfile
 import time
+import traceback
 import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -24,6 +26,7 @@ from tqdm import tqdm
 import drscale
 from drscale.backends import Backend, LocalBackend, RayBackend
 from drscale.checkpoint import CHECKPOINT_MANIFEST, checkpoint_problem, save_checkpoint
+from drscale.claims import RunClaims
 from drscale.data import RetrievalData
 from drscale.dev_eval import DevSet
 from drscale.files import write_text_atomic
@@ -35,6 +38,7 @@ from drscale.models import (
     expand_models,
     fetch_hub_model,
     is_hub_id,
+    max_positions,
     model_entry_problem,
     n_params,
 )
@@ -42,7 +46,7 @@ from drscale.pretrain import Pretraining, PretrainJob, load_pretrained, pretrain
 from drscale.ranking import evaluate_ranking
 from drscale.store import ResultsStore, config_hash
 from drscale.tokens import TokenizedData
-from drscale.train import TrainConfig, TrainingDiverged, pick_device, train
+from drscale.train import TrainConfig, TrainingDiverged, fixed_threads, is_integer, pick_device, train
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,18 @@ class EvalConfig:
     pool_size: int | None = None
     seed: int = 1
     ranking: bool = True  # also rank the test positives + pool and record NDCG@10, MRR@10, recall
+
+    def __post_init__(self) -> None:
+        for name in ("negatives", "repeats"):
+            if not is_integer(getattr(self, name)) or getattr(self, name) < 1:
+                raise ValueError(f"EvalConfig.{name} must be a positive integer; got {getattr(self, name)!r}")
+        if self.pool_size is not None and (not is_integer(self.pool_size) or self.pool_size < 1):
+            raise ValueError(f"EvalConfig.pool_size must be a positive integer or None (every non-test passage); "
+                             f"got {self.pool_size!r}")
+        if not is_integer(self.seed) or self.seed < 0:
+            raise ValueError(f"EvalConfig.seed must be a non-negative integer; got {self.seed!r}")
+        if not isinstance(self.ranking, bool):
+            raise ValueError(f"EvalConfig.ranking must be True or False; got {self.ranking!r}")
 
 
 @dataclass(frozen=True)
@@ -67,25 +83,36 @@ class RunConfig:
     init_seed: int = 0
     subset_seed: int = 0
     pretraining: Pretraining | None = None  # start from this size pre-trained on the Inverse Cloze Task
+    threads: int = 1  # torch threads: results depend on it in the last digits, so it is part of the run
 
     def __post_init__(self) -> None:
         problem = model_entry_problem(self.model)
         if problem is not None:
             raise ValueError(f"model: {problem}")
-        if not isinstance(self.data_size, int) or self.data_size < 1:
-            raise ValueError(f"data_size must be a positive integer; got {self.data_size!r}")
+        for name, low in (("data_size", 1), ("threads", 1), ("init_seed", 0), ("subset_seed", 0)):
+            value = getattr(self, name)
+            if not is_integer(value) or value < low:
+                kind = "a positive" if low else "a non-negative"
+                raise ValueError(f"RunConfig.{name} must be {kind} integer; got {value!r}")
+            object.__setattr__(self, name, int(value))  # a numpy integer hashes like the same Python one
+        for name, kind in (("train", TrainConfig), ("evaluation", EvalConfig)):
+            if not isinstance(getattr(self, name), kind):
+                raise ValueError(f"RunConfig.{name} must be a {kind.__name__}; got {getattr(self, name)!r}")
 
     def run_id(self, data_fingerprint: str) -> str:
         config = asdict(self)
         if self.pretraining is None:
             del config["pretraining"]  # runs from a plain start keep the ids they always had
+        if self.threads == 1:
+            del config["threads"]  # and so do single-thread runs, the default everywhere
         return config_hash({"config": config, "data": data_fingerprint})
 
     def pretrain_job(self) -> PretrainJob | None:
         """The pre-training this run starts from (shared by every run of the same size and settings)."""
         if self.pretraining is None:
             return None
-        return PretrainJob(self.model, self.init_seed, self.pretraining, self.pretraining.train_config(self.train))
+        return PretrainJob(self.model, self.init_seed, self.pretraining, self.pretraining.train_config(self.train),
+                           self.threads)
 
 
 def model_size_grid(models: Sequence[str], data_size: int, train_config: TrainConfig, **kwargs: Any) -> list[RunConfig]:
@@ -112,30 +139,70 @@ def run_sweep(
     With `checkpoint_dir`, each trained model is also saved there as a sentence-transformers
     folder named by its run id (see `save_checkpoint`).
 
-    Bad configurations (a data size above the training set, a batch above the data size,
-    more negatives than the pool) are refused before any training starts. Each record is
-    appended as soon as its run ends, so an interrupted sweep resumes where it stopped.
-    The default backend is a local pool with one single-thread worker per core.
+    Everything that could only fail later is refused before any training starts: bad
+    configurations (a data size above the training set, a batch above the data size, more
+    negatives than the pool, inputs longer than the model's positions), a device this
+    machine lacks, a store or checkpoint folder that cannot be written. A data size the
+    step budget cannot read whole is warned about, with the numbers.
+
+    Each record is appended as soon as its run ends, so an interrupted sweep resumes where it
+    stopped. A run that raises is recorded as failed, with its error, and the others go on;
+    the sweep then raises, naming the failures. Sweeps started at once on one store claim
+    runs (`drscale.claims`), so each run trains once and each sweep returns the whole table.
+    The default backend is a local pool of single-thread workers, one per core.
     """
     store = store if isinstance(store, ResultsStore) else ResultsStore(store)
+    pick_device(device)
     for config in configs:
         _check_feasible(config, data)
+    _warn_unread_pairs(configs)
     fingerprint = data.fingerprint()
     run_ids = [c.run_id(fingerprint) for c in configs]
-    finished = store.finished()
-    pending = list({run_id: c for run_id, c in zip(run_ids, configs) if run_id not in finished}.values())
-    pending.sort(key=_expected_cost, reverse=True)  # longest first keeps the workers evenly busy
+    by_id = dict(zip(run_ids, configs))
+    pretrained = store.path.parent / "pretrained"
+    for folder in (store.path.parent, pretrained, checkpoint_dir):
+        if folder is not None:
+            _check_writable(Path(folder))
     backend = backend or LocalBackend()
     checkpoints = str(checkpoint_dir) if checkpoint_dir is not None else None
-    pretrained = str(store.path.parent / "pretrained")
-    jobs = list(dict.fromkeys(job for job in (c.pretrain_job() for c in pending) if job is not None))
-    for _ in tqdm(backend.execute(pretrain, jobs, (data, fingerprint, pretrained), device), total=len(jobs),
-                     desc="pre-training", disable=not progress or not jobs):
-        pass  # each pretrained model is saved as it finishes; a crash keeps those done
-    records = backend.execute(run_one, pending, (data, fingerprint, device, checkpoints, pretrained), device)
-    for record in tqdm(records, total=len(pending), desc="runs", disable=not progress):
-        store.append(record)
+    shared = (data, fingerprint, device, checkpoints, str(pretrained))
+    done_here: set[str] = set()  # runs this sweep trained, or that failed while it waited for them
+    errors: list[dict[str, Any]] = []
+    with RunClaims(store.path.with_name(store.path.name + ".claims")) as claims:
+        while True:
+            recorded = {r["run_id"]: r["status"] for r in store.records()}
+            pending = [i for i in by_id if recorded.get(i) != "finished" and i not in done_here]
+            if not pending:
+                break
+            mine = [i for i in pending if claims.claim(i)]
+            if not mine:  # another sweep is training all that is left: wait for it, then look again
+                claims.wait(pending)
+                recorded = {r["run_id"]: r["status"] for r in store.records()}
+                done_here.update(i for i in pending if recorded.get(i) == "failed")
+                continue
+            _pretrain(backend, [by_id[i] for i in mine], shared[:2], str(pretrained), device, progress)
+            tasks = sorted((by_id[i] for i in mine), key=_expected_cost, reverse=True)  # longest first keeps workers busy
+            records = backend.execute(run_recorded, tasks, shared, device)
+            for record in tqdm(records, total=len(tasks), desc="runs", disable=not progress):
+                store.append(record)
+                claims.release(record["run_id"])
+                done_here.add(record["run_id"])
+                if record.get("traceback"):
+                    errors.append(record)
+    if errors:
+        described = "; ".join(f"{r['model']} D={r['data_size']}: {r['error']}" for r in errors)
+        raise RuntimeError(f"{len(errors)} run(s) raised (recorded as failed in {store.path}, with tracebacks; "
+                           f"every other run is recorded): {described}")
     return results_table(store, run_ids)
+
+
+def _pretrain(backend: Backend, configs: Sequence[RunConfig], shared: tuple, folder: str, device: str | None,
+              progress: bool) -> None:
+    """Pre-train each size `configs` start from, before their runs; each is saved as it finishes."""
+    jobs = list(dict.fromkeys(job for job in (c.pretrain_job() for c in configs) if job is not None))
+    for _ in tqdm(backend.execute(pretrain, jobs, (*shared, folder, device), device), total=len(jobs),
+                  desc="pre-training", disable=not progress or not jobs):
+        pass
 
 
 TABLE_COLUMNS = ("run_id", "model", "n_params", "data_size", "seed", "steps", "best_step", "dev_ce", "ce", "train_time_s",
@@ -212,11 +279,32 @@ def run_one(
     pretrained_dir: str | None = None,
     progress: bool = False,
 ) -> dict[str, Any]:
-    """Train and evaluate one run; return its record (status "finished" or "failed").
+    """Train and evaluate one run at its thread count; return its record (status "finished",
+    or "failed" when training diverged or CE is not finite).
 
     A run with `pretraining` starts from its pretrained model under `pretrained_dir`
     (`run_sweep` pre-trains every size a sweep needs before its runs start)."""
-    device = pick_device(device)
+    with fixed_threads(config.threads):
+        return _train_and_measure(config, data, fingerprint, pick_device(device), checkpoint_dir, pretrained_dir, progress)
+
+
+def run_recorded(config: RunConfig, data: RetrievalData, fingerprint: str, device: str | None = None,
+                 checkpoint_dir: str | None = None, pretrained_dir: str | None = None) -> dict[str, Any]:
+    """`run_one`, with any error turned into a failed record (error and traceback), so that a
+    sweep records every run whatever happens to the others."""
+    try:
+        return run_one(config, data, fingerprint, device, checkpoint_dir, pretrained_dir)
+    except Exception as error:
+        return {
+            "run_id": config.run_id(fingerprint), "config": asdict(config), "model": Path(config.model).name,
+            "data_size": config.data_size, "seed": config.train.seed, "threads": config.threads,
+            "data": {"name": data.name, "fingerprint": fingerprint}, "versions": _versions(),
+            "status": "failed", "error": f"{type(error).__name__}: {error}", "traceback": traceback.format_exc(),
+        }
+
+
+def _train_and_measure(config: RunConfig, data: RetrievalData, fingerprint: str, device: torch.device,
+                       checkpoint_dir: str | None, pretrained_dir: str | None, progress: bool) -> dict[str, Any]:
     job = config.pretrain_job()
     if job is not None:
         model = load_pretrained(pretrained_dir or ".", job, fingerprint)
@@ -235,7 +323,7 @@ def run_one(
         "pretrained_from": job.key(fingerprint) if job is not None else None,
         "data": {"name": data.name, "fingerprint": fingerprint},
         "device": str(device),
-        "threads": torch.get_num_threads(),
+        "threads": config.threads,
         "versions": _versions(),
     }
     try:
@@ -337,6 +425,35 @@ def _check_feasible(config: RunConfig, data: RetrievalData) -> None:
         problem = checkpoint_problem(folder)
         if problem is not None:
             raise ValueError(f"model {config.model}: not a complete checkpoint: {problem}")
+    positions = max_positions(config.model)
+    for name in ("query_max_length", "passage_max_length"):
+        if positions is not None and getattr(config.train, name) > positions:
+            raise ValueError(f"TrainConfig.{name} {getattr(config.train, name)} exceeds the {positions} token positions "
+                             f"of model {config.model}")
+
+
+def _warn_unread_pairs(configs: Sequence[RunConfig]) -> None:
+    """Warn, with the numbers, about runs whose step budget reads fewer pairs than their data
+    size: past that size a data-size law only measures the budget."""
+    short = [(c.data_size, c.train.steps_for(c.data_size), c.train.batch_size) for c in configs
+             if c.train.steps_for(c.data_size) * c.train.batch_size < c.data_size]
+    if short:
+        described = ", ".join(f"D={d} reads {steps} steps x {batch} = {steps * batch} pairs"
+                              for d, steps, batch in sorted(set(short)))
+        warnings.warn(f"{len(short)} run(s) cannot read all their training pairs ({described}); set "
+                      f"TrainConfig.epochs (e.g. 1) to make the budget read every pair", stacklevel=3)
+
+
+def _check_writable(folder: Path) -> None:
+    """Refuse a folder the sweep will write into (store, pretrained models, checkpoints) that
+    cannot be created or written, before any run trains rather than after the first."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise PermissionError(f"{folder} cannot be written ({error.strerror or error}); nothing was trained: "
+                              f"pick a writable folder") from None
 
 
 def _versions() -> dict[str, str]:

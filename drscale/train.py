@@ -58,27 +58,32 @@ class TrainConfig:
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "negatives", "query_max_length", "passage_max_length", "dev_pairs", "dev_pool_size"):
             value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
+            if not is_integer(value) or value < 1:
                 raise ValueError(f"TrainConfig.{name} must be a positive integer; got {value!r}")
-        if not self.learning_rate > 0:
-            raise ValueError(f"TrainConfig.learning_rate must be positive; got {self.learning_rate!r}")
-        if not 0 <= self.warmup_steps < self.steps:
+        for name in ("warmup_steps", "eval_points", "seed"):
+            value = getattr(self, name)
+            if not is_integer(value) or value < 0:
+                raise ValueError(f"TrainConfig.{name} must be a non-negative integer; got {value!r}")
+        _plain_numbers(self)
+        for name, low in (("learning_rate", "positive"), ("max_grad_norm", "positive"), ("projection_scale", "positive"),
+                          ("weight_decay", "non-negative")):
+            value = getattr(self, name)
+            if not is_finite_number(value) or not (value > 0 if low == "positive" else value >= 0):
+                # a max_grad_norm <= 0 would not clip: torch scales the gradient by a negative factor (ascent)
+                raise ValueError(f"TrainConfig.{name} must be a {low} finite number; got {value!r}")
+        if self.warmup_steps >= self.steps:
             raise ValueError(f"TrainConfig.warmup_steps must be in [0, steps={self.steps}); got {self.warmup_steps}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"TrainConfig.precision must be one of {sorted(PRECISIONS)}; got {self.precision!r}")
         for name in ("compile", "fast_dropout"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"TrainConfig.{name} must be True or False; got {getattr(self, name)!r}")
-        if self.epochs is not None and not (isinstance(self.epochs, (int, float)) and self.epochs > 0):
-            raise ValueError(f"TrainConfig.epochs must be positive or None; got {self.epochs!r}")
-        if not isinstance(self.eval_points, int) or self.eval_points < 0:
-            raise ValueError(f"TrainConfig.eval_points must be a non-negative integer; got {self.eval_points!r}")
+        if self.epochs is not None and not (is_finite_number(self.epochs) and self.epochs > 0):
+            raise ValueError(f"TrainConfig.epochs must be a positive number or None; got {self.epochs!r}")
         if self.selection not in SELECTIONS:
             raise ValueError(f"TrainConfig.selection must be one of {SELECTIONS}; got {self.selection!r}")
         if self.selection == "best_dev" and self.eval_points == 0:
             raise ValueError("TrainConfig.selection='best_dev' needs eval_points > 0 (dev measurements to select by)")
-        if not (isinstance(self.projection_scale, (int, float)) and self.projection_scale > 0):
-            raise ValueError(f"TrainConfig.projection_scale must be positive; got {self.projection_scale!r}")
 
     def steps_for(self, data_size: int) -> int:
         """Steps of a run on `data_size` pairs: `steps`, or more when `epochs` asks to read the data."""
@@ -92,6 +97,24 @@ class TrainConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def is_integer(value: object) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def _plain_numbers(config: object) -> None:
+    """Replace numpy scalars by Python numbers in a frozen dataclass, so a value from
+    `np.logspace` and the same value typed in hash to the same run id."""
+    for name, value in vars(config).items():
+        if isinstance(value, np.integer):
+            object.__setattr__(config, name, int(value))
+        elif isinstance(value, np.floating):
+            object.__setattr__(config, name, float(value))
+
+
+def is_finite_number(value: object) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool) and bool(np.isfinite(value))
 
 
 PAPER_PRESET = TrainConfig(
@@ -195,10 +218,34 @@ class TrainResult:
 
 
 def pick_device(device: str | torch.device | None = None) -> torch.device:
-    """The device asked for, else CUDA when present, else the CPU."""
-    if device is not None:
-        return torch.device(device)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    """The device asked for, else CUDA when present, else the CPU; a device that is not a
+    torch device, or not on this machine, is refused here rather than at the first tensor."""
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        chosen = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"device {device!r} is not a torch device: use 'cpu', 'cuda', 'cuda:N' or None "
+                         f"(CUDA where present, else the CPU)") from None
+    if chosen.type == "cuda" and not (torch.cuda.is_available() and (chosen.index or 0) < torch.cuda.device_count()):
+        raise ValueError(f"device {device!r}: this machine has {torch.cuda.device_count()} CUDA device(s) "
+                         f"(torch.cuda.is_available() is {torch.cuda.is_available()}); use 'cpu' or None")
+    return chosen
+
+
+@contextlib.contextmanager
+def fixed_threads(threads: int):
+    """Run the block with `threads` torch threads, then restore the previous count.
+
+    CPU kernels sum in an order that depends on the thread count, so the same run at 1 and
+    2 threads differs in the last digits: a run's thread count is part of its configuration.
+    """
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def sample_shared_negatives(

@@ -36,6 +36,7 @@ from drscale.spec import SweepSpec
 from drscale.store import ResultsStore
 from drscale.train import preset_config
 from test_loaders import BEIR, MSMARCO, T2RANKING, hf_tables, write
+from test_store import finished_record
 
 
 @dataclass(frozen=True)
@@ -174,7 +175,7 @@ def snapshot(folder: Path) -> dict[str, bytes | None]:
 def test_bad_data_is_refused_naming_file_line_and_expectation(tmp_path, source, bad):
     folder = write_source(tmp_path / "raw", source, bad.changes)
     data_dir = tmp_path / "data"
-    ResultsStore(data_dir / "runs" / "results.jsonl").append({"run_id": "earlier", "status": "finished", "ce": 3.1})
+    ResultsStore(data_dir / "runs" / "results.jsonl").append(finished_record("earlier", 3.1))
     before = snapshot(data_dir)
 
     with pytest.raises(bad.error) as caught:
@@ -226,7 +227,21 @@ PARAMETER_CASES = [
     ("data-size-larger-than-training-set", {"grid": {**GRID, "data_sizes": [32, 100_000]}}, r"data_size 100000 exceeds the \d+ training pairs of small"),
     ("zero-data-size", {"grid": {**GRID, "data_sizes": [0]}}, "data_size must be a positive integer; got 0"),
     ("warmup-not-below-steps", {"train": {**TINY, "warmup_steps": 4}}, r"warmup_steps must be in \[0, steps=4\); got 4"),
-    ("negative-learning-rate", {"train": {**TINY, "learning_rate": -1e-3}}, "learning_rate must be positive; got -0.001"),
+    ("negative-learning-rate", {"train": {**TINY, "learning_rate": -1e-3}}, "learning_rate must be a positive finite number; got -0.001"),
+    ("learning-rate-as-text", {"train": {**TINY, "learning_rate": "1e-3"}}, r"learning_rate must be a positive finite number; got '1e-3'"),
+    ("steps-as-text", {"train": {**TINY, "steps": "10"}}, r"TrainConfig\.steps must be a positive integer; got '10'"),
+    ("negative-grad-norm", {"train": {**TINY, "max_grad_norm": -1}}, r"max_grad_norm must be a positive finite number; got -1"),
+    ("negative-weight-decay", {"train": {**TINY, "weight_decay": -0.1}}, r"weight_decay must be a non-negative finite number"),
+    ("passage-longer-than-positions", {"train": {**TINY, "passage_max_length": 600}}, r"passage_max_length 600 exceeds the 512 token positions of model L1_H16"),
+    ("data-size-as-text", {"grid": {**GRID, "data_sizes": ["32"]}}, r"data_size must be a positive integer; got '32'"),
+    ("empty-seed-list", {"grid": {**GRID, "seeds": []}}, r"grid\.seeds must be a non-empty list"),
+    ("zero-repeats", {"evaluation": {"negatives": 32, "repeats": 0, "pool_size": 128}}, r"EvalConfig\.repeats must be a positive integer; got 0"),
+    ("pool-size-as-text", {"evaluation": {"negatives": 32, "pool_size": "128"}}, r"EvalConfig\.pool_size must be a positive integer or None"),
+    ("ranking-as-text", {"evaluation": {"negatives": 32, "pool_size": 128, "ranking": "yes"}}, r"EvalConfig\.ranking must be True or False"),
+    ("unknown-device", {"device": "gpu"}, r"device 'gpu' is not a torch device"),
+    ("absent-cuda", {"device": "cuda:7"}, r"device 'cuda:7': this machine has \d+ CUDA device"),
+    ("zero-threads", {"threads": 0}, r"RunConfig\.threads must be a positive integer; got 0"),
+    ("zero-workers", {"workers": 0}, r"workers must be a positive integer or None; got 0"),
 ]
 
 
@@ -266,7 +281,7 @@ def test_an_incomplete_checkpoint_as_model_is_refused_before_any_training(tmp_pa
 
 # ------------------------------------------------------------------ results stores
 
-GOOD = json.dumps({"run_id": "a", "status": "finished", "ce": 3.0})
+GOOD = json.dumps(finished_record("a", 3.0))
 STORE_CASES = [
     ("corrupt-middle-line", f"{GOOD}\n{{\"run_id\": \"b\", \"sta\n{GOOD}\n", 2, "not a JSON record"),
     ("record-without-status", f"{GOOD}\n{json.dumps({'run_id': 'b', 'ce': 2.0})}\n", 2, r"\['ce', 'run_id'\]"),

@@ -77,7 +77,7 @@ def test_a_record_holds_everything_needed_to_reproduce_its_run(tmp_path, small_d
     expected = {"numpy": numpy, "scipy": scipy, "datasets": datasets, "tokenizers": tokenizers, "torch": torch}
     assert {name: record["versions"][name] for name in expected} == {name: m.__version__ for name, m in expected.items()}
     assert {"python", "drscale", "transformers", "sentence_transformers"} <= set(record["versions"])
-    assert record["device"] == "cpu" and record["threads"] == torch.get_num_threads()
+    assert record["device"] == "cpu" and record["threads"] == config.threads == 1
 
 
 # ------------------------------------------------------------------ the whole demo, twice

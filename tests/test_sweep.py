@@ -89,7 +89,7 @@ def test_a_pool_of_workers_gives_the_same_records_as_one_process(tmp_path, small
 
 
 @pytest.mark.bad_input
-@pytest.mark.parametrize("kwargs", [{"workers": 0}, {"workers": 1.5}, {"threads_per_worker": 0}])
+@pytest.mark.parametrize("kwargs", [{"workers": 0}, {"workers": 1.5}, {"workers": True}])
 def test_bad_backend_settings_are_named(kwargs):
     with pytest.raises(ValueError, match=list(kwargs)[0]):
         LocalBackend(**kwargs)

@@ -113,7 +113,7 @@ def test_a_non_finite_loss_stops_training_and_names_the_step(small_data, tokens)
         ("steps", 0, "steps must be a positive integer"),
         ("batch_size", -1, "batch_size must be a positive integer"),
         ("negatives", 2.5, "negatives must be a positive integer"),
-        ("learning_rate", 0.0, "learning_rate must be positive"),
+        ("learning_rate", 0.0, "learning_rate must be a positive finite number"),
         ("warmup_steps", 30, r"warmup_steps must be in \[0, steps=30\)"),
         ("precision", "float16", r"precision must be one of \['bfloat16', 'float32'\]; got 'float16'"),
         ("compile", "yes", "compile must be True or False; got 'yes'"),
