@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import numbers
 import os
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -92,6 +93,8 @@ class RetrievalData:
         """A copy whose training pairs lose `dev_queries` seeded queries (all their pairs) to a
         dev split; test is untouched. Data that has a dev split already is returned as is
         when the sizes agree and refused otherwise, so a split is never carved twice."""
+        check_int("dev_queries", dev_queries, 0)
+        check_int("seed", seed, 0)
         if self.dev_qrels is not None:
             if self.dev_queries != dev_queries:
                 raise ValueError(f"{self.name} already has a dev split of {self.dev_queries} queries; asked for {dev_queries}")
@@ -124,6 +127,8 @@ class RetrievalData:
 
         Subsets are nested: for one seed the pairs of a smaller D are a prefix of a larger D.
         """
+        check_int("data_size", data_size, 0, optional=True)
+        check_int("seed", seed, 0)
         total = self.n_train_pairs
         if data_size is None:
             data_size = total
@@ -152,6 +157,8 @@ class RetrievalData:
         With `size`, a seeded random sample of that many (the release sampled 1M of 8.8M),
         sorted; without, all of them.
         """
+        check_int("size", size, 0, optional=True)
+        check_int("seed", seed, 0)
         rows = self.unlabelled_rows()
         if size is None:
             return rows
@@ -192,12 +199,13 @@ class RetrievalData:
             "fingerprint": self.fingerprint(),
         }
 
-    def save(self, folder: str | Path) -> Path:
-        """Save every table under `folder` (Arrow files via `datasets`), name and source beside.
+    def save(self, folder: str | Path, extra_files: Mapping[str, str] | None = None) -> Path:
+        """Save every table under `folder` (Arrow files via `datasets`), name and source beside,
+        and `extra_files` ({file name: text}, e.g. what the data was prepared from).
 
         Written whole or not at all: the tables go to a staging folder beside `folder`, which
         then replaces it, so a crash mid-save never leaves new tables under an old NAME (or a
-        folder that looks prepared and is not).
+        folder that looks prepared and is not), nor new tables beside old extra files.
         """
         folder = Path(folder)
         folder.parent.mkdir(parents=True, exist_ok=True)
@@ -206,9 +214,21 @@ class RetrievalData:
             tables = {split: getattr(self, split) for split in ("corpus", "queries", *self._qrels_splits())}
             datasets.DatasetDict(tables).save_to_disk(str(staging))
             (staging / "NAME").write_text(f"{self.name}\n{self.source}\n")
-            if folder.exists():
-                shutil.rmtree(folder)
-            os.replace(staging, folder)
+            for file_name, text in (extra_files or {}).items():
+                (staging / file_name).write_text(text, encoding="utf-8")
+            # the old folder moves aside whole, never deleted in place: a crash mid-delete would
+            # leave a NAME beside half its tables
+            retired = folder.parent / f".old-{folder.name}-{staging.name}" if folder.exists() else None
+            if retired is not None:
+                os.replace(folder, retired)
+            try:
+                os.replace(staging, folder)
+            except BaseException:
+                if retired is not None:
+                    os.replace(retired, folder)
+                raise
+            if retired is not None:
+                shutil.rmtree(retired)
         finally:
             if staging.exists():
                 shutil.rmtree(staging)
@@ -220,7 +240,7 @@ class RetrievalData:
         folder = Path(folder)
         if not (folder / "NAME").exists():
             raise FileNotFoundError(f"{folder} holds no saved retrieval data (no NAME file)")
-        name, source = (folder / "NAME").read_text().splitlines()[:2]
+        name, source, *_ = (folder / "NAME").read_text().splitlines() + ["", ""]
         tables = datasets.load_from_disk(str(folder))
         return cls(name=name, source=source, **{split: tables[split] for split in tables})
 
@@ -233,15 +253,35 @@ def split_qrels_by_query(
     qrels: datasets.Dataset, test_queries: int, seed: int = 0
 ) -> tuple[datasets.Dataset, datasets.Dataset]:
     """Split labelled pairs into train and test so that each query lands in one split only."""
-    queries = sorted(set(column(qrels, "query_id")))
+    check_int("test_queries", test_queries, 1)
+    check_int("seed", seed, 0)
+    queries = set(column(qrels, "query_id"))
     if not 0 < test_queries < len(queries):
         raise ValueError(f"test_queries must be between 1 and {len(queries) - 1}; got {test_queries}")
-    chosen = np.random.default_rng(seed).permutation(len(queries))[:test_queries]
-    test_ids = {queries[i] for i in chosen}
+    test_ids = sample_queries(queries, test_queries, seed)
     in_test = [qid in test_ids for qid in column(qrels, "query_id")]
     test_rows = [i for i, flag in enumerate(in_test) if flag]
     train_rows = [i for i, flag in enumerate(in_test) if not flag]
     return qrels.select(train_rows), qrels.select(test_rows)
+
+
+def sample_queries(query_ids: Iterable[str], count: int, seed: int) -> set[str]:
+    """`count` of the distinct `query_ids`, drawn with `seed` from their sorted order: the one
+    draw behind every split by query (test, dev) and every sample of a test split."""
+    queries = sorted(set(query_ids))
+    chosen = np.random.default_rng(seed).permutation(len(queries))[:count]
+    return {queries[i] for i in chosen}
+
+
+def check_int(name: str, value: object, minimum: int = 0, optional: bool = False) -> None:
+    """Refuse anything but an integer >= `minimum` (or None when `optional`), naming the
+    parameter. Counts and seeds are checked where they enter: a string would otherwise fail
+    later in a comparison, and a negative count would slice from the end and drop data."""
+    if optional and value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        kind = {0: "a non-negative integer", 1: "a positive integer"}.get(minimum, f"an integer >= {minimum}")
+        raise ValueError(f"{name} must be {kind}{' or None' if optional else ''}; got {value!r}")
 
 
 def column(dataset: datasets.Dataset, name: str) -> list:

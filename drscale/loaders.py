@@ -6,12 +6,18 @@ than as a row of a table built later. All formats share one assembly: queries fi
 the qrels (checked against the queries), then the corpus streamed once, so a capped
 subsample of MS MARCO's 8.8M passages keeps only the texts it needs (every id is still
 remembered, to catch duplicates).
+
+Options are the same across formats and are checked before any file is opened
+(`check_options`): `max_queries` keeps the first labelled queries of each split, `max_passages`
+caps the corpus, and `test_queries` keeps a seeded sample of that many test queries (all
+their positives) or, for a BEIR set without a train split, holds that many out.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,7 +27,7 @@ import huggingface_hub
 import pyarrow
 
 from drscale._parsing import HEADER_WORDS, Pair, Where, checked_pairs, checked_texts, read_jsonl, read_table
-from drscale.data import RetrievalData, split_qrels_by_query, table
+from drscale.data import RetrievalData, check_int, sample_queries, table
 
 TextRows = tuple[Where, Iterable[tuple[int, str, str]]]  # (position, id, text)
 PairRows = tuple[Where, Iterable[tuple[int, str, str, str | None]]]  # (position, qid, pid, relevance)
@@ -37,6 +43,8 @@ def load_msmarco(
     train_qrels_file: str | Path | None = None,
     test_queries_file: str | Path | None = None,
     test_qrels_file: str | Path | None = None,
+    test_queries: int | None = None,
+    seed: int = 0,
     max_passages: int | None = None,
     max_queries: int | None = None,
     name: str = "msmarco",
@@ -51,8 +59,14 @@ def load_msmarco(
     Subsampling: `max_queries` keeps the first labelled queries of each split (in qrels file
     order); `max_passages` keeps every passage labelled for a kept query, then fills up with
     the first other passages of the collection, so the corpus exceeds the cap only when the
-    labelled passages alone do. Every line is still checked.
+    labelled passages alone do. Every line is still checked. `test_queries` then keeps a
+    sample of that many test queries, drawn with `seed` (dev.small has 6,980).
     """
+    check_options(train_split=train_split, test_split=test_split, collection_file=collection_file,
+                  train_queries_file=train_queries_file, train_qrels_file=train_qrels_file,
+                  test_queries_file=test_queries_file, test_qrels_file=test_qrels_file, test_queries=test_queries,
+                  seed=seed, max_passages=max_passages, max_queries=max_queries, name=name)
+
     def pick(given: str | Path | None, default: str) -> Path:
         if given is not None:
             return Path(given)
@@ -76,6 +90,8 @@ def load_msmarco(
         test=qrels(pick(test_qrels_file, f"qrels.{test_split}.tsv")),
         max_passages=max_passages,
         max_queries=max_queries,
+        test_queries=test_queries,
+        seed=seed,
     )
 
 
@@ -84,6 +100,8 @@ def load_t2ranking(
     *,
     train_split: str = "train",
     test_split: str = "dev",
+    test_queries: int | None = None,
+    seed: int = 0,
     max_passages: int | None = None,
     max_queries: int | None = None,
     name: str = "t2ranking",
@@ -92,8 +110,10 @@ def load_t2ranking(
 
     collection.tsv (pid<TAB>para), queries.{split}.tsv (qid<TAB>text) and
     qrels.retrieval.{split}.tsv (qid<TAB>pid, every row a positive). Subsampling with
-    `max_queries` and `max_passages` works as in `load_msmarco`.
+    `max_queries`, `max_passages` and `test_queries` works as in `load_msmarco`.
     """
+    check_options(train_split=train_split, test_split=test_split, test_queries=test_queries, seed=seed,
+                  max_passages=max_passages, max_queries=max_queries, name=name)
     folder = Path(folder)
 
     def qrels(path: Path) -> PairRows:
@@ -110,6 +130,8 @@ def load_t2ranking(
         test=qrels(folder / f"qrels.retrieval.{test_split}.tsv"),
         max_passages=max_passages,
         max_queries=max_queries,
+        test_queries=test_queries,
+        seed=seed,
     )
 
 
@@ -127,11 +149,15 @@ def load_beir(
     """A BEIR data set folder: corpus.jsonl (_id, title, text), queries.jsonl (_id, text) and
     qrels/{split}.tsv (header query-id<TAB>corpus-id<TAB>score; score > 0 kept).
 
-    A passage reads "title. text" when its title is non-empty, as BEIR models see it. Many
-    BEIR sets have no train split: when qrels/{train_split}.tsv is absent the test qrels are
-    split by query (`split_qrels_by_query`), holding out `test_queries` queries (default a
-    fifth) chosen with `seed`; `source` of the result says so.
+    A passage reads "title. text" when its title is non-empty, as BEIR models see it.
+    `test_queries` keeps a sample of that many test queries, drawn with `seed` (default: all).
+    Many BEIR sets have no train split: when qrels/{train_split}.tsv is absent the test qrels
+    are split by query, holding out `test_queries` queries (default a fifth) chosen with
+    `seed`; `source` of the result says so. `max_queries` and `max_passages` work as in
+    `load_msmarco`.
     """
+    check_options(train_split=train_split, test_split=test_split, test_queries=test_queries, seed=seed,
+                  max_passages=max_passages, max_queries=max_queries, name=name)
     folder = Path(folder)
     train_path, test_path = folder / "qrels" / f"{train_split}.tsv", folder / "qrels" / f"{test_split}.tsv"
     corpus_path, queries_path = folder / "corpus.jsonl", folder / "queries.jsonl"
@@ -178,8 +204,12 @@ def load_hf(
     qrels splits of the sibling repository `qrels_name` (default "<path_or_name>-qrels"), as
     BeIR/<set> and BeIR/<set>-qrels are published. `local_files_only` reads only the local
     cache, so an offline machine fails at once with a message instead of waiting on the
-    network. Ids may be strings or integers; the split fallback is `load_beir`'s.
+    network. Ids may be strings or integers; `test_queries` and the split fallback are
+    `load_beir`'s.
     """
+    check_options(train_split=train_split, test_split=test_split, qrels_name=qrels_name,
+                  local_files_only=local_files_only, test_queries=test_queries, seed=seed,
+                  max_passages=max_passages, max_queries=max_queries, name=name)
     where = str(path_or_name)
     if Path(path_or_name).exists():
         tables = _disk_tables(Path(path_or_name))
@@ -215,7 +245,9 @@ def _assemble(
     seed: int = 0,
 ) -> RetrievalData:
     """Read queries, then qrels, then the corpus; keep labelled queries and the passages the
-    caps allow; split the test qrels by query when there is no train split."""
+    caps allow; sample the test queries, or split the test qrels by query when there is no
+    train split. Test queries are chosen before the corpus is read, so a capped corpus keeps
+    the positives of the test queries that stay, not of those sampled away."""
     seen: set[str] = set()
     query_text: dict[str, str] = {}
     for where, rows in queries:
@@ -223,8 +255,13 @@ def _assemble(
     queries_from = " or ".join(where.name for where, _ in queries)
     sources = [test] if train is None else [train, test]
     splits = [_first_queries(checked_pairs(rows, where, query_text, queries_from), max_queries) for where, rows in sources]
+    test_where = test[0].name
+    if train is None:
+        train_pairs, test_pairs = _hold_out(splits[0], test_queries, seed, test_where)
+    else:
+        train_pairs, test_pairs = splits[0], _sample_test(splits[1], test_queries, seed, test_where)
     labelled: dict[str, Pair] = {}
-    for pair in (pair for pairs in splits for pair in pairs):
+    for pair in (*train_pairs, *test_pairs):
         labelled.setdefault(pair.passage_id, pair)
 
     corpus_where, corpus_rows = corpus
@@ -240,11 +277,7 @@ def _assemble(
         if pid not in passages:
             raise pair.where.error(pair.position, f"unknown passage id {pid!r}", f"an id from {corpus_where.name}")
 
-    if train is None:
-        held_out = test_queries if test_queries is not None else max(1, len({p.query_id for p in splits[0]}) // 5)
-        train_qrels, test_qrels = split_qrels_by_query(_qrels_table(splits[0]), held_out, seed)
-    else:
-        train_qrels, test_qrels = (_qrels_table(pairs) for pairs in splits)
+    train_qrels, test_qrels = _qrels_table(train_pairs), _qrels_table(test_pairs)
     used = set(train_qrels["query_id"]) | set(test_qrels["query_id"])
     kept_queries = {qid: text for qid, text in query_text.items() if qid in used}
     return RetrievalData(
@@ -255,6 +288,61 @@ def _assemble(
         test_qrels=test_qrels,
         source=source,
     )
+
+
+def check_options(**options: object) -> None:
+    """Check loader options by name at the door, before any file is read, with an error that
+    names the option and the value: counts are positive integers or None, `seed` a
+    non-negative integer, split names distinct non-empty strings, files paths or None."""
+    for key, value in options.items():
+        if key in ("max_passages", "max_queries", "test_queries"):
+            check_int(key, value, 1, optional=True)
+        elif key == "seed":
+            check_int(key, value, 0)
+        elif key in ("train_split", "test_split"):
+            if not isinstance(value, str) or not value.strip():
+                raise ValueError(f"{key} must be a non-empty split name such as 'train' or 'test'; got {value!r}")
+        elif key == "local_files_only":
+            if not isinstance(value, bool):
+                raise ValueError(f"{key} must be True or False; got {value!r}")
+        elif key in ("qrels_name", "name"):
+            if value is not None and (not isinstance(value, str) or not value.strip()):
+                raise ValueError(f"{key} must be a non-empty string or None; got {value!r}")
+        elif key.endswith("_file"):
+            if value is not None and not isinstance(value, (str, os.PathLike)):
+                raise ValueError(f"{key} must be a path or None; got {value!r}")
+        else:
+            raise ValueError(f"unknown loader option {key!r}")
+    if "train_split" in options and options["train_split"] == options.get("test_split"):
+        raise ValueError(f"train_split and test_split must differ; both are {options['train_split']!r}")
+
+
+def _hold_out(pairs: list[Pair], test_queries: int | None, seed: int, where: str) -> tuple[list[Pair], list[Pair]]:
+    """(train, test) pairs of one labelled split cut by query: `test_queries` queries (default
+    a fifth) drawn with `seed` are held out, the rest train."""
+    queries = {pair.query_id for pair in pairs}
+    held_out = test_queries if test_queries is not None else max(1, len(queries) // 5)
+    if not 0 < held_out < len(queries):
+        raise ValueError(
+            f"test_queries must be between 1 and {len(queries) - 1} (the labelled queries of {where}, which is split "
+            f"into train and test for want of a train split, less one); got {held_out}"
+        )
+    chosen = sample_queries(queries, held_out, seed)
+    return [p for p in pairs if p.query_id not in chosen], [p for p in pairs if p.query_id in chosen]
+
+
+def _sample_test(pairs: list[Pair], test_queries: int | None, seed: int, where: str) -> list[Pair]:
+    """The pairs of `test_queries` test queries drawn with `seed` (all of them for None)."""
+    if test_queries is None:
+        return pairs
+    queries = {pair.query_id for pair in pairs}
+    if test_queries > len(queries):
+        raise ValueError(
+            f"test_queries={test_queries} exceeds the {len(queries)} labelled test queries of {where}; "
+            f"pass at most {len(queries)}, or None to keep them all"
+        )
+    chosen = sample_queries(queries, test_queries, seed)
+    return [p for p in pairs if p.query_id in chosen]
 
 
 def _first_queries(pairs: list[Pair], max_queries: int | None) -> list[Pair]:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import datasets
 import pytest
 
 from drscale.loaders import load_beir, load_hf, load_msmarco, load_t2ranking
+from real_shapes import SHAPES, write_beir, write_msmarco
 
 MSMARCO = {
     "collection.tsv": "0\tThe capital of France is Paris.\n1\tBerlin is the capital of Germany.\n"
@@ -141,3 +143,77 @@ def test_hf_single_dataset_on_disk_is_rejected(tmp_path):
     datasets.Dataset.from_dict({"_id": ["d1"], "text": ["a"]}).save_to_disk(tmp_path / "one")
     with pytest.raises(ValueError, match=r"one: a single Dataset; expected a DatasetDict"):
         load_hf(tmp_path / "one")
+
+
+# ------------------------------------------------------------------ test-size options, alike in every format
+
+LOADERS = {"beir": load_beir, "msmarco": load_msmarco, "t2ranking": load_t2ranking, "hf": load_hf}
+
+
+def held_out_queries(data) -> list[str]:
+    return sorted(set(data.test_qrels["query_id"]))
+
+
+@pytest.mark.parametrize("source", sorted(LOADERS))
+def test_test_queries_keeps_a_seeded_sample_of_the_test_split_with_all_its_positives(tmp_path, source):
+    """BEIR used to ignore test_queries when it had a train split, so a 9,408-pair test split
+    was evaluated whole; every format now samples it the same way."""
+    folder, task = SHAPES[source](tmp_path / "raw")
+    load = LOADERS[source]
+    data = load(folder, test_queries=5, seed=3)
+    chosen = held_out_queries(data)
+    assert len(chosen) == 5 and set(chosen) <= set(task.test_queries)
+    expected = task.positives(task.test_qrels)
+    assert {q: {p for q2, p in zip(data.test_qrels["query_id"], data.test_qrels["passage_id"]) if q2 == q} for q in chosen} \
+        == {q: expected[q] for q in chosen}
+    assert data.n_train_pairs == len(task.train_qrels)  # training pairs untouched
+    assert held_out_queries(load(folder, test_queries=5, seed=3)) == chosen
+    assert held_out_queries(load(folder, test_queries=5, seed=4)) != chosen
+    assert held_out_queries(load(folder)) == sorted(task.test_queries)
+    with pytest.raises(ValueError, match=r"test_queries=17 exceeds the 16 labelled test queries of .*; pass at most 16"):
+        load(folder, test_queries=17)
+
+
+def test_a_capped_corpus_keeps_the_positives_of_the_sampled_test_queries_only(tmp_path):
+    folder, task = write_msmarco(tmp_path / "raw")
+    data = load_msmarco(folder, test_queries=5, seed=3, max_passages=1)
+    kept = set(data.train_qrels["passage_id"]) | set(data.test_qrels["passage_id"])
+    assert set(data.corpus["id"]) == kept  # the labelled passages alone exceed the cap
+    assert len(data.test_qrels) < len(task.test_qrels)
+
+
+def test_beir_without_train_split_holds_out_test_queries_from_real_shaped_qrels(tmp_path):
+    folder, task = write_beir(tmp_path / "raw", train_split=False)
+    data = load_beir(folder, test_queries=10, seed=0)
+    assert len(held_out_queries(data)) == 10 and "no train split" in data.source
+    labelled = task.positives(task.train_qrels + task.test_qrels)
+    assert len(set(data.train_qrels["query_id"])) == len(labelled) - 10
+    assert len(data.train_qrels) + len(data.test_qrels) == sum(len(p) for p in labelled.values())
+    assert len(held_out_queries(load_beir(folder))) == len(labelled) // 5  # default: a fifth
+    with pytest.raises(ValueError, match=r"test_queries must be between 1 and 63 .*for want of a train split.*; got 64"):
+        load_beir(folder, test_queries=64)
+
+
+def test_max_queries_keeps_the_first_labelled_queries_of_each_split(tmp_path):
+    folder, task = write_msmarco(tmp_path / "raw")
+    data = load_msmarco(folder, max_queries=4)
+    assert list(dict.fromkeys(data.train_qrels["query_id"])) == task.train_queries[:4]
+    assert list(dict.fromkeys(data.test_qrels["query_id"])) == task.test_queries[:4]
+
+
+@pytest.mark.bad_input
+@pytest.mark.parametrize("source", sorted(LOADERS))
+@pytest.mark.parametrize(
+    "option, value, message",
+    [
+        ("max_queries", -1, "a positive integer or None; got -1"),  # used to drop the last query of each split
+        ("max_queries", "10", "a positive integer or None; got '10'"),
+        ("max_passages", 0, "a positive integer or None; got 0"),
+        ("test_queries", 2.0, "a positive integer or None; got 2.0"),
+        ("seed", -1, "a non-negative integer; got -1"),
+        ("train_split", None, "a non-empty split name"),
+    ],
+)
+def test_loader_options_are_refused_before_any_file_is_read(tmp_path, source, option, value, message):
+    with pytest.raises(ValueError, match=f"{option} must be {re.escape(message)}"):
+        LOADERS[source](tmp_path / "absent", **{option: value})
