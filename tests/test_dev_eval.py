@@ -107,7 +107,7 @@ def test_dev_settings_are_checked_at_the_door(dev_data, tokens):
         replace(TINY, selection="best_dev")
     with pytest.raises(ValueError, match="selection must be one of"):
         replace(TINY, selection="best")
-    with pytest.raises(ValueError, match="epochs must be positive"):
+    with pytest.raises(ValueError, match="epochs must be a positive number or None"):
         replace(TINY, epochs=0)
     with pytest.raises(ValueError, match="needs a dev set"):
         train(build_encoder("L1_H16"), tokens, dev_data.train_pair_rows(seed=0), replace(TINY, eval_points=3), progress=False)
