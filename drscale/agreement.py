@@ -9,12 +9,24 @@ would impose a shape the paper does not claim; monotone is the claim.
 
 The monotone fit is isotonic regression by `scipy.optimize.isotonic_regression` (SciPy is
 already a dependency; scikit-learn's `IsotonicRegression` would add one).
+
+The runs compared are those of one data set (its fingerprint) measured one way (the CE
+measurement, `drscale.sweep.evaluation_label`: W negatives, R repeats, the pool sample and
+its seed). Both numbers of a run depend on that measurement, not only on the model: more
+negatives raise CE (chance is ln(W+1)), a larger pool, being also the corpus ranked, lowers
+the ranking metrics, and another data set shifts both. Across measurements a rank
+correlation orders the pools and the data sets rather than the models, and can fall far from
+the agreement each measurement shows alone. So a selection that still mixes them is
+refused, naming each group and its runs, rather than split into one table per group: the
+study states one claim on one measurement, its saved summary names that measurement, and the
+reader chooses which (a split would also set a group of two runs beside one of twenty).
 """
 
 from __future__ import annotations
 
 import json
 import math
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,23 +40,71 @@ from matplotlib.figure import Figure
 from scipy import stats
 from scipy.optimize import isotonic_regression
 
-RUN_COLUMNS = ("run_id", "model", "n_params", "data_size", "ce")
+from drscale.sweep import evaluation_label
+
+RUN_COLUMNS = ("run_id", "model", "n_params", "data_size", "data_fingerprint", "evaluation", "ce")
 METRIC_ORDER = ("ndcg@10", "mrr@10", "recall@100", "recall@1000")
 """The metrics `drscale.ranking` reports by default, listed first in tables; others follow by name."""
 
 STAT_COLUMNS = ("metric", "runs", "spearman", "spearman_p", "kendall", "kendall_p", "direction", "monotone_r2")
+GROUP_COLUMNS = ("data_name", "data_fingerprint", "evaluation", "runs", "selected")
 
 
-def agreement_table(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
-    """One row per finished run that carries ranking metrics: run_id, model, n_params,
-    data_size, ce, then one column per metric.
+def _ranked_runs(records: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """Finished runs that carry ranking metrics, the latest record of a run recorded twice
+    (as `ResultsStore.finished` keeps it)."""
+    return list({r["run_id"]: r for r in records if r.get("status") == "finished" and r.get("ranking")}.values())
+
+
+def _study(record: Mapping[str, Any]) -> tuple[str, str]:
+    """(data fingerprint, CE measurement label) of a run: what its numbers can be compared within."""
+    return record["data"]["fingerprint"], evaluation_label(record["config"]["evaluation"])
+
+
+def _selected(study: tuple[str, str], data_fingerprint: str | None, evaluation: str | None) -> bool:
+    return data_fingerprint in (None, study[0]) and evaluation in (None, study[1])
+
+
+def measurement_groups(records: Iterable[Mapping[str, Any]], data_fingerprint: str | None = None,
+                       evaluation: str | None = None) -> pd.DataFrame:
+    """Finished runs with ranking metrics counted per data set and CE measurement: one row
+    per (data_name, data_fingerprint, evaluation) with its `runs`, and whether the selection
+    (`data_fingerprint`, `evaluation`; None selects any) takes it. Largest group first."""
+    runs = _ranked_runs(records)
+    names = {_study(r): r["data"].get("name", "?") for r in runs}
+    counts = Counter(_study(r) for r in runs)
+    rows = [{"data_name": names[study], "data_fingerprint": study[0], "evaluation": study[1], "runs": n,
+             "selected": _selected(study, data_fingerprint, evaluation)} for study, n in counts.most_common()]
+    return pd.DataFrame(rows, columns=list(GROUP_COLUMNS))
+
+
+def agreement_table(records: Iterable[Mapping[str, Any]], data_fingerprint: str | None = None,
+                    evaluation: str | None = None) -> pd.DataFrame:
+    """One row per finished run that carries ranking metrics, of one data set measured one
+    way: run_id, model, n_params, data_size, data_fingerprint, evaluation, ce, then one
+    column per metric.
 
     `records` are results-store records; a run recorded twice keeps its latest record (as
     `ResultsStore.finished` does); failed runs and runs measured without ranking are left out.
+    `data_fingerprint` (`RetrievalData.fingerprint()`) and `evaluation` (a label of
+    `drscale.sweep.evaluation_label`, e.g. "W256 R10 pool4096 seed1") select the runs; None
+    takes any. A selection that still spans several data sets or measurements is refused with
+    a `ValueError` listing each group and its runs (see the module docstring for why).
     """
-    latest = {r["run_id"]: r for r in records if r.get("status") == "finished" and r.get("ranking")}
-    rows = [{**{c: r[c] for c in RUN_COLUMNS}, **r["ranking"]} for r in latest.values()]
-    found = {name for r in latest.values() for name in r["ranking"]}
+    runs = [r for r in _ranked_runs(records) if _selected(_study(r), data_fingerprint, evaluation)]
+    groups = measurement_groups(runs)
+    if len(groups) > 1:
+        described = "; ".join(f"data {g.data_name} (fingerprint {g.data_fingerprint}) measured {g.evaluation}: "
+                              f"{g.runs} run(s)" for g in groups.itertuples())
+        raise ValueError(
+            f"the runs with ranking metrics span {len(groups)} groups of data set and CE measurement "
+            f"({described}); CE and the ranking metrics of a run both depend on its data and measurement, so "
+            "they are compared within one: choose it with data_fingerprint=... and evaluation=... (in notebook "
+            "08 the parameters `dataset` and `evaluation`)"
+        )
+    rows = [{"run_id": r["run_id"], "model": r["model"], "n_params": r["n_params"], "data_size": r["data_size"],
+             "data_fingerprint": _study(r)[0], "evaluation": _study(r)[1], "ce": r["ce"], **r["ranking"]} for r in runs]
+    found = {name for r in runs for name in r["ranking"]}
     metrics = [m for m in METRIC_ORDER if m in found] + sorted(found - set(METRIC_ORDER))
     return pd.DataFrame(rows, columns=[*RUN_COLUMNS, *metrics])
 
@@ -175,6 +235,7 @@ def save_agreement(table: pd.DataFrame, summary: pd.DataFrame | None, data_dir: 
 
     With too few runs `summary` is None: the files are still written (statistics empty, JSON
     `ready: false` with the reason), so a reader can tell "not measured" from "disagreeing".
+    The JSON names the data fingerprint and CE measurement of the runs (null without runs).
     """
     summary = pd.DataFrame(columns=list(STAT_COLUMNS)) if summary is None else summary
     results = Path(data_dir) / "results"
@@ -190,11 +251,21 @@ def save_agreement(table: pd.DataFrame, summary: pd.DataFrame | None, data_dir: 
         "ready": ready,
         "reason": reason,
         "runs": len(table),
+        "data_fingerprint": _sole(table, "data_fingerprint"),
+        "evaluation": _sole(table, "evaluation"),
         "metrics": {row["metric"]: {k: _json_value(v) for k, v in row.items() if k != "metric"}
                     for row in summary.to_dict("records")},
     }
     paths["summary"].write_text(json.dumps(document, indent=2, allow_nan=False) + "\n")
     return paths
+
+
+def _sole(table: pd.DataFrame, column: str) -> str | None:
+    """The one value of `column` in an `agreement_table` (one study by construction); None when empty."""
+    values = table[column].unique() if column in table else []
+    if len(values) > 1:
+        raise ValueError(f"the runs table mixes {column} values {sorted(values)}; build it with agreement_table")
+    return str(values[0]) if len(values) else None
 
 
 def _json_value(value: Any) -> Any:

@@ -38,7 +38,7 @@ from drscale import bootstrap, laws
 from drscale.fit_result import Extrapolation, FitResult, RouteCheck, checks_table, load_fits, save_fits
 
 __all__ = ["FitResult", "checks_table", "fit_law", "fit_model_size", "fit_data_size", "fit_joint", "load_fits", "save_fits",
-           "read_sweep_table", "fit_runs", "usable_runs"]
+           "read_sweep_table", "fit_runs", "usable_runs", "check_one_study"]
 
 EXPONENT_BOUNDS = (0.01, 5.0)
 """Search range of alpha and beta: wide around the paper's 0.19-1.39."""
@@ -391,16 +391,58 @@ def usable_runs(runs: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     return runs[~failed], described
 
 
+STUDY_COLUMNS = ("data_fingerprint", "evaluation")
+"""Sweep-table columns saying what each CE was measured on and how (`drscale.sweep.TABLE_COLUMNS`)."""
+STORE_STUDY_COLUMNS = ("data.fingerprint", "config.evaluation.negatives", "config.evaluation.repeats",
+                       "config.evaluation.pool_size", "config.evaluation.seed")
+"""The same, as `ResultsStore.to_frame()` spells them."""
+
+
+def check_one_study(runs: pd.DataFrame, source: str) -> None:
+    """Refuse runs of several data sets or CE measurements, naming each group and its runs.
+
+    A law is fitted to runs of one data set measured one way: CE depends on the data and on
+    W, R and the pool as well as on N and D, so a table mixing them would bend the law by the
+    difference between measurements. The groups are read from the columns of `STUDY_COLUMNS`
+    or `STORE_STUDY_COLUMNS` present (missing values count as a group of their own); a table
+    with none of them (a sweep table written before they were recorded) passes unchecked.
+    `source` begins the error (a file, or which fit).
+    """
+    columns = [c for c in (*STUDY_COLUMNS, *STORE_STUDY_COLUMNS) if c in runs]
+    if not columns:
+        return
+    counts = runs.groupby(columns, dropna=False, sort=False).size().sort_values(ascending=False, kind="stable")
+    if len(counts) > 1:
+        keys = [key if isinstance(key, tuple) else (key,) for key in counts.index]
+        described = "; ".join(", ".join(f"{c}={_shown(v)}" for c, v in zip(columns, key)) + f": {n} run(s)"
+                              for key, n in zip(keys, counts))
+        tests = [f"runs[{c!r}].isna()" if _shown(v) is None else f"(runs[{c!r}] == {_shown(v)!r})"
+                 for c, v in zip(columns, keys[0]) if runs[c].nunique(dropna=False) > 1]
+        example = f"runs[{' & '.join(tests)}]"
+        raise ValueError(f"{source}: the runs span {len(counts)} groups of data set and CE measurement ({described}); "
+                         f"expected the runs of one data set measured one way: select one group first, e.g. {example}")
+
+
+def _shown(value: object) -> object:
+    """A group's value as a reader would write it: whole floats as ints (a pool size read back
+    from a CSV column with gaps is a float), missing as None."""
+    if isinstance(value, float):
+        return None if math.isnan(value) else int(value) if value.is_integer() else value
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def fit_runs(law: str, runs: pd.DataFrame, **kwargs) -> FitResult:
     """Fit `law` to a table of runs (a sweep table, or `ResultsStore.to_frame()`), leaving
     out failed runs: each is named in a warning and in the result's notes and
     `excluded_runs`, so a fit on fewer runs than were launched never passes unnoticed.
-    Keyword arguments as in `fit_law`."""
+    Runs of several data sets or CE measurements are refused (`check_one_study`); a table
+    without those columns is fitted as given. Keyword arguments as in `fit_law`."""
     if law not in LAWS:
         raise ValueError(f"law={law!r} is unknown; choose one of {sorted(LAWS)}")
     kept, excluded = usable_runs(runs)
     if excluded:
         warnings.warn(f"{law} fit: {len(excluded)} failed run(s) left out: {'; '.join(excluded)}", stacklevel=2)
+    check_one_study(kept, f"{law} fit")
     missing = [name for name in LAWS[law].variables if name not in kept]
     if missing:
         raise ValueError(f"the runs table lacks column(s) {missing}; expected {list(LAWS[law].variables)} and ce")
@@ -437,6 +479,9 @@ def read_sweep_table(data_dir: str | os.PathLike, sweep: str, required: bool = T
     """Read `{data_dir}/results/{sweep}.csv`, written by that sweep's notebook.
 
     A missing optional table gives None; a missing required one says which notebook makes it.
+    Failed runs are left out, named in a warning. A table whose runs span several data sets
+    or CE measurements is refused (`check_one_study`); one written before sweep tables
+    recorded them still loads, with a warning that this could not be checked.
     """
     if sweep not in SWEEP_NOTEBOOKS:
         raise ValueError(f"sweep={sweep!r} is unknown; choose one of {sorted(SWEEP_NOTEBOOKS)}")
@@ -452,6 +497,12 @@ def read_sweep_table(data_dir: str | os.PathLike, sweep: str, required: bool = T
     kept, excluded = usable_runs(table)
     if excluded:
         warnings.warn(f"{path}: {len(excluded)} failed run(s) left out: {'; '.join(excluded)}", stacklevel=2)
+    check_one_study(kept, str(path))
+    unrecorded = [c for c in STUDY_COLUMNS if c not in table.columns]
+    if unrecorded:
+        warnings.warn(f"{path}: no column(s) {unrecorded} (a table written before sweeps recorded them), so whether "
+                      f"its runs share one data set and one CE measurement cannot be checked; re-run "
+                      f"notebooks/{SWEEP_NOTEBOOKS[sweep]}.ipynb to rewrite it with them", stacklevel=2)
     return kept.reset_index(drop=True)
 
 

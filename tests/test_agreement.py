@@ -14,15 +14,36 @@ from drscale.agreement import (
     discordant_pairs,
     enough_runs,
     figure_name,
+    measurement_groups,
     monotone_fit,
     plot_agreement,
     save_agreement,
 )
+from drscale.sweep import EvalConfig
+from test_store import FINGERPRINT, failed_record, finished_record
+
+OTHER_DATA = "fedcba9876543210"
+POOL_4096 = EvalConfig(pool_size=4096)
 
 
-def record(run_id: str, ce: float, ranking: dict | None, status: str = "finished", model: str = "L1_H16") -> dict:
-    base = {"run_id": run_id, "status": status, "model": model, "n_params": 1000, "data_size": 100}
-    return {**base, "ce": ce, "ranking": ranking} if status == "finished" else {**base, "error": "diverged"}
+def record(run_id: str, ce: float, ranking: dict | None, status: str = "finished", model: str = "L1_H16",
+           fingerprint: str = FINGERPRINT, evaluation: EvalConfig = POOL_4096) -> dict:
+    if status != "finished":
+        return failed_record(run_id, "diverged", model=model, data_size=100)
+    return finished_record(run_id, ce, model=model, n_params=1000, data_size=100, ranking=ranking,
+                           fingerprint=fingerprint, evaluation=evaluation)
+
+
+def mixed_store() -> list[dict]:
+    """Six runs of the study (this data, pool 4096) whose NDCG@10 falls as CE rises, and runs
+    that must not join them: pool 128 (CE lower, NDCG higher: a smaller pool is easier on both)
+    and another data set whose CE sits low while its NDCG is poor."""
+    study = [record(f"s{i}", ce, {"ndcg@10": 0.5 - 0.05 * i}) for i, ce in enumerate(np.linspace(3.0, 4.0, 6))]
+    small_pool = [record(f"p{i}", ce, {"ndcg@10": 0.8 - 0.05 * i}, evaluation=EvalConfig(pool_size=128))
+                  for i, ce in enumerate(np.linspace(1.0, 1.5, 3))]
+    other_data = [record(f"o{i}", ce, {"ndcg@10": 0.05 - 0.01 * i}, fingerprint=OTHER_DATA)
+                  for i, ce in enumerate(np.linspace(1.2, 2.0, 4))]
+    return study + small_pool + other_data
 
 
 def synthetic_table(ce: np.ndarray, **metrics: np.ndarray) -> pd.DataFrame:
@@ -39,7 +60,9 @@ def test_table_keeps_finished_runs_with_ranking_latest_record_first_metrics_in_o
         record("d", 2.0, {"ndcg@10": 0.4, "recall@100": 0.7}),
     ]
     table = agreement_table(records)
-    assert list(table.columns) == ["run_id", "model", "n_params", "data_size", "ce", "ndcg@10", "recall@100", "map"]
+    assert list(table.columns) == ["run_id", "model", "n_params", "data_size", "data_fingerprint", "evaluation", "ce",
+                                   "ndcg@10", "recall@100", "map"]
+    assert set(table.evaluation) == {"W256 R10 pool4096 seed1"} and set(table.data_fingerprint) == {FINGERPRINT}
     assert table.run_id.tolist() == ["a", "d"]
     assert table.ce.tolist() == [2.5, 2.0]
     assert math.isnan(table.loc[1, "map"])
@@ -47,7 +70,8 @@ def test_table_keeps_finished_runs_with_ranking_latest_record_first_metrics_in_o
 
 def test_an_empty_store_gives_an_empty_table_that_is_not_ready():
     table = agreement_table([])
-    assert len(table) == 0 and list(table.columns) == ["run_id", "model", "n_params", "data_size", "ce"]
+    assert len(table) == 0 and list(table.columns) == ["run_id", "model", "n_params", "data_size", "data_fingerprint",
+                                                       "evaluation", "ce"]
     ok, reason = enough_runs(table)
     assert not ok and "Only 0 finished run(s)" in reason
     assert enough_runs(synthetic_table(np.arange(3.0)))[0]
@@ -149,5 +173,48 @@ def test_discordant_pairs_are_those_where_lower_ce_meets_a_lower_metric():
 def test_save_without_enough_runs_writes_an_empty_statistics_file(tmp_path):
     paths = save_agreement(agreement_table([]), None, tmp_path, False, "Only 0 finished run(s)")
     assert json.loads(paths["summary"].read_text()) == {"ready": False, "reason": "Only 0 finished run(s)",
-                                                         "runs": 0, "metrics": {}}
+                                                         "runs": 0, "data_fingerprint": None, "evaluation": None,
+                                                         "metrics": {}}
     assert pd.read_csv(paths["statistics"]).columns[0] == "metric" and len(pd.read_csv(paths["statistics"])) == 0
+
+
+def test_the_selection_keeps_one_data_set_and_one_measurement_and_agrees_where_the_mix_did_not():
+    records = mixed_store()
+    table = agreement_table(records, data_fingerprint=FINGERPRINT, evaluation="W256 R10 pool4096 seed1")
+    assert table.run_id.tolist() == [f"s{i}" for i in range(6)]
+    assert correlations(table).set_index("metric").loc["ndcg@10", "spearman"] == pytest.approx(-1.0)
+    everything = pd.DataFrame([{"ce": r["ce"], "ndcg@10": r["ranking"]["ndcg@10"]} for r in records])
+    assert stats.spearmanr(everything.ce, everything["ndcg@10"]).statistic > -0.5  # what mixing them reported
+
+
+@pytest.mark.bad_input
+def test_a_selection_that_still_mixes_measurements_is_refused_naming_each_group_and_its_runs():
+    with pytest.raises(ValueError) as caught:
+        agreement_table(mixed_store(), data_fingerprint=FINGERPRINT)
+    message = str(caught.value)
+    assert "span 2 groups of data set and CE measurement" in message
+    assert f"data docstrings (fingerprint {FINGERPRINT}) measured W256 R10 pool4096 seed1: 6 run(s)" in message
+    assert f"data docstrings (fingerprint {FINGERPRINT}) measured W256 R10 pool128 seed1: 3 run(s)" in message
+    assert "evaluation=" in message and OTHER_DATA not in message
+    with pytest.raises(ValueError, match=rf"span 2 .*{OTHER_DATA}\) measured W256 R10 pool4096 seed1: 4 run\(s\)"):
+        agreement_table(mixed_store(), evaluation="W256 R10 pool4096 seed1")  # the same measurement, two data sets
+
+
+def test_measurement_groups_count_each_study_and_mark_the_selection():
+    groups = measurement_groups(mixed_store() + [record("x", 3.0, None)], FINGERPRINT, "W256 R10 pool4096 seed1")
+    assert groups.to_dict("records") == [
+        {"data_name": "docstrings", "data_fingerprint": FINGERPRINT, "evaluation": "W256 R10 pool4096 seed1", "runs": 6,
+         "selected": True},
+        {"data_name": "docstrings", "data_fingerprint": OTHER_DATA, "evaluation": "W256 R10 pool4096 seed1", "runs": 4,
+         "selected": False},
+        {"data_name": "docstrings", "data_fingerprint": FINGERPRINT, "evaluation": "W256 R10 pool128 seed1", "runs": 3,
+         "selected": False},
+    ]
+
+
+def test_the_saved_summary_names_the_data_and_measurement_of_its_runs(tmp_path):
+    table = agreement_table(mixed_store(), FINGERPRINT, "W256 R10 pool4096 seed1")
+    paths = save_agreement(table, correlations(table), tmp_path, True, "6 finished runs carry ranking metrics.")
+    summary = json.loads(paths["summary"].read_text())
+    assert (summary["data_fingerprint"], summary["evaluation"]) == (FINGERPRINT, "W256 R10 pool4096 seed1")
+    assert set(pd.read_csv(paths["runs"]).evaluation) == {"W256 R10 pool4096 seed1"}

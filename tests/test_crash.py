@@ -27,6 +27,7 @@ from drscale.checkpoint import CHECKPOINT_MANIFEST, load_checkpoint, save_checkp
 from drscale.sweep import EvalConfig, data_size_grid, run_sweep
 from drscale.train import CPU_PRESET
 from test_loaders import MSMARCO, write
+from test_store import finished_record
 
 TINY = replace(CPU_PRESET, eval_points=0, selection="last", epochs=None, steps=6, batch_size=8, negatives=16, warmup_steps=1, passage_max_length=24, query_max_length=12)
 QUICK_EVAL = EvalConfig(negatives=32, repeats=2, pool_size=128)
@@ -39,10 +40,10 @@ def test_a_record_appended_after_a_torn_line_starts_a_line_of_its_own(tmp_path):
     """A crash mid-append leaves a fragment without its newline; the next append must not glue
     onto it, or the resumed sweep's first record and the fragment would both be unreadable."""
     store = ResultsStore(tmp_path / "runs.jsonl")
-    store.append({"run_id": "a", "status": "finished", "ce": 1.0})
+    store.append(finished_record("a", 1.0))
     with open(store.path, "a") as handle:
         handle.write('{"run_id": "b", "status": "fini')
-    store.append({"run_id": "c", "status": "finished", "ce": 2.0})
+    store.append(finished_record("c", 2.0))
     assert [(r["run_id"], r["ce"]) for r in store.records()] == [("a", 1.0), ("c", 2.0)]
     assert store.path.read_text().count("\n") == 2
 
@@ -51,8 +52,8 @@ def test_a_torn_first_line_is_dropped_whole(tmp_path):
     store = ResultsStore(tmp_path / "runs.jsonl")
     store.path.write_text('{"run_id": "b", "sta')
     assert store.records() == []
-    store.append({"run_id": "c", "status": "finished"})
-    assert store.records() == [{"run_id": "c", "status": "finished"}]
+    store.append(finished_record("c"))
+    assert store.records() == [finished_record("c")]
 
 
 # ------------------------------------------------------------------ a sweep interrupted in-process

@@ -219,6 +219,89 @@ def test_missing_sweep_table_names_the_notebook_to_run(tmp_path) -> None:
     assert fit.joint_fit_ready(None) == (False, "no joint sweep table (notebooks/04_joint_sweep.ipynb has not run)")
 
 
+SWEEPS_LABEL = "W256 R10 pool4096 seed1"
+
+
+def sweep_table(n_params: np.ndarray, ce: np.ndarray, **columns) -> pd.DataFrame:
+    """Runs as a sweep table holds them (`drscale.sweep.TABLE_COLUMNS`): one data set, the sweeps' measurement."""
+    return pd.DataFrame({"run_id": [f"r{i}" for i in range(ce.size)], "model": [f"m{int(n)}" for n in n_params],
+                         "n_params": n_params, "data_size": 10_000, "seed": 521, "ce": ce,
+                         "data_fingerprint": "0123456789abcdef", "evaluation": SWEEPS_LABEL, **columns})
+
+
+def mixed_pools(n_params: np.ndarray) -> list[str]:
+    """The last third of the runs measured on a pool of 128 passages instead of 4,096."""
+    return [SWEEPS_LABEL] * (2 * n_params.size // 3) + ["W64 R10 pool128 seed1"] * (n_params.size - 2 * n_params.size // 3)
+
+
+@pytest.mark.bad_input
+def test_a_sweep_table_mixing_measurements_or_data_sets_is_refused_naming_file_and_groups(tmp_path) -> None:
+    n, ce = model_size_study()
+    (tmp_path / "results").mkdir()
+    path = tmp_path / "results" / "model_size.csv"
+    sweep_table(n, ce, evaluation=mixed_pools(n)).to_csv(path, index=False)
+    with pytest.raises(ValueError) as caught:
+        fit.read_sweep_table(tmp_path, "model_size")
+    message = str(caught.value)
+    assert message.startswith(f"{path}: the runs span 2 groups of data set and CE measurement"), message
+    assert f"data_fingerprint=0123456789abcdef, evaluation={SWEEPS_LABEL}: 16 run(s)" in message
+    assert "evaluation=W64 R10 pool128 seed1: 8 run(s)" in message
+    assert f"expected the runs of one data set measured one way: select one group first, e.g. " \
+           f"runs[(runs['evaluation'] == '{SWEEPS_LABEL}')]" in message
+
+    fingerprints = ["0123456789abcdef"] * 20 + ["fedcba9876543210"] * 4
+    sweep_table(n, ce, data_fingerprint=fingerprints).to_csv(path, index=False)
+    with pytest.raises(ValueError, match=r"data_fingerprint=fedcba9876543210, evaluation=W256 R10 pool4096 seed1: 4 run"):
+        fit.read_sweep_table(tmp_path, "model_size")
+
+
+@pytest.mark.bad_input
+def test_fit_runs_refuses_runs_of_two_measurements_in_a_sweep_table_or_a_store_frame() -> None:
+    n, ce = model_size_study()
+    with pytest.raises(ValueError, match=r"^model_size fit: the runs span 2 groups .*pool128 seed1: 8 run\(s\)"):
+        fit.fit_runs("model_size", sweep_table(n, ce, evaluation=mixed_pools(n)), n_bootstrap=10)
+    frame = pd.DataFrame({"run_id": [f"r{i}" for i in range(ce.size)], "status": "finished", "n_params": n, "ce": ce,
+                          "data.fingerprint": "0123456789abcdef", "config.evaluation.negatives": 256,
+                          "config.evaluation.repeats": 10, "config.evaluation.seed": 1,
+                          "config.evaluation.pool_size": [4096] * 12 + [np.nan] * 12})  # as ResultsStore.to_frame()
+    with pytest.raises(ValueError, match=r"pool_size=None, config.evaluation.seed=1: 12 run\(s\).*"
+                                         r"e\.g\. runs\[\(runs\['config.evaluation.pool_size'\] == 4096\)\]"):
+        fit.fit_runs("model_size", frame, n_bootstrap=10)
+
+
+def test_a_table_of_one_study_fits_as_before_and_a_failed_run_elsewhere_does_not_count() -> None:
+    n, ce = model_size_study()
+    runs = sweep_table(n, ce)
+    failed = sweep_table(n[:1], np.array([np.nan]), evaluation="W64 R10 pool128 seed1", run_id="bad")
+    with pytest.warns(UserWarning, match="1 failed run"):
+        result = fit.fit_runs("model_size", pd.concat([runs, failed], ignore_index=True), n_bootstrap=10,
+                              cross_check=False)
+    assert result.params == fit.fit_model_size(n, ce, n_bootstrap=10, cross_check=False).params
+
+
+def test_an_older_sweep_table_without_the_columns_loads_with_a_warning_that_it_was_not_checked(tmp_path) -> None:
+    n, ce = model_size_study()
+    (tmp_path / "results").mkdir()
+    sweep_table(n, ce).drop(columns=["data_fingerprint", "evaluation"]).to_csv(tmp_path / "results" / "model_size.csv",
+                                                                              index=False)
+    with pytest.warns(UserWarning, match=r"no column\(s\) \['data_fingerprint', 'evaluation'\] .* cannot be checked; "
+                                         r"re-run notebooks/02_model_size_sweep.ipynb"):
+        table = fit.read_sweep_table(tmp_path, "model_size")
+    assert len(table) == ce.size
+
+
+def test_a_current_sweep_table_of_one_study_loads_without_warnings(tmp_path) -> None:
+    import warnings
+
+    n, ce = model_size_study()
+    (tmp_path / "results").mkdir()
+    sweep_table(n, ce).to_csv(tmp_path / "results" / "model_size.csv", index=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        table = fit.read_sweep_table(tmp_path, "model_size")
+    assert table.ce.tolist() == pytest.approx(ce.tolist())
+
+
 def test_bootstrap_interval_covers_the_true_exponent_at_its_level() -> None:
     """Over 200 seeded studies the 95% interval covers the true alpha in 88-99% of them.
 
