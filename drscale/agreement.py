@@ -10,7 +10,8 @@ would impose a shape the paper does not claim; monotone is the claim.
 The monotone fit is isotonic regression by `scipy.optimize.isotonic_regression` (SciPy is
 already a dependency; scikit-learn's `IsotonicRegression` would add one).
 
-The runs compared are those of one data set (its fingerprint) measured one way (the CE
+The runs compared are those of one test set (`RetrievalData.test_fingerprint`: corpus, test
+queries and positives, so runs trained on pairs of other sources still compare) measured one way (the CE
 measurement, `drscale.sweep.evaluation_label`: W negatives, R repeats, the pool sample and
 its seed). Both numbers of a run depend on that measurement, not only on the model: more
 negatives raise CE (chance is ln(W+1)), a larger pool, being also the corpus ranked, lowers
@@ -42,12 +43,12 @@ from scipy.optimize import isotonic_regression
 
 from drscale.sweep import evaluation_label
 
-RUN_COLUMNS = ("run_id", "model", "n_params", "data_size", "data_fingerprint", "evaluation", "ce")
+RUN_COLUMNS = ("run_id", "model", "n_params", "data_size", "test_fingerprint", "evaluation", "ce")
 METRIC_ORDER = ("ndcg@10", "mrr@10", "recall@100", "recall@1000")
 """The metrics `drscale.ranking` reports by default, listed first in tables; others follow by name."""
 
 STAT_COLUMNS = ("metric", "runs", "spearman", "spearman_p", "kendall", "kendall_p", "direction", "monotone_r2")
-GROUP_COLUMNS = ("data_name", "data_fingerprint", "evaluation", "runs", "selected")
+GROUP_COLUMNS = ("data_name", "test_fingerprint", "evaluation", "runs", "selected")
 
 
 def _ranked_runs(records: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
@@ -57,53 +58,55 @@ def _ranked_runs(records: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]
 
 
 def _study(record: Mapping[str, Any]) -> tuple[str, str]:
-    """(data fingerprint, CE measurement label) of a run: what its numbers can be compared within."""
-    return record["data"]["fingerprint"], evaluation_label(record["config"]["evaluation"])
+    """(test fingerprint, CE measurement label) of a run: what its numbers can be compared within.
+    Records written before runs carried a test fingerprint fall back to their data fingerprint."""
+    data = record["data"]
+    return data.get("test_fingerprint", data["fingerprint"]), evaluation_label(record["config"]["evaluation"])
 
 
-def _selected(study: tuple[str, str], data_fingerprint: str | None, evaluation: str | None) -> bool:
-    return data_fingerprint in (None, study[0]) and evaluation in (None, study[1])
+def _selected(study: tuple[str, str], test_fingerprint: str | None, evaluation: str | None) -> bool:
+    return test_fingerprint in (None, study[0]) and evaluation in (None, study[1])
 
 
-def measurement_groups(records: Iterable[Mapping[str, Any]], data_fingerprint: str | None = None,
+def measurement_groups(records: Iterable[Mapping[str, Any]], test_fingerprint: str | None = None,
                        evaluation: str | None = None) -> pd.DataFrame:
     """Finished runs with ranking metrics counted per data set and CE measurement: one row
-    per (data_name, data_fingerprint, evaluation) with its `runs`, and whether the selection
-    (`data_fingerprint`, `evaluation`; None selects any) takes it. Largest group first."""
+    per (data_name, test_fingerprint, evaluation) with its `runs`, and whether the selection
+    (`test_fingerprint`, `evaluation`; None selects any) takes it. Largest group first."""
     runs = _ranked_runs(records)
     names = {_study(r): r["data"].get("name", "?") for r in runs}
     counts = Counter(_study(r) for r in runs)
-    rows = [{"data_name": names[study], "data_fingerprint": study[0], "evaluation": study[1], "runs": n,
-             "selected": _selected(study, data_fingerprint, evaluation)} for study, n in counts.most_common()]
+    rows = [{"data_name": names[study], "test_fingerprint": study[0], "evaluation": study[1], "runs": n,
+             "selected": _selected(study, test_fingerprint, evaluation)} for study, n in counts.most_common()]
     return pd.DataFrame(rows, columns=list(GROUP_COLUMNS))
 
 
-def agreement_table(records: Iterable[Mapping[str, Any]], data_fingerprint: str | None = None,
+def agreement_table(records: Iterable[Mapping[str, Any]], test_fingerprint: str | None = None,
                     evaluation: str | None = None) -> pd.DataFrame:
     """One row per finished run that carries ranking metrics, of one data set measured one
-    way: run_id, model, n_params, data_size, data_fingerprint, evaluation, ce, then one
+    way: run_id, model, n_params, data_size, test_fingerprint, evaluation, ce, then one
     column per metric.
 
     `records` are results-store records; a run recorded twice keeps its latest record (as
     `ResultsStore.finished` does); failed runs and runs measured without ranking are left out.
-    `data_fingerprint` (`RetrievalData.fingerprint()`) and `evaluation` (a label of
+    `test_fingerprint` (`RetrievalData.test_fingerprint()`) and `evaluation` (a label of
     `drscale.sweep.evaluation_label`, e.g. "W256 R10 pool4096 seed1") select the runs; None
     takes any. A selection that still spans several data sets or measurements is refused with
     a `ValueError` listing each group and its runs (see the module docstring for why).
     """
-    runs = [r for r in _ranked_runs(records) if _selected(_study(r), data_fingerprint, evaluation)]
+    runs = [r for r in _ranked_runs(records) if _selected(_study(r), test_fingerprint, evaluation)]
     groups = measurement_groups(runs)
     if len(groups) > 1:
-        described = "; ".join(f"data {g.data_name} (fingerprint {g.data_fingerprint}) measured {g.evaluation}: "
+        described = "; ".join(f"data {g.data_name} (fingerprint {g.test_fingerprint}) measured {g.evaluation}: "
                               f"{g.runs} run(s)" for g in groups.itertuples())
         raise ValueError(
             f"the runs with ranking metrics span {len(groups)} groups of data set and CE measurement "
             f"({described}); CE and the ranking metrics of a run both depend on its data and measurement, so "
-            "they are compared within one: choose it with data_fingerprint=... and evaluation=... (in notebook "
+            "they are compared within one: choose it with test_fingerprint=... and evaluation=... (in notebook "
             "08 the parameters `dataset` and `evaluation`)"
         )
     rows = [{"run_id": r["run_id"], "model": r["model"], "n_params": r["n_params"], "data_size": r["data_size"],
-             "data_fingerprint": _study(r)[0], "evaluation": _study(r)[1], "ce": r["ce"], **r["ranking"]} for r in runs]
+             "test_fingerprint": _study(r)[0], "evaluation": _study(r)[1], "ce": r["ce"], **r["ranking"]} for r in runs]
     found = {name for r in runs for name in r["ranking"]}
     metrics = [m for m in METRIC_ORDER if m in found] + sorted(found - set(METRIC_ORDER))
     return pd.DataFrame(rows, columns=[*RUN_COLUMNS, *metrics])
@@ -251,7 +254,7 @@ def save_agreement(table: pd.DataFrame, summary: pd.DataFrame | None, data_dir: 
         "ready": ready,
         "reason": reason,
         "runs": len(table),
-        "data_fingerprint": _sole(table, "data_fingerprint"),
+        "test_fingerprint": _sole(table, "test_fingerprint"),
         "evaluation": _sole(table, "evaluation"),
         "metrics": {row["metric"]: {k: _json_value(v) for k, v in row.items() if k != "metric"}
                     for row in summary.to_dict("records")},

@@ -104,11 +104,16 @@ class AnnotatedData(RetrievalData):
 
     training_only_passages: int = 0
 
+    @property
+    def evaluated_passages(self) -> int:
+        """The original data's rows: the training-only rows come last."""
+        return len(self.corpus) - self.training_only_passages
+
     def unlabelled_rows(self) -> np.ndarray:
         """The original data's unlabelled rows: training-only rows (appended last) are left
         out, so `pool_rows` samples the same rows with the same draw as the original."""
         rows = super().unlabelled_rows()
-        return rows[rows < len(self.corpus) - self.training_only_passages]
+        return rows[rows < self.evaluated_passages]
 
     def fingerprint(self) -> str:
         """The tables' hash, and the training-only row count when there are any (it changes the pool)."""
@@ -331,7 +336,7 @@ def source_passages(data: RetrievalData, scope: str = "train") -> list[str]:
     if data.dev_qrels is not None:
         test |= set(column(data.dev_qrels, "passage_id"))
     allowed = set(column(data.train_qrels, "passage_id")) if scope == "train" else None
-    evaluated = column(data.corpus, "id")[: len(data.corpus) - getattr(data, "training_only_passages", 0)]
+    evaluated = column(data.corpus, "id")[: data.evaluated_passages]
     return [pid for pid in evaluated if pid not in test and (allowed is None or pid in allowed)]
 
 

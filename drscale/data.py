@@ -186,6 +186,29 @@ class RetrievalData:
                 digest.update(f"{qid}\t{pid}\n".encode())
         return digest.hexdigest()[:16]
 
+    @property
+    def evaluated_passages(self) -> int:
+        """Corpus rows a test measurement may meet: all of them here (copies with rows made
+        only for training, `drscale.annotate.AnnotatedData`, have fewer)."""
+        return len(self.corpus)
+
+    def test_fingerprint(self) -> str:
+        """Short hash of what a test measurement reads: the corpus, the test queries and their
+        positives, and the held-out (dev) positives the pool leaves out. Copies of a data set
+        that differ only in their training pairs (`drscale.annotate`) share it, so their runs'
+        CE and ranking metrics are measured alike and may be compared."""
+        digest = hashlib.sha256(b"test\n")
+        measured = slice(0, self.evaluated_passages)
+        for key, text in zip(column(self.corpus, "id")[measured], column(self.corpus, "text")[measured]):
+            digest.update(f"{key}\t{text}\n".encode())
+        texts = dict(zip(column(self.queries, "id"), column(self.queries, "text")))
+        for qid, pid in zip(column(self.test_qrels, "query_id"), column(self.test_qrels, "passage_id")):
+            digest.update(f"{qid}\t{texts[qid]}\t{pid}\n".encode())
+        if self.dev_qrels is not None:
+            for pid in column(self.dev_qrels, "passage_id"):
+                digest.update(f"held out\t{pid}\n".encode())
+        return digest.hexdigest()[:16]
+
     def summary(self) -> dict[str, int | str]:
         """Sizes and fingerprint, for notebooks and run records."""
         return {

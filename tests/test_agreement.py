@@ -60,9 +60,9 @@ def test_table_keeps_finished_runs_with_ranking_latest_record_first_metrics_in_o
         record("d", 2.0, {"ndcg@10": 0.4, "recall@100": 0.7}),
     ]
     table = agreement_table(records)
-    assert list(table.columns) == ["run_id", "model", "n_params", "data_size", "data_fingerprint", "evaluation", "ce",
+    assert list(table.columns) == ["run_id", "model", "n_params", "data_size", "test_fingerprint", "evaluation", "ce",
                                    "ndcg@10", "recall@100", "map"]
-    assert set(table.evaluation) == {"W256 R10 pool4096 seed1"} and set(table.data_fingerprint) == {FINGERPRINT}
+    assert set(table.evaluation) == {"W256 R10 pool4096 seed1"} and set(table.test_fingerprint) == {FINGERPRINT}
     assert table.run_id.tolist() == ["a", "d"]
     assert table.ce.tolist() == [2.5, 2.0]
     assert math.isnan(table.loc[1, "map"])
@@ -70,7 +70,7 @@ def test_table_keeps_finished_runs_with_ranking_latest_record_first_metrics_in_o
 
 def test_an_empty_store_gives_an_empty_table_that_is_not_ready():
     table = agreement_table([])
-    assert len(table) == 0 and list(table.columns) == ["run_id", "model", "n_params", "data_size", "data_fingerprint",
+    assert len(table) == 0 and list(table.columns) == ["run_id", "model", "n_params", "data_size", "test_fingerprint",
                                                        "evaluation", "ce"]
     ok, reason = enough_runs(table)
     assert not ok and "Only 0 finished run(s)" in reason
@@ -173,14 +173,14 @@ def test_discordant_pairs_are_those_where_lower_ce_meets_a_lower_metric():
 def test_save_without_enough_runs_writes_an_empty_statistics_file(tmp_path):
     paths = save_agreement(agreement_table([]), None, tmp_path, False, "Only 0 finished run(s)")
     assert json.loads(paths["summary"].read_text()) == {"ready": False, "reason": "Only 0 finished run(s)",
-                                                         "runs": 0, "data_fingerprint": None, "evaluation": None,
+                                                         "runs": 0, "test_fingerprint": None, "evaluation": None,
                                                          "metrics": {}}
     assert pd.read_csv(paths["statistics"]).columns[0] == "metric" and len(pd.read_csv(paths["statistics"])) == 0
 
 
 def test_the_selection_keeps_one_data_set_and_one_measurement_and_agrees_where_the_mix_did_not():
     records = mixed_store()
-    table = agreement_table(records, data_fingerprint=FINGERPRINT, evaluation="W256 R10 pool4096 seed1")
+    table = agreement_table(records, test_fingerprint=FINGERPRINT, evaluation="W256 R10 pool4096 seed1")
     assert table.run_id.tolist() == [f"s{i}" for i in range(6)]
     assert correlations(table).set_index("metric").loc["ndcg@10", "spearman"] == pytest.approx(-1.0)
     everything = pd.DataFrame([{"ce": r["ce"], "ndcg@10": r["ranking"]["ndcg@10"]} for r in records])
@@ -190,7 +190,7 @@ def test_the_selection_keeps_one_data_set_and_one_measurement_and_agrees_where_t
 @pytest.mark.bad_input
 def test_a_selection_that_still_mixes_measurements_is_refused_naming_each_group_and_its_runs():
     with pytest.raises(ValueError) as caught:
-        agreement_table(mixed_store(), data_fingerprint=FINGERPRINT)
+        agreement_table(mixed_store(), test_fingerprint=FINGERPRINT)
     message = str(caught.value)
     assert "span 2 groups of data set and CE measurement" in message
     assert f"data docstrings (fingerprint {FINGERPRINT}) measured W256 R10 pool4096 seed1: 6 run(s)" in message
@@ -203,11 +203,11 @@ def test_a_selection_that_still_mixes_measurements_is_refused_naming_each_group_
 def test_measurement_groups_count_each_study_and_mark_the_selection():
     groups = measurement_groups(mixed_store() + [record("x", 3.0, None)], FINGERPRINT, "W256 R10 pool4096 seed1")
     assert groups.to_dict("records") == [
-        {"data_name": "docstrings", "data_fingerprint": FINGERPRINT, "evaluation": "W256 R10 pool4096 seed1", "runs": 6,
+        {"data_name": "docstrings", "test_fingerprint": FINGERPRINT, "evaluation": "W256 R10 pool4096 seed1", "runs": 6,
          "selected": True},
-        {"data_name": "docstrings", "data_fingerprint": OTHER_DATA, "evaluation": "W256 R10 pool4096 seed1", "runs": 4,
+        {"data_name": "docstrings", "test_fingerprint": OTHER_DATA, "evaluation": "W256 R10 pool4096 seed1", "runs": 4,
          "selected": False},
-        {"data_name": "docstrings", "data_fingerprint": FINGERPRINT, "evaluation": "W256 R10 pool128 seed1", "runs": 3,
+        {"data_name": "docstrings", "test_fingerprint": FINGERPRINT, "evaluation": "W256 R10 pool128 seed1", "runs": 3,
          "selected": False},
     ]
 
@@ -216,5 +216,17 @@ def test_the_saved_summary_names_the_data_and_measurement_of_its_runs(tmp_path):
     table = agreement_table(mixed_store(), FINGERPRINT, "W256 R10 pool4096 seed1")
     paths = save_agreement(table, correlations(table), tmp_path, True, "6 finished runs carry ranking metrics.")
     summary = json.loads(paths["summary"].read_text())
-    assert (summary["data_fingerprint"], summary["evaluation"]) == (FINGERPRINT, "W256 R10 pool4096 seed1")
+    assert (summary["test_fingerprint"], summary["evaluation"]) == (FINGERPRINT, "W256 R10 pool4096 seed1")
     assert set(pd.read_csv(paths["runs"]).evaluation) == {"W256 R10 pool4096 seed1"}
+
+
+def test_runs_on_pairs_of_another_source_share_the_test_set_of_their_data(small_data):
+    """Inverse Cloze Task pairs of a data set change what trains, not what is measured: the
+    copy keeps the test fingerprint, so its runs join the agreement study; another test split does not."""
+    from drscale.annotate import InverseClozeTask, annotate
+
+    ict = annotate(small_data, InverseClozeTask())
+    assert ict.fingerprint() != small_data.fingerprint()
+    assert ict.test_fingerprint() == small_data.test_fingerprint()
+    other = small_data.with_dev_split(5, seed=0)
+    assert other.test_fingerprint() != small_data.test_fingerprint()  # the pool now leaves the dev positives out

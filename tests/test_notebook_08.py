@@ -26,7 +26,7 @@ def write_store(data_dir, data, with_ranking: int, decoys: bool = False) -> None
     without ranking and one failed run, as the sweep records them. With `decoys`, runs that
     must not join them: the same data measured on a pool of 128, and runs of another data set,
     each ranking the wrong way round."""
-    store, fingerprint = study_store(data_dir), data.fingerprint()
+    store, fingerprint = study_store(data_dir), data.test_fingerprint()
     rng = np.random.default_rng(0)
     for i, ce in enumerate(np.linspace(2.0, 5.0, with_ranking)):
         quality = np.exp(-ce)
@@ -72,7 +72,7 @@ def test_notebook_stores_correlations_and_draws_a_figure_per_metric(tmp_path, sm
     summary = json.loads((results / "metric_agreement.json").read_text())
     assert summary["ready"] and summary["runs"] == 8
     assert summary["metrics"]["mrr@10"]["direction"] == "decreasing"
-    assert (summary["data_fingerprint"], summary["evaluation"]) == (small_data.fingerprint(), "W256 R10 pool4096 seed1")
+    assert (summary["test_fingerprint"], summary["evaluation"]) == (small_data.test_fingerprint(), "W256 R10 pool4096 seed1")
     assert len(pd.read_csv(results / "metric_agreement_runs.csv")) == 8
     for metric in METRICS:
         assert (tmp_path / "figures" / figure_name(metric)).stat().st_size > 10_000, metric
@@ -103,7 +103,7 @@ def test_notebook_without_a_measurement_refuses_a_store_that_mixes_them_naming_t
     with pytest.raises(PapermillExecutionError) as caught:
         run(tmp_path, evaluation=None)
     message = str(caught.value)
-    fingerprint = small_data.fingerprint()
+    fingerprint = small_data.test_fingerprint()
     assert f"data small (fingerprint {fingerprint}) measured W256 R10 pool4096 seed1: 8 run(s)" in message
     assert f"data small (fingerprint {fingerprint}) measured W64 R10 pool128 seed1: 3 run(s)" in message
     assert "evaluation=" in message
@@ -118,7 +118,7 @@ def test_notebook_with_too_few_ranked_runs_says_so_and_stops_cleanly(tmp_path, s
 
     summary = json.loads((results / "metric_agreement.json").read_text())
     assert summary == {"ready": False, "runs": 2, "metrics": {}, "reason": summary["reason"],
-                       "data_fingerprint": small_data.fingerprint(), "evaluation": "W256 R10 pool4096 seed1"}
+                       "test_fingerprint": small_data.test_fingerprint(), "evaluation": "W256 R10 pool4096 seed1"}
     assert "Only 2 finished run(s) carry ranking metrics" in summary["reason"]
     executed = (tmp_path / "executed" / "08_metric_agreement.ipynb").read_text()
     assert "Only 2 finished run(s)" in executed

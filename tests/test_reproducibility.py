@@ -83,7 +83,7 @@ def test_a_record_holds_everything_needed_to_reproduce_its_run(tmp_path, small_d
 # ------------------------------------------------------------------ the whole demo, twice
 
 TRAIN_PARAMETERS = ("steps", "batch_size", "negatives", "learning_rate", "warmup_steps", "passage_max_length",
-                    "query_max_length", "seed", "selection", "epochs", "eval_points")
+                    "query_max_length", "seed", "selection", "epochs", "eval_points", "dev_pool_size")
 SWEEP_PARAMETERS = {
     "data_dir", "figures_dir", "dataset", "preset", "pretraining", *TRAIN_PARAMETERS, "ce_negatives", "ce_repeats",
     "ce_pool_size", "ce_seed", "ranking", "device", "workers", "progress",

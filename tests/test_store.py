@@ -13,13 +13,15 @@ FINGERPRINT = "0123456789abcdef"
 
 def finished_record(run_id: str | None = None, ce: float = 3.0, *, model: str = "L1_H16", data_size: int = 64,
                     n_params: int = 16_608, fingerprint: str = FINGERPRINT, data_name: str = "docstrings",
-                    evaluation: EvalConfig = EvalConfig(), ranking: dict | None = None, **fields) -> dict:
+                    evaluation: EvalConfig = EvalConfig(), ranking: dict | None = None,
+                    test_fingerprint: str | None = None, **fields) -> dict:
     """A finished run record shaped as `drscale.sweep.run_one` writes it (the fields readers use)."""
     config = RunConfig(model, data_size, CPU_PRESET, evaluation)
     record = {
         "run_id": run_id or config.run_id(fingerprint), "status": "finished", "config": asdict(config),
         "model": model, "n_params": n_params, "data_size": data_size, "seed": CPU_PRESET.seed,
-        "steps": CPU_PRESET.steps_for(data_size), "data": {"name": data_name, "fingerprint": fingerprint},
+        "steps": CPU_PRESET.steps_for(data_size),
+        "data": {"name": data_name, "fingerprint": fingerprint, "test_fingerprint": test_fingerprint or fingerprint},
         "ce": ce, "dev_ce": 3.1, "best_step": CPU_PRESET.steps_for(data_size), "train_time_s": 1.5,
         "dev_curve": [{"step": 0, "dev_ce": 5.5, "train_loss": None, "wall_s": 0.0}],
     }
