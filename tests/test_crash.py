@@ -20,7 +20,7 @@ from drscale import sweep
 from drscale.backends import LocalBackend
 from drscale.data import RetrievalData
 from drscale.models import build_encoder
-from drscale.prepare import prepare_data, prepared_folder
+from drscale.prepare import load_prepared, prepare_data, prepared_folder
 from drscale.store import ResultsStore
 from drscale.suite import run_notebook
 from drscale.checkpoint import CHECKPOINT_MANIFEST, load_checkpoint, save_checkpoint
@@ -212,4 +212,4 @@ def test_rebuilding_from_bad_files_keeps_the_previous_preparation(tmp_path):
     bad = write(tmp_path / "bad", {**MSMARCO, "collection.tsv": "0\ta\n0\tb\n"})
     with pytest.raises(ValueError, match="duplicate passage id '0'"):
         prepare_data("msmarco", data_dir=tmp_path / "data", path=bad, name="set", rebuild=True, dev_queries=0)
-    assert prepare_data("msmarco", data_dir=tmp_path / "data", name="set", path=bad, dev_queries=0).fingerprint() == good.fingerprint()
+    assert load_prepared(tmp_path / "data", "set").fingerprint() == good.fingerprint()

@@ -57,3 +57,23 @@ def test_notebook_without_sweeps_says_which_notebook_to_run(tmp_path) -> None:
     with pytest.raises(PapermillExecutionError, match="02_model_size_sweep.ipynb first"):
         run_notebook("05_fit_scaling_laws", {"data_dir": str(tmp_path), "figures_dir": str(tmp_path / "figures"),
                                               "n_bootstrap": 10}, output_dir=tmp_path / "executed")
+
+
+def test_notebook_refuses_laws_from_tables_of_different_data(tmp_path) -> None:
+    """The model-size and data-size laws are used together (notebook 06): tables of two data
+    sets must not be fitted as one study."""
+    from papermill.exceptions import PapermillExecutionError
+
+    results = tmp_path / "data" / "results"
+    results.mkdir(parents=True)
+    sizes = np.repeat(np.geomspace(2e4, 2e7, 6), 2)
+    write_sweep(results / "model_size.csv", sizes, np.full(sizes.size, 1e9), seed=1)
+    pairs = np.repeat(np.geomspace(1e2, 1e5, 6), 2)
+    write_sweep(results / "data_size.csv", np.full(pairs.size, 1e12), pairs, seed=2)
+    for name, fingerprint in (("model_size", "0123456789abcdef"), ("data_size", "fedcba9876543210")):
+        table = pd.read_csv(results / f"{name}.csv")
+        table["data_fingerprint"], table["evaluation"] = fingerprint, "W256 R10 pool4096 seed1"
+        table.to_csv(results / f"{name}.csv", index=False)
+    with pytest.raises(PapermillExecutionError, match=r"tables fitted together"):
+        run_notebook("05_fit_scaling_laws", {"data_dir": str(tmp_path / "data"), "figures_dir": str(tmp_path / "figures"),
+                                              "n_bootstrap": 10}, output_dir=tmp_path / "executed")
