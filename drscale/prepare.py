@@ -71,8 +71,6 @@ def prepare_data(
     overwrite: bool = False,
     dev_queries: int = 500,
     dev_seed: int = 0,
-    *,
-    rebuild: bool = False,
     **options: Any,
 ) -> RetrievalData:
     """Build `source` (from `path` for file formats), carve a dev split of `dev_queries`
@@ -87,17 +85,16 @@ def prepare_data(
     a string that is not an existing path is a hub dataset id), the name, and every option's
     name, type and range. A preparation under `name` is reused when it was made from the same
     input (`KEY_FIELDS`, see `preparation_key`) and refused otherwise, unless `overwrite`
-    (`rebuild` is its older name) replaces it. One made before provenance was recorded is
+    replaces it. One made before provenance was recorded is
     reused only for the docstring snapshot, whose build takes a second and is compared by
     fingerprint; for any other source its input cannot be told, so it is refused.
     """
-    for flag, value in (("overwrite", overwrite), ("rebuild", rebuild)):
-        if not isinstance(value, bool):
-            raise ValueError(f"{flag} must be True or False; got {value!r}")
+    if not isinstance(overwrite, bool):
+        raise ValueError(f"overwrite must be True or False; got {overwrite!r}")
     name = source if name is None else name
     key, options = preparation_key(source, data_dir, path, name, dev_queries, dev_seed, options)
     folder = prepared_folder(data_dir, name)
-    if (folder / "NAME").exists() and not (overwrite or rebuild):
+    if (folder / "NAME").exists() and not overwrite:
         stored = read_provenance(folder)
         if stored is not None:
             differences = _differences({k: stored.get(k) for k in KEY_FIELDS}, key)

@@ -211,5 +211,5 @@ def test_rebuilding_from_bad_files_keeps_the_previous_preparation(tmp_path):
     good = prepare_data("msmarco", data_dir=tmp_path / "data", path=write(tmp_path / "good", MSMARCO), name="set", dev_queries=0)
     bad = write(tmp_path / "bad", {**MSMARCO, "collection.tsv": "0\ta\n0\tb\n"})
     with pytest.raises(ValueError, match="duplicate passage id '0'"):
-        prepare_data("msmarco", data_dir=tmp_path / "data", path=bad, name="set", rebuild=True, dev_queries=0)
+        prepare_data("msmarco", data_dir=tmp_path / "data", path=bad, name="set", overwrite=True, dev_queries=0)
     assert load_prepared(tmp_path / "data", "set").fingerprint() == good.fingerprint()

@@ -159,14 +159,6 @@ def test_other_input_under_the_same_name_is_refused_until_overwritten(tmp_path, 
     assert json.loads((prepared_folder(data_dir, "set") / PROVENANCE).read_text())["fingerprint"] == replaced.fingerprint()
 
 
-def test_rebuild_is_still_accepted_for_overwrite(tmp_path):
-    folder, _ = write_beir(tmp_path / "raw")
-    prepare_data("beir", data_dir=tmp_path / "data", path=folder, name="set", **SETTINGS)
-    again = prepare_data("beir", data_dir=tmp_path / "data", path=folder, name="set", rebuild=True, **{**SETTINGS, "seed": 2})
-    assert json.loads((prepared_folder(tmp_path / "data", "set") / PROVENANCE).read_text())["options"]["seed"] == 2
-    assert again.name == "set"
-
-
 def test_leaving_out_an_option_and_passing_its_default_are_the_same_input(tmp_path):
     folder, _ = write_beir(tmp_path / "raw")
     data = prepare_data("beir", data_dir=tmp_path / "data", path=folder, name="set", dev_queries=0)
