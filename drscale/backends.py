@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Protocol
 
 import torch
@@ -59,11 +60,22 @@ class LocalBackend:
                 yield run(task, *shared)
             return
         context = multiprocessing.get_context("spawn")  # fork after torch has started threads can deadlock
-        with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
-                                 initargs=(run, shared, os.getpid())) as pool:
-            futures = [pool.submit(_run_task, task) for task in tasks]
+        pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(run, shared, os.getpid()))
+        try:
+            futures = {pool.submit(_run_task, task): task for task in tasks}
             for future in as_completed(futures):
-                yield future.result()
+                try:
+                    result = future.result()
+                except BrokenProcessPool:
+                    unfinished = [_describe(task) for task in futures.values()]
+                    raise RuntimeError(
+                        f"a worker process died (killed, or out of memory) with {len(unfinished)} task(s) unfinished: "
+                        f"{', '.join(unfinished)}; the finished ones are recorded, and running the sweep again resumes"
+                    ) from None
+                futures.pop(future)
+                yield result
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)  # a caller that stops early does not wait for queued tasks
 
 
 _WORKER: dict[str, Any] = {}
@@ -82,6 +94,13 @@ def _exit_with_parent(parent: int, every_s: float = 1.0) -> None:
     os._exit(1)
 
 
+def _describe(task: Any) -> str:
+    """A task in a few words: a run's model and data size, else its repr."""
+    if hasattr(task, "model") and hasattr(task, "data_size"):
+        return f"{task.model} D={task.data_size}"
+    return getattr(task, "model", None) or repr(task)
+
+
 def _run_task(task: Any) -> dict[str, Any]:
     return _WORKER["run"](task, *_WORKER["shared"])
 
@@ -90,14 +109,14 @@ class RayBackend:
     """Runs tasks as Ray tasks: on this machine (`address=None` starts a local Ray) or on an
     existing cluster (`address="ray://head:10001"` or "auto").
 
-    Ray sets thread variables per worker, so each task calls torch.set_num_threads with its
-    `cpus_per_run`. The shared inputs (the data set) are put in Ray's object store once.
-    Install with `pip install "drscale[ray]"`.
+    Each task reserves `cpus_per_run` CPUs (default: the torch threads its configuration
+    asks for, `RunConfig.threads`) and sets its own thread count. The shared inputs (the data
+    set) are put in Ray's object store once. Install with `pip install "drscale[ray]"`.
     """
 
-    def __init__(self, address: str | None = None, cpus_per_run: int = 1, gpus_per_run: float = 0) -> None:
-        if not isinstance(cpus_per_run, int) or cpus_per_run < 1:
-            raise ValueError(f"cpus_per_run must be a positive integer; got {cpus_per_run!r}")
+    def __init__(self, address: str | None = None, cpus_per_run: int | None = None, gpus_per_run: float = 0) -> None:
+        if cpus_per_run is not None and (not isinstance(cpus_per_run, int) or cpus_per_run < 1):
+            raise ValueError(f"cpus_per_run must be a positive integer or None; got {cpus_per_run!r}")
         if gpus_per_run < 0:
             raise ValueError(f"gpus_per_run must be non-negative; got {gpus_per_run!r}")
         self.address = address
@@ -114,14 +133,14 @@ class RayBackend:
             return
         if not ray.is_initialized():
             ray.init(address=self.address, include_dashboard=False, log_to_driver=False, configure_logging=False)
-        remote = ray.remote(num_cpus=self.cpus_per_run, num_gpus=self.gpus_per_run)(_ray_task)
+        cpus = self.cpus_per_run or max(getattr(task, "threads", 1) for task in tasks)
+        remote = ray.remote(num_cpus=cpus, num_gpus=self.gpus_per_run)(_ray_task)
         shared_ref = ray.put(shared)
-        pending = [remote.remote(run, task, shared_ref, self.cpus_per_run) for task in tasks]
+        pending = [remote.remote(run, task, shared_ref) for task in tasks]
         while pending:
             done, pending = ray.wait(pending, num_returns=1)
             yield ray.get(done[0])
 
 
-def _ray_task(run: RunFn, task: Any, shared: tuple, threads: int) -> dict[str, Any]:
-    torch.set_num_threads(threads)
+def _ray_task(run: RunFn, task: Any, shared: tuple) -> dict[str, Any]:
     return run(task, *shared)

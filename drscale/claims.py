@@ -13,6 +13,7 @@ other, which is why a sweep is one process and its workers never claim.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 from collections.abc import Iterable
@@ -34,16 +35,20 @@ class RunClaims:
             return True
         try:
             fcntl.lockf(self._handle, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, _offset(run_id))
-        except OSError:  # EACCES or EAGAIN: another process holds it
-            return False
+        except OSError as error:
+            if error.errno in (errno.EACCES, errno.EAGAIN):  # another process holds it
+                return False
+            raise OSError(error.errno, f"cannot lock {self.path} to claim runs ({error.strerror}); a file system "
+                                       f"without POSIX record locks cannot hold a results store shared by sweeps") from None
         self._held.add(run_id)
         return True
 
     def release(self, run_id: str) -> None:
         """Let other processes claim `run_id` (after its record is in the store)."""
         if run_id in self._held:
-            fcntl.lockf(self._handle, fcntl.LOCK_UN, 1, _offset(run_id))
             self._held.discard(run_id)
+            if all(_offset(other) != _offset(run_id) for other in self._held):  # a run sharing the byte keeps it
+                fcntl.lockf(self._handle, fcntl.LOCK_UN, 1, _offset(run_id))
 
     def wait(self, run_ids: Iterable[str]) -> None:
         """Block until no other process holds any of `run_ids` (their sweep recorded them or ended)."""
@@ -64,5 +69,6 @@ class RunClaims:
 
 
 def _offset(run_id: str) -> int:
-    """A byte offset per run id: its 64-bit hash, halved to stay within a signed file offset."""
-    return int(run_id, 16) >> 1
+    """A byte offset per run id: the first 32 bits of its hash, an offset every file system's
+    locks take. Two runs that share one only wait for each other, never train twice."""
+    return int(run_id[:8], 16)

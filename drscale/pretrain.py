@@ -24,7 +24,7 @@ from drscale.data import RetrievalData
 from drscale.models import build_model
 from drscale.store import config_hash
 from drscale.tokens import TokenizedData
-from drscale.train import TrainConfig, fixed_threads, train
+from drscale.train import TrainConfig, fixed_threads, plain_numbers, train
 
 SOURCES = ("ict",)
 
@@ -39,6 +39,7 @@ class Pretraining:
     learning_rate: float | None = None
 
     def __post_init__(self) -> None:
+        plain_numbers(self)
         if self.source not in SOURCES:
             raise ValueError(f"Pretraining.source must be one of {SOURCES}; got {self.source!r}")
         if not (isinstance(self.epochs, (int, float)) and self.epochs > 0):

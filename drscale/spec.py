@@ -24,7 +24,7 @@ from drscale.backends import LocalBackend
 from drscale.models import expand_models
 from drscale.sweep import EvalConfig, RunConfig
 from drscale.regime import study_regime
-from drscale.train import pick_device
+from drscale.train import device_named
 
 GRID_KEYS = {"models", "data_sizes", "seeds", "init_seeds"}
 TOP_KEYS = {"data_dir", "dataset", "store", "preset", "pretraining", "train", "evaluation", "grid", "workers", "threads",
@@ -102,7 +102,8 @@ class SweepSpec:
             spec.configs()  # every run is built once here, so a bad value fails before any training
             if spec.workers is not None:
                 LocalBackend(spec.workers)
-            pick_device(spec.device)
+            if spec.device is not None:
+                device_named(spec.device)  # whether this machine has it is checked where the sweep runs
         except ValueError as error:
             raise ValueError(f"{source}: {error}") from None
         return spec

@@ -2,8 +2,9 @@
 
 A run is fully described by a frozen `RunConfig`; its `run_id` (a hash of the config and the
 data fingerprint) keys the results store, so re-running a sweep skips finished runs and a
-crash loses at most the run in progress. Runs that diverge are recorded as failed, with
-the error, and never enter a table of results.
+crash loses at most the runs in progress. Runs that diverge or raise are recorded as failed,
+with the error, and never enter a table of results; the other runs of the sweep go on.
+Sweeps on one store claim runs (`drscale.claims`), so each run trains once.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ from drscale.pretrain import Pretraining, PretrainJob, load_pretrained, pretrain
 from drscale.ranking import evaluate_ranking
 from drscale.store import ResultsStore, config_hash
 from drscale.tokens import TokenizedData
-from drscale.train import TrainConfig, TrainingDiverged, fixed_threads, is_integer, pick_device, train
+from drscale.train import TrainConfig, TrainingDiverged, fixed_threads, is_integer, pick_device, plain_numbers, train
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,7 @@ class EvalConfig:
     ranking: bool = True  # also rank the test positives + pool and record NDCG@10, MRR@10, recall
 
     def __post_init__(self) -> None:
+        plain_numbers(self)  # a numpy integer hashes like the same Python one
         for name in ("negatives", "repeats"):
             if not is_integer(getattr(self, name)) or getattr(self, name) < 1:
                 raise ValueError(f"EvalConfig.{name} must be a positive integer; got {getattr(self, name)!r}")
@@ -152,7 +154,9 @@ def run_sweep(
     The default backend is a local pool of single-thread workers, one per core.
     """
     store = store if isinstance(store, ResultsStore) else ResultsStore(store)
-    pick_device(device)
+    backend = backend or LocalBackend()
+    if not isinstance(backend, RayBackend):
+        pick_device(device)  # a Ray cluster's workers may have a device this machine lacks
     for config in configs:
         _check_feasible(config, data)
     _warn_unread_pairs(configs)
@@ -163,30 +167,34 @@ def run_sweep(
     for folder in (store.path.parent, pretrained, checkpoint_dir):
         if folder is not None:
             _check_writable(Path(folder))
-    backend = backend or LocalBackend()
     checkpoints = str(checkpoint_dir) if checkpoint_dir is not None else None
     shared = (data, fingerprint, device, checkpoints, str(pretrained))
-    done_here: set[str] = set()  # runs this sweep trained, or that failed while it waited for them
     errors: list[dict[str, Any]] = []
     with RunClaims(store.path.with_name(store.path.name + ".claims")) as claims:
+        before = len(store.records())
         while True:
-            recorded = {r["run_id"]: r["status"] for r in store.records()}
-            pending = [i for i in by_id if recorded.get(i) != "finished" and i not in done_here]
+            seen = store.records()
+            # done: finished, or recorded by any sweep since this one started (a failed run is retried by the next sweep)
+            done = {r["run_id"] for r in seen if r["status"] == "finished"} | {r["run_id"] for r in seen[before:]}
+            pending = [i for i in by_id if i not in done]
             if not pending:
                 break
             mine = [i for i in pending if claims.claim(i)]
             if not mine:  # another sweep is training all that is left: wait for it, then look again
+                if progress:
+                    tqdm.write(f"waiting for {len(pending)} run(s) that another sweep on {store.path} is training")
                 claims.wait(pending)
-                recorded = {r["run_id"]: r["status"] for r in store.records()}
-                done_here.update(i for i in pending if recorded.get(i) == "failed")
                 continue
-            _pretrain(backend, [by_id[i] for i in mine], shared[:2], str(pretrained), device, progress)
+            fresh = {r["run_id"] for r in store.records()[len(seen):]}  # another sweep's, between the look and the claim
+            for run_id in [i for i in mine if i in fresh]:
+                claims.release(run_id)
+                mine.remove(run_id)
+            _pretrain(backend, claims, [by_id[i] for i in mine], shared[:2], str(pretrained), device, progress)
             tasks = sorted((by_id[i] for i in mine), key=_expected_cost, reverse=True)  # longest first keeps workers busy
-            records = backend.execute(run_recorded, tasks, shared, device)
-            for record in tqdm(records, total=len(tasks), desc="runs", disable=not progress):
-                store.append(record)
+            for record in tqdm(backend.execute(run_recorded, tasks, shared, device), total=len(tasks), desc="runs",
+                               disable=not progress):
+                _append(store, record)
                 claims.release(record["run_id"])
-                done_here.add(record["run_id"])
                 if record.get("traceback"):
                     errors.append(record)
     if errors:
@@ -196,13 +204,33 @@ def run_sweep(
     return results_table(store, run_ids)
 
 
-def _pretrain(backend: Backend, configs: Sequence[RunConfig], shared: tuple, folder: str, device: str | None,
-              progress: bool) -> None:
-    """Pre-train each size `configs` start from, before their runs; each is saved as it finishes."""
+def _append(store: ResultsStore, record: dict[str, Any]) -> None:
+    """Append a run's record; one the store refuses is recorded as a failed run saying why,
+    so that the runs still training are not lost with it."""
+    try:
+        store.append(record)
+    except ValueError as error:
+        head = {key: record[key] for key in _FAILED_HEAD if key in record}
+        store.append({**head, "status": "failed", "error": f"record refused by the store: {error}",
+                      "traceback": traceback.format_exc()})
+
+
+def _pretrain(backend: Backend, claims: RunClaims, configs: Sequence[RunConfig], shared: tuple, folder: str,
+              device: str | None, progress: bool) -> None:
+    """Pre-train each size `configs` start from, before their runs; each is saved as it
+    finishes. A pre-training another sweep holds is waited for, then found saved."""
     jobs = list(dict.fromkeys(job for job in (c.pretrain_job() for c in configs) if job is not None))
-    for _ in tqdm(backend.execute(pretrain, jobs, (*shared, folder, device), device), total=len(jobs),
-                  desc="pre-training", disable=not progress or not jobs):
-        pass
+    keys = [job.key(shared[1]) for job in jobs]
+    for key in keys:
+        while not claims.claim(key):
+            claims.wait([key])
+    try:
+        for _ in tqdm(backend.execute(pretrain, jobs, (*shared, folder, device), device), total=len(jobs),
+                      desc="pre-training", disable=not progress or not jobs):
+            pass
+    finally:
+        for key in keys:
+            claims.release(key)
 
 
 TABLE_COLUMNS = ("run_id", "model", "n_params", "data_size", "seed", "steps", "best_step", "dev_ce", "ce", "train_time_s",
@@ -295,12 +323,35 @@ def run_recorded(config: RunConfig, data: RetrievalData, fingerprint: str, devic
     try:
         return run_one(config, data, fingerprint, device, checkpoint_dir, pretrained_dir)
     except Exception as error:
-        return {
-            "run_id": config.run_id(fingerprint), "config": asdict(config), "model": Path(config.model).name,
-            "data_size": config.data_size, "seed": config.train.seed, "threads": config.threads,
-            "data": {"name": data.name, "fingerprint": fingerprint}, "versions": _versions(),
-            "status": "failed", "error": f"{type(error).__name__}: {error}", "traceback": traceback.format_exc(),
-        }
+        return {**_record_head(config, data, fingerprint), "status": "failed", "error": f"{type(error).__name__}: {error}",
+                "traceback": traceback.format_exc()}
+
+
+def _record_head(config: RunConfig, data: RetrievalData, fingerprint: str) -> dict[str, Any]:
+    """The fields every record of a run carries, finished or failed: what ran, on which data, with what."""
+    return {
+        "run_id": config.run_id(fingerprint),
+        "config": asdict(config),
+        "model": Path(config.model).name,
+        "data_size": config.data_size,
+        "seed": config.train.seed,
+        "threads": config.threads,
+        "data": {"name": data.name, "fingerprint": fingerprint, "test_fingerprint": _test_fingerprint(data, fingerprint)},
+        "versions": _versions(),
+    }
+
+
+_FAILED_HEAD = ("run_id", "config", "model", "data_size", "seed", "threads", "data", "versions")
+"""The fields of `_record_head`: a failed record keeps them."""
+
+_TEST_FINGERPRINTS: dict[str, str] = {}
+
+
+def _test_fingerprint(data: RetrievalData, fingerprint: str) -> str:
+    """`data.test_fingerprint()`, hashed once per process and data set (it reads the whole corpus)."""
+    if fingerprint not in _TEST_FINGERPRINTS:
+        _TEST_FINGERPRINTS[fingerprint] = data.test_fingerprint()
+    return _TEST_FINGERPRINTS[fingerprint]
 
 
 def _train_and_measure(config: RunConfig, data: RetrievalData, fingerprint: str, device: torch.device,
@@ -313,18 +364,11 @@ def _train_and_measure(config: RunConfig, data: RetrievalData, fingerprint: str,
     tokens = _tokenized(data, fingerprint, model.tokenizer, config.train)
     dev = dev_set(data, config.train) if config.train.eval_points else None
     record: dict[str, Any] = {
-        "run_id": config.run_id(fingerprint),
-        "config": asdict(config),
-        "model": Path(config.model).name,
+        **_record_head(config, data, fingerprint),
         "n_params": n_params(model),
-        "data_size": config.data_size,
-        "seed": config.train.seed,
         "steps": config.train.steps_for(config.data_size),
         "pretrained_from": job.key(fingerprint) if job is not None else None,
-        "data": {"name": data.name, "fingerprint": fingerprint, "test_fingerprint": data.test_fingerprint()},
         "device": str(device),
-        "threads": config.threads,
-        "versions": _versions(),
     }
     try:
         pairs = data.train_pair_rows(config.data_size, seed=config.subset_seed)

@@ -64,13 +64,14 @@ class TrainConfig:
             value = getattr(self, name)
             if not is_integer(value) or value < 0:
                 raise ValueError(f"TrainConfig.{name} must be a non-negative integer; got {value!r}")
-        _plain_numbers(self)
-        for name, low in (("learning_rate", "positive"), ("max_grad_norm", "positive"), ("projection_scale", "positive"),
-                          ("weight_decay", "non-negative")):
+        plain_numbers(self)
+        for name, low in (("learning_rate", "positive"), ("projection_scale", "positive"), ("weight_decay", "non-negative")):
             value = getattr(self, name)
             if not is_finite_number(value) or not (value > 0 if low == "positive" else value >= 0):
-                # a max_grad_norm <= 0 would not clip: torch scales the gradient by a negative factor (ascent)
                 raise ValueError(f"TrainConfig.{name} must be a {low} finite number; got {value!r}")
+        if not (is_finite_number(self.max_grad_norm) or self.max_grad_norm == float("inf")) or not self.max_grad_norm > 0:
+            # a norm <= 0 would not clip: torch scales the gradient by a negative factor (gradient ascent)
+            raise ValueError(f"TrainConfig.max_grad_norm must be a positive number (inf: no clipping); got {self.max_grad_norm!r}")
         if self.warmup_steps >= self.steps:
             raise ValueError(f"TrainConfig.warmup_steps must be in [0, steps={self.steps}); got {self.warmup_steps}")
         if self.precision not in PRECISIONS:
@@ -103,7 +104,7 @@ def is_integer(value: object) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
-def _plain_numbers(config: object) -> None:
+def plain_numbers(config: object) -> None:
     """Replace numpy scalars by Python numbers in a frozen dataclass, so a value from
     `np.logspace` and the same value typed in hash to the same run id."""
     for name, value in vars(config).items():
@@ -222,15 +223,21 @@ def pick_device(device: str | torch.device | None = None) -> torch.device:
     torch device, or not on this machine, is refused here rather than at the first tensor."""
     if device is None:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        chosen = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise ValueError(f"device {device!r} is not a torch device: use 'cpu', 'cuda', 'cuda:N' or None "
-                         f"(CUDA where present, else the CPU)") from None
+    chosen = device_named(device)
     if chosen.type == "cuda" and not (torch.cuda.is_available() and (chosen.index or 0) < torch.cuda.device_count()):
         raise ValueError(f"device {device!r}: this machine has {torch.cuda.device_count()} CUDA device(s) "
                          f"(torch.cuda.is_available() is {torch.cuda.is_available()}); use 'cpu' or None")
     return chosen
+
+
+def device_named(device: str | torch.device) -> torch.device:
+    """The torch device `device` names, whether or not this machine has it (a sweep run on a
+    cluster names the workers' device); a name torch does not know is refused."""
+    try:
+        return torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"device {device!r} is not a torch device: use 'cpu', 'cuda', 'cuda:N' or None "
+                         f"(CUDA where present, else the CPU)") from None
 
 
 @contextlib.contextmanager

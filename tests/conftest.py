@@ -59,3 +59,10 @@ def tiny_seq2seq(tmp_path_factory) -> Path:
     T5ForConditionalGeneration(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A notebook run starts a kernel: every notebook test belongs to the slow tier."""
+    for item in items:
+        if item.get_closest_marker("notebook") is not None:
+            item.add_marker(pytest.mark.slow)

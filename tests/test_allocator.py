@@ -38,6 +38,7 @@ def faults_per_step(mode: str) -> float:
     return float(result.stdout.split()[-1])
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="mallopt is glibc's")
 def test_kept_memory_cuts_the_page_faults_of_a_training_step():
     default, kept = faults_per_step("default"), faults_per_step("keep")

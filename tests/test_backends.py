@@ -10,6 +10,7 @@ from drscale.train import CPU_PRESET
 TINY = replace(CPU_PRESET, eval_points=0, selection="last", epochs=None, steps=6, batch_size=8, negatives=16, warmup_steps=1, passage_max_length=24, query_max_length=12)
 
 
+@pytest.mark.slow
 def test_ray_backend_writes_the_same_records_as_the_local_one(tmp_path, small_data):
     ray = pytest.importorskip("ray")
     grid = model_size_grid(["L1_H16", "L1_H32"], 64, TINY, evaluation=EvalConfig(negatives=32, repeats=2, pool_size=128))

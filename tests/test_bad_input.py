@@ -230,7 +230,7 @@ PARAMETER_CASES = [
     ("negative-learning-rate", {"train": {**TINY, "learning_rate": -1e-3}}, "learning_rate must be a positive finite number; got -0.001"),
     ("learning-rate-as-text", {"train": {**TINY, "learning_rate": "1e-3"}}, r"learning_rate must be a positive finite number; got '1e-3'"),
     ("steps-as-text", {"train": {**TINY, "steps": "10"}}, r"TrainConfig\.steps must be a positive integer; got '10'"),
-    ("negative-grad-norm", {"train": {**TINY, "max_grad_norm": -1}}, r"max_grad_norm must be a positive finite number; got -1"),
+    ("negative-grad-norm", {"train": {**TINY, "max_grad_norm": -1}}, r"max_grad_norm must be a positive number \(inf: no clipping\); got -1"),
     ("negative-weight-decay", {"train": {**TINY, "weight_decay": -0.1}}, r"weight_decay must be a non-negative finite number"),
     ("passage-longer-than-positions", {"train": {**TINY, "passage_max_length": 600}}, r"passage_max_length 600 exceeds the 512 token positions of model L1_H16"),
     ("data-size-as-text", {"grid": {**GRID, "data_sizes": ["32"]}}, r"data_size must be a positive integer; got '32'"),
@@ -264,7 +264,8 @@ def test_bad_parameters_are_refused_before_any_training(tmp_path, small_data, no
            "grid": GRID, **change}
     with pytest.raises(ValueError, match=message):
         spec = SweepSpec.from_dict(raw, base=tmp_path, source="spec.json")
-        sweep.run_sweep(spec.configs(), small_data, spec.store, progress=False, backend=LocalBackend(workers=1))
+        sweep.run_sweep(spec.configs(), small_data, spec.store, device=spec.device, progress=False,
+                        backend=LocalBackend(workers=1))
     assert not (tmp_path / "results.jsonl").exists()
 
 

@@ -55,6 +55,7 @@ def n_star(summary: str) -> float:
 
 @pytest.mark.notebook
 @pytest.mark.skipif(CHROMIUM is None, reason="no chromium binary (install Debian's: apt-get install chromium)")
+@pytest.mark.slow
 def test_moving_the_budget_slider_moves_the_optimum(tmp_path: Path) -> None:
     from playwright.sync_api import sync_playwright
 

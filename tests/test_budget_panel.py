@@ -48,6 +48,7 @@ def test_raising_the_budget_raises_n_star(panel: budget_panel.BudgetPanel) -> No
     assert panel.view.optimum.budget_usd[0] == 1e6
 
 
+@pytest.mark.slow
 def test_counting_inference_cost_drops_n_star_to_millions(panel: budget_panel.BudgetPanel) -> None:
     panel.budget.value = 1e6
     without = shown(panel, "N*")
@@ -57,6 +58,7 @@ def test_counting_inference_cost_drops_n_star_to_millions(panel: budget_panel.Bu
     assert "with inference cost" in panel.summary.value
 
 
+@pytest.mark.slow
 def test_cost_assumptions_move_the_optimum_the_way_the_model_says(panel: budget_panel.BudgetPanel) -> None:
     panel.include_inference.value = True
     base = shown(panel, "N*")
@@ -111,6 +113,7 @@ def test_unknown_law_is_a_clear_error(tmp_path: Path) -> None:
         budget_panel.BudgetPanel(budget_panel.available_laws(tmp_path), budget_panel.PanelSettings(law="our_fit"))
 
 
+@pytest.mark.slow
 def test_save_figures_writes_both_pngs(panel: budget_panel.BudgetPanel, tmp_path: Path) -> None:
     paths = panel.save_figures(tmp_path / "figures")
     assert sorted(p.name for p in paths) == ["budget_contours.png", "budget_optimum.png"]

@@ -69,6 +69,7 @@ def reference(tmp_path_factory, small_data):
     return {r["run_id"]: r for r in ResultsStore(path).records()}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("where", ["train", "evaluate_contrastive_entropy", "save_checkpoint"])
 def test_an_interrupt_at_any_stage_keeps_finished_runs_and_resume_completes(tmp_path, small_data, reference, monkeypatch, where):
     """Ctrl-C (or a notebook's Stop) in the second run, at each stage of it: the first run's
@@ -99,6 +100,7 @@ def test_an_interrupt_at_any_stage_keeps_finished_runs_and_resume_completes(tmp_
 
 # ------------------------------------------------------------------ a notebook whose kernel is killed
 
+@pytest.mark.slow
 def test_a_notebook_whose_kernel_is_killed_mid_sweep_leaves_the_store_readable(tmp_path, small_data):
     data_dir = tmp_path / "data"
     small_data.save(prepared_folder(data_dir, "small"))

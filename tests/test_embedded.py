@@ -98,6 +98,7 @@ def test_the_shipped_snapshot_holds_the_pinned_pairs_with_its_manifest_and_notic
     assert "PYTHON SOFTWARE FOUNDATION LICENSE VERSION 2" in licences
 
 
+@pytest.mark.slow
 def test_the_snapshot_loads_the_same_data_every_time(snapshot_data):
     assert snapshot_data.name == "docstrings"
     assert len(snapshot_data.corpus) == len(snapshot_data.queries) == SNAPSHOT_PAIRS
@@ -128,6 +129,7 @@ def test_a_damaged_or_edited_snapshot_is_refused_naming_its_file(tmp_path):
         load_docstring_snapshot(path=tmp_path / "absent.jsonl.xz")
 
 
+@pytest.mark.slow
 def test_prepare_data_reads_the_snapshot_and_parses_no_installed_sources(tmp_path, monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("parsed installed sources")

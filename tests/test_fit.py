@@ -302,6 +302,7 @@ def test_a_current_sweep_table_of_one_study_loads_without_warnings(tmp_path) -> 
     assert table.ce.tolist() == pytest.approx(ce.tolist())
 
 
+@pytest.mark.slow
 def test_bootstrap_interval_covers_the_true_exponent_at_its_level() -> None:
     """Over 200 seeded studies the 95% interval covers the true alpha in 88-99% of them.
 

@@ -14,6 +14,7 @@ from drscale import reference, suite
 V1 = reference.published_law("joint", "msmarco", "v1")
 
 
+@pytest.mark.slow
 @pytest.mark.notebook
 def test_notebook_06_stores_optima_and_figures(tmp_path: Path) -> None:
     data_dir, figures_dir = tmp_path / "data", tmp_path / "figures"

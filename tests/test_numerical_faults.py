@@ -86,6 +86,7 @@ def test_a_nan_handed_straight_to_a_law_is_refused_and_points_to_fit_runs():
         fit.fit_model_size(n, [3.5, 3.4, np.nan, 3.2, 3.1], n_bootstrap=5)
 
 
+@pytest.mark.slow
 def test_a_store_with_a_failed_run_fits_from_its_finished_runs(tmp_path, small_data, monkeypatch):
     """End to end: a sweep where one model diverges, the store's frame handed to `fit_runs`."""
     real_train = sweep.train

@@ -203,6 +203,7 @@ def test_the_stored_name_is_the_name_given_not_the_folder_name(tmp_path):
     assert prepare_data("beir", data_dir=tmp_path / "data", path=folder, dev_queries=0).name == "beir"  # name=None: the source
 
 
+@pytest.mark.slow
 def test_a_preparation_without_provenance_is_refused_unless_it_is_the_docstring_snapshot(tmp_path):
     """Made before provenance was recorded: a file source's input cannot be told, so it is
     refused; the docstring snapshot rebuilds in a second and is compared by fingerprint."""

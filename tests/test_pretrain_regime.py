@@ -36,6 +36,7 @@ def dev_data(small_data):
     return small_data.with_dev_split(30, seed=0)
 
 
+@pytest.mark.slow
 def test_runs_of_one_size_share_one_pretrained_start(dev_data, tmp_path, monkeypatch):
     trained = []
     real = pretrain_module.train
@@ -95,6 +96,7 @@ def test_a_regime_gives_each_size_its_own_rate():
     assert [c.model for c in regime.model_size_grid(["minilm"], 64, QUICK)][:2] == ["MiniLM_L1", "MiniLM_L2"]
 
 
+@pytest.mark.slow
 def test_the_rate_search_chooses_on_dev_alone(dev_data, tmp_path):
     trials = learning_rate_search(dev_data, ResultsStore(tmp_path / "results.jsonl"), models=["L1_H8", "L1_H16"],
                                   rates=[1e-4, 3e-3], base=TINY, evaluation=QUICK)

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import papermill
+import pytest
 
 from drscale.prepare import prepare_data
 from drscale.spec import SweepSpec
@@ -45,6 +46,7 @@ def without_wall_times(curve: list[dict] | None) -> list[dict] | None:
     return None if curve is None else [{k: v for k, v in point.items() if k != "wall_s"} for point in curve]
 
 
+@pytest.mark.slow
 def test_same_config_and_seed_give_identical_records_in_two_processes(tmp_path, small_data):
     small_data.save(tmp_path / "data" / "prepared" / "small")
     grid = {"models": ["L1_H16"], "data_sizes": [32, 64]}
@@ -69,7 +71,8 @@ def test_a_record_holds_everything_needed_to_reproduce_its_run(tmp_path, small_d
     )
     assert rebuilt == config
     assert rebuilt.run_id(record["data"]["fingerprint"]) == record["run_id"]
-    assert record["data"] == {"name": small_data.name, "fingerprint": small_data.fingerprint()}
+    assert record["data"] == {"name": small_data.name, "fingerprint": small_data.fingerprint(),
+                              "test_fingerprint": small_data.test_fingerprint()}
     seeds = (stored["train"]["seed"], stored["init_seed"], stored["subset_seed"], stored["evaluation"]["seed"])
     assert seeds == (521, 3, 4, 1)
     import datasets, numpy, scipy, tokenizers, torch
@@ -121,6 +124,7 @@ def notebook_evaluation(params: dict) -> EvalConfig:
                       pool_size=params["ce_pool_size"], seed=params["ce_seed"], ranking=params["ranking"])
 
 
+@pytest.mark.slow
 def test_the_demo_configuration_twice_gives_identical_stores(tmp_path):
     """Notebooks 02 and 03 write the demo's model- and data-size runs (01 prepares the data;
     05, 06 and 08 are functions of those tables). Their default settings, on data prepared with

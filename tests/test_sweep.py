@@ -79,6 +79,7 @@ def test_bad_run_configs_are_named(kwargs, message):
         RunConfig(**{"model": "L1_H16", "data_size": 32, "train": TINY, **kwargs})
 
 
+@pytest.mark.slow
 def test_a_pool_of_workers_gives_the_same_records_as_one_process(tmp_path, small_data):
     grid = model_size_grid(["L1_H16", "L1_H32"], 64, TINY, evaluation=QUICK_EVAL)
     pooled = run_sweep(grid, small_data, tmp_path / "pool.jsonl", progress=False, backend=LocalBackend(workers=2))

@@ -43,6 +43,7 @@ def study(tmp_path_factory, small_data):
     return root
 
 
+@pytest.mark.slow
 def test_resume_after_kill_keeps_every_run_once_with_identical_values(study):
     models, sizes = ["L1_H16", "L1_H32"], [64, 128, 256]
     reference = write_spec(study, "reference.jsonl", models, sizes)
@@ -69,6 +70,7 @@ def test_resume_after_kill_keeps_every_run_once_with_identical_values(study):
     assert [r["run_id"] for r in resumed[: len(interrupted)]] == [r["run_id"] for r in interrupted]
 
 
+@pytest.mark.slow
 def test_growing_a_finished_grid_runs_only_the_new_points(study):
     store = ResultsStore(study / "grow.jsonl")
     subprocess.run(sweep_command(write_spec(study, "grow.jsonl", ["L1_H16"], [64])), check=True, capture_output=True, timeout=600)

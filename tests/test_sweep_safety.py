@@ -32,6 +32,7 @@ TINY = replace(CPU_PRESET, eval_points=0, selection="last", epochs=None, steps=4
 QUICK_EVAL = EvalConfig(negatives=32, repeats=2, pool_size=128, ranking=False)
 
 
+@pytest.mark.slow
 def test_a_run_that_raises_in_a_pool_is_recorded_failed_and_the_others_finish(tmp_path, small_data):
     broken = tmp_path / "not-a-model"
     broken.mkdir()  # a folder passes as a model entry, but holds nothing to load
@@ -60,6 +61,7 @@ def test_a_data_size_the_budget_cannot_read_is_warned_about_with_the_numbers(tmp
                   progress=False, backend=LocalBackend(workers=1))
 
 
+@pytest.mark.slow
 def test_the_runs_thread_count_not_the_callers_decides_its_numbers(tmp_path, small_data):
     """A resumed sweep with one run left trains it in this process: same numbers as a pool
     worker's, bit for bit, whatever this process's thread setting."""
@@ -106,6 +108,7 @@ def start_sweep(tmp_path, store, steps: int, workers: int) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+@pytest.mark.slow
 def test_two_sweeps_at_once_on_one_store_train_each_run_once(tmp_path, small_data):
     small_data.save(tmp_path / "data")
     store = tmp_path / "results.jsonl"
@@ -130,6 +133,7 @@ def pool_workers(pid: int) -> list[psutil.Process]:
     return workers
 
 
+@pytest.mark.slow
 def test_pool_workers_die_with_a_killed_sweep(tmp_path, small_data):
     small_data.save(tmp_path / "data")
     process = start_sweep(tmp_path, tmp_path / "results.jsonl", 100_000, 2)
@@ -171,3 +175,22 @@ def test_a_claim_excludes_other_processes_until_its_holder_ends(tmp_path):
     finally:
         holder.kill()
     assert path.read_bytes() == b""  # the claims file holds no data: locks only
+
+
+def test_numpy_numbers_give_the_run_ids_of_python_numbers():
+    """Grids are often built with numpy (np.geomspace(...).astype(int)): the same values must
+    name the same runs, and their records must pass the store's checks."""
+    import numpy as np
+
+    typed = RunConfig("L1_H16", np.int64(32), replace(TINY, steps=np.int64(4), learning_rate=np.float32(TINY.learning_rate)),
+                      EvalConfig(negatives=np.int64(32), repeats=np.int64(2), pool_size=np.int64(128), ranking=False),
+                      init_seed=np.int64(0))
+    assert typed.run_id("f") == RunConfig("L1_H16", 32, replace(TINY, learning_rate=float(np.float32(TINY.learning_rate))),
+                                          QUICK_EVAL).run_id("f")
+    assert type(typed.evaluation.pool_size) is int and type(typed.train.steps) is int
+
+
+def test_gradient_clipping_can_be_switched_off_but_not_inverted():
+    assert replace(TINY, max_grad_norm=float("inf")).max_grad_norm == float("inf")
+    with pytest.raises(ValueError, match=r"max_grad_norm must be a positive number \(inf: no clipping\); got -1"):
+        replace(TINY, max_grad_norm=-1)
