@@ -5,7 +5,7 @@ STAMP := $(VENV)/.drscale-installed
 # A CPU wheel of this torch lies on the development machines; unpinned, pip would fetch a multi-GB CUDA build.
 TORCH ?= torch==2.13.0
 
-.PHONY: setup demo joint regime test bench clean chromium
+.PHONY: setup demo joint regime test test-fast bench clean chromium
 
 setup: $(STAMP)
 
@@ -30,6 +30,10 @@ regime: $(STAMP)
 
 test: $(STAMP) chromium
 	$(PY) -m pytest -q
+
+# The everyday tier: everything but notebooks, subprocesses and pools (under a minute).
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m "not slow"
 
 # Speed and memory against baselines in the same process, printed as tables and ratio lines.
 bench: $(STAMP)
