@@ -79,6 +79,9 @@ def run_notebook(
         cwd=str(NOTEBOOK_DIR),
         execution_timeout=cell_timeout_s,
         progress_bar=False,
+        # the kernel's own log (its TCP transport warning, "KeyboardInterrupt caught" at shutdown)
+        # is noise in a headless run; errors still reach the log, and cell errors fail the run
+        extra_arguments=["--IPKernelApp.log_level=ERROR"],
     )
     return target
 
