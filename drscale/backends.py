@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import pickle
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
 from typing import Any, Protocol
 
 import torch
@@ -59,29 +62,55 @@ class LocalBackend:
             for task in tasks:
                 yield run(task, *shared)
             return
+        refuse_in_a_starting_worker()
         context = multiprocessing.get_context("spawn")  # fork after torch has started threads can deadlock
-        pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(run, shared, os.getpid()))
-        try:
-            futures = {pool.submit(_run_task, task): task for task in tasks}
-            for future in as_completed(futures):
-                try:
-                    result = future.result()
-                except BrokenProcessPool:
-                    unfinished = [_describe(task) for task in futures.values()]
-                    raise RuntimeError(
-                        f"a worker process died (killed, or out of memory) with {len(unfinished)} task(s) unfinished: "
-                        f"{', '.join(unfinished)}; the finished ones are recorded, and running the sweep again resumes"
-                    ) from None
-                futures.pop(future)
-                yield result
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)  # a caller that stops early does not wait for queued tasks
+        with tempfile.TemporaryDirectory(prefix="drscale-pool-") as folder:
+            inputs = Path(folder) / "shared.pickle"
+            inputs.write_bytes(pickle.dumps((run, shared), protocol=pickle.HIGHEST_PROTOCOL))
+            pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
+                                       initargs=(str(inputs), os.getpid()))
+            yield from _completed(pool, tasks)
+
+
+def refuse_in_a_starting_worker() -> None:
+    """Refuse to start a sweep while a spawned worker is importing the user's script (one that
+    starts a sweep at top level, without a main guard). Going on would deadlock: the worker
+    would wait for runs its parent holds, or start a pool it cannot shut down, and the parent
+    would wait for the worker forever. The flag is the one multiprocessing checks itself."""
+    if getattr(multiprocessing.current_process(), "_inheriting", False):
+        raise RuntimeError('a worker process imported a script that starts a sweep when imported: put the sweep '
+                           'under `if __name__ == "__main__":`')
+
+
+def _completed(pool: ProcessPoolExecutor, tasks: Sequence[Any]) -> Iterator[dict[str, Any]]:
+    """Submit `tasks` to `pool` and yield their results as they finish; a dead worker is
+    reported with the tasks left unfinished."""
+    try:
+        futures = {pool.submit(_run_task, task): task for task in tasks}
+        for future in as_completed(futures):
+            try:
+                result = future.result()
+            except BrokenProcessPool:
+                unfinished = [_describe(task) for task in futures.values()]
+                raise RuntimeError(
+                    f"a worker process died (killed, out of memory, or a script that starts a sweep without "
+                    f"`if __name__ == \"__main__\":`) with {len(unfinished)} task(s) unfinished: {', '.join(unfinished)}; "
+                    f"the finished ones are recorded, and running the sweep again resumes"
+                ) from None
+            futures.pop(future)
+            yield result
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)  # a caller that stops early does not wait for queued tasks
 
 
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(run: RunFn, shared: tuple, parent: int) -> None:
+def _init_worker(inputs: str, parent: int) -> None:
+    """Load the run function and shared inputs from the file the parent wrote. They travel by
+    file, not through the start-up pipe: a worker that dies while starting (a script without a
+    main guard) would leave the parent blocked forever writing a large payload into that pipe."""
+    run, shared = pickle.loads(Path(inputs).read_bytes())
     _WORKER.update(run=run, shared=shared)
     threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True, name="exit-with-parent").start()
 

@@ -25,7 +25,7 @@ import torch
 from tqdm import tqdm
 
 import drscale
-from drscale.backends import Backend, LocalBackend, RayBackend
+from drscale.backends import Backend, LocalBackend, RayBackend, refuse_in_a_starting_worker
 from drscale.checkpoint import CHECKPOINT_MANIFEST, checkpoint_problem, save_checkpoint
 from drscale.claims import RunClaims
 from drscale.data import RetrievalData
@@ -153,6 +153,7 @@ def run_sweep(
     runs (`drscale.claims`), so each run trains once and each sweep returns the whole table.
     The default backend is a local pool of single-thread workers, one per core.
     """
+    refuse_in_a_starting_worker()
     store = store if isinstance(store, ResultsStore) else ResultsStore(store)
     backend = backend or LocalBackend()
     if not isinstance(backend, RayBackend):

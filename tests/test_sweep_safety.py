@@ -151,6 +151,32 @@ def test_pool_workers_die_with_a_killed_sweep(tmp_path, small_data):
             child.kill()
 
 
+UNGUARDED = textwrap.dedent("""
+    from dataclasses import replace
+    from drscale.backends import LocalBackend
+    from drscale.data import RetrievalData
+    from drscale.sweep import EvalConfig, model_size_grid, run_sweep
+    from drscale.train import CPU_PRESET
+    train = replace(CPU_PRESET, eval_points=0, selection="last", epochs=None, steps=4, batch_size=8, negatives=16,
+                    warmup_steps=1, passage_max_length=24, query_max_length=12)
+    run_sweep(model_size_grid(["L1_H16", "L1_H32"], 32, train, evaluation=EvalConfig(negatives=32, repeats=2,
+              pool_size=128, ranking=False)), RetrievalData.load(DATA), STORE, progress=False, backend=LocalBackend(2))
+""")
+
+
+@pytest.mark.slow
+def test_a_script_without_a_main_guard_fails_with_a_hint_instead_of_hanging(tmp_path, small_data):
+    """Spawned workers import the main script again; one that starts a sweep at top level
+    kills them while they start. The sweep must end with a clear error, not block forever
+    (it did: the data set was pushed through the workers' start-up pipe, which nobody read)."""
+    small_data.save(tmp_path / "data")
+    script = tmp_path / "unguarded.py"
+    script.write_text(f"DATA, STORE = {str(tmp_path / 'data')!r}, {str(tmp_path / 'r.jsonl')!r}\n" + UNGUARDED)
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=240)
+    assert result.returncode != 0
+    assert 'if __name__ == "__main__":' in result.stderr.splitlines()[-1], result.stderr[-2000:]
+
+
 CLAIM_AND_HOLD = textwrap.dedent("""
     import sys, time
     from drscale.claims import RunClaims
