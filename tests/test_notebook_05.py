@@ -24,13 +24,18 @@ def write_sweep(path, n_params: np.ndarray, data_size: np.ndarray, seed: int) ->
                  ).to_csv(path, index=False)
 
 
-def test_notebook_fits_the_sweeps_and_saves_figures(tmp_path) -> None:
-    results = tmp_path / "data" / "results"
+def write_one_variable_sweeps(results):
+    """The model-size and data-size tables, 6 sizes x 2 seeds each, in `results` (created)."""
     results.mkdir(parents=True)
     sizes = np.repeat(np.geomspace(2e4, 2e7, 6), 2)
     write_sweep(results / "model_size.csv", sizes, np.full(sizes.size, 1e9), seed=1)
     pairs = np.repeat(np.geomspace(1e2, 1e5, 6), 2)
     write_sweep(results / "data_size.csv", np.full(pairs.size, 1e12), pairs, seed=2)
+    return results
+
+
+def test_notebook_fits_the_sweeps_and_saves_figures(tmp_path) -> None:
+    results = write_one_variable_sweeps(tmp_path / "data" / "results")
     n, d = (g.ravel() for g in np.meshgrid(np.geomspace(2e4, 2e7, 3), np.geomspace(1e2, 1e5, 3)))
     write_sweep(results / "joint.csv", n, d, seed=3)
     figures = tmp_path / "figures"
@@ -64,12 +69,7 @@ def test_notebook_refuses_laws_from_tables_of_different_data(tmp_path) -> None:
     sets must not be fitted as one study."""
     from papermill.exceptions import PapermillExecutionError
 
-    results = tmp_path / "data" / "results"
-    results.mkdir(parents=True)
-    sizes = np.repeat(np.geomspace(2e4, 2e7, 6), 2)
-    write_sweep(results / "model_size.csv", sizes, np.full(sizes.size, 1e9), seed=1)
-    pairs = np.repeat(np.geomspace(1e2, 1e5, 6), 2)
-    write_sweep(results / "data_size.csv", np.full(pairs.size, 1e12), pairs, seed=2)
+    results = write_one_variable_sweeps(tmp_path / "data" / "results")
     for name, fingerprint in (("model_size", "0123456789abcdef"), ("data_size", "fedcba9876543210")):
         table = pd.read_csv(results / f"{name}.csv")
         table["data_fingerprint"], table["evaluation"] = fingerprint, "W256 R10 pool4096 seed1"
