@@ -108,21 +108,40 @@ def _check_type(notebook: str, name: str, value: Any, default_source: str) -> No
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the suite (or the named notebooks) on default parameters."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("notebooks", nargs="*", help="names (default: the demo suite)")
+    """Run the suite (or the named notebooks) on default parameters, or on `-p NAME VALUE`."""
+    names_known = sorted(p.stem for p in NOTEBOOK_DIR.glob("*.ipynb"))
+    parser = argparse.ArgumentParser(
+        prog="python -m drscale.suite", description=__doc__.splitlines()[0],
+        epilog=f"notebooks: {', '.join(names_known)}. Executed copies go to {EXECUTED_DIR}.",
+    )
+    parser.add_argument("notebooks", nargs="*", metavar="NOTEBOOK", help="names to run (default: the demo suite)")
     parser.add_argument("--joint", action="store_true", help="run the joint grid and refit (after the demo)")
     parser.add_argument("--regime", action="store_true", help="compare the training regimes on dev (after notebook 01)")
+    parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                        help="set a notebook parameter; VALUE is a Python literal (2e-3, None, [64, 256]) or else text")
+    parser.add_argument("--output-dir", default=str(EXECUTED_DIR), help="where the executed copies go")
     args = parser.parse_args(argv)
+    unknown = [name for name in args.notebooks if name not in names_known]
+    if unknown:
+        parser.error(f"no notebook {', '.join(map(repr, unknown))}; choose from {', '.join(names_known)}")
+    parameters = {name: _literal(value) for name, value in args.parameter}
     names = args.notebooks or list(JOINT_NOTEBOOKS if args.joint else REGIME_NOTEBOOKS if args.regime else NOTEBOOKS)
     suite_start = time.perf_counter()
     for name in names:
         start = time.perf_counter()
         print(f"[drscale] running {name} ...", flush=True)
-        target = run_notebook(name)
+        target = run_notebook(name, parameters, output_dir=args.output_dir)
         print(f"[drscale] {name} done in {time.perf_counter() - start:.0f} s -> {target}", flush=True)
     print(f"[drscale] suite done in {time.perf_counter() - suite_start:.0f} s", flush=True)
     return 0
+
+
+def _literal(value: str) -> Any:
+    """A command-line parameter value: a Python literal where it parses as one, else the text."""
+    try:
+        return ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        return value
 
 
 if __name__ == "__main__":

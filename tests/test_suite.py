@@ -19,9 +19,29 @@ def test_every_notebook_is_in_a_suite_and_committed_clean():
 
 
 @pytest.mark.bad_input
-def test_an_unknown_notebook_is_named():
-    with pytest.raises(FileNotFoundError, match="no notebook '09_missing'"):
+def test_an_unknown_notebook_is_named_with_the_valid_names(capsys):
+    with pytest.raises(SystemExit) as exit_info:
         main(["09_missing"])
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err
+    assert "no notebook '09_missing'; choose from 01_prepare_data, 02_model_size_sweep" in error
+    assert "Traceback" not in error
+
+
+def test_help_lists_the_notebooks_and_the_parameter_flag(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    usage = capsys.readouterr().out
+    assert usage.startswith("usage: python -m drscale.suite") and "09_training_regime" in usage and "-p NAME VALUE" in usage
+
+
+@pytest.mark.bad_input
+def test_a_parameter_from_the_command_line_reaches_the_notebook_check(tmp_path):
+    """`-p` values are Python literals: a misspelt name is refused by the notebook's parameter check."""
+    with pytest.raises(ValueError, match=r"unknown parameter\(s\) \['modle'\]"):
+        main(["02_model_size_sweep", "-p", "modle", "L1_H16", "--output-dir", str(tmp_path)])
+    with pytest.raises(ValueError, match="parameter 'ce_negatives' expects int like its default 256; got str 'ten'"):
+        main(["02_model_size_sweep", "-p", "ce_negatives", "ten", "--output-dir", str(tmp_path)])
 
 
 @pytest.mark.bad_input
