@@ -15,7 +15,7 @@ import time
 import traceback
 import warnings
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -529,9 +529,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     import argparse
 
     from drscale.prepare import load_prepared
-    from drscale.spec import SweepSpec
+    from drscale.spec import GRID_KEYS, TOP_KEYS, SweepSpec
 
-    parser = argparse.ArgumentParser(prog="python -m drscale.sweep", description=main.__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m drscale.sweep", description=main.__doc__,
+        epilog=f"spec keys: {', '.join(sorted(TOP_KEYS))}; grid keys: {', '.join(sorted(GRID_KEYS))}; "
+               f"train: any TrainConfig field; evaluation: {', '.join(f.name for f in fields(EvalConfig))}. "
+               f"See drscale/spec.py for an example.",
+    )
     parser.add_argument("spec", help="sweep spec (.json, or .toml on Python 3.11+)")
     parser.add_argument("--workers", type=int, default=None, help="parallel runs (default: the spec's, else one per core)")
     parser.add_argument("--ray", metavar="ADDRESS", nargs="?", const="local", help="run on Ray: 'local', 'auto' or a cluster address")

@@ -113,3 +113,12 @@ def test_spec_files_report_the_json_line(tmp_path):
         SweepSpec.from_file(path)
     with pytest.raises(FileNotFoundError, match="does not exist"):
         SweepSpec.from_file(tmp_path / "missing.json")
+
+
+def test_help_lists_the_spec_keys(capsys):
+    from drscale.sweep import main
+
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    usage = capsys.readouterr().out
+    assert "spec keys: data_dir, dataset, device, evaluation, grid" in usage and "grid keys: data_sizes" in usage
