@@ -91,12 +91,12 @@ class RunConfig:
         problem = model_entry_problem(self.model)
         if problem is not None:
             raise ValueError(f"model: {problem}")
+        plain_numbers(self)  # a numpy integer hashes like the same Python one
         for name, low in (("data_size", 1), ("threads", 1), ("init_seed", 0), ("subset_seed", 0)):
             value = getattr(self, name)
             if not is_integer(value) or value < low:
                 kind = "a positive" if low else "a non-negative"
                 raise ValueError(f"RunConfig.{name} must be {kind} integer; got {value!r}")
-            object.__setattr__(self, name, int(value))  # a numpy integer hashes like the same Python one
         for name, kind in (("train", TrainConfig), ("evaluation", EvalConfig)):
             if not isinstance(getattr(self, name), kind):
                 raise ValueError(f"RunConfig.{name} must be a {kind.__name__}; got {getattr(self, name)!r}")
