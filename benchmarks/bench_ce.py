@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from _measure import copy_bandwidth
-from drscale.metrics import cheaper_route, contrastive_entropy, sample_negative_rows
+from drscale.measure.entropy import cheaper_route, contrastive_entropy, sample_negative_rows
 
 
 def embeddings(pairs: int, pool: int, dim: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

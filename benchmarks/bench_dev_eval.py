@@ -17,11 +17,12 @@ from dataclasses import replace
 
 import torch
 
-from drscale.models import build_encoder
-from drscale.prepare import prepare_data
-from drscale.sweep import dev_set
-from drscale.tokens import TokenizedData
-from drscale.train import CPU_PRESET, train
+from drscale.model.encoder import build_encoder
+from drscale.data.prepare import prepare_data
+from drscale.sweep.runner import dev_set
+from drscale.model.tokens import TokenizedData
+from drscale.train.loop import train
+from drscale.train.config import CPU_PRESET
 
 
 def timed_run(model_name: str, data, tokens, pairs, config, dev) -> tuple[float, float]:

@@ -1,9 +1,9 @@
 """Time a one-variable fit with 1,000 bootstrap resamples against a naive bootstrap.
 
 Ours: `fit_model_size(..., n_bootstrap=1000)`: the full fit with its checks, the resamples
-refitted by the vectorised variable projection of `drscale.bootstrap`.
+refitted by the vectorised variable projection of `drscale.fit.bootstrap`.
 Baseline, run in the same process on the same data: the same bootstrap done the obvious way,
-every resample refitted by the multi-start lmfit route (`drscale.fit.lmfit_fit`); it is
+every resample refitted by the multi-start lmfit route (`drscale.fit.estimate.lmfit_fit`); it is
 timed on `--baseline-resamples` resamples and scaled to 1,000, which the table says.
 Prints timings; asserts nothing (timings depend on the machine and its load).
 
@@ -17,7 +17,11 @@ import time
 
 import numpy as np
 
-from drscale import bootstrap, fit, laws
+from drscale.fit import bootstrap
+
+from drscale.fit import estimate as fit
+
+from drscale.fit import laws
 
 RESAMPLES = 1000
 

@@ -5,7 +5,7 @@ shapes on the CPU instead, a smoke test of every code path). Token data is synth
 ids with every query 32 tokens and every passage 180 (the preset's maxima), so each step has
 the largest shapes the preset allows and a real data set, padded per batch, runs no slower.
 
-- Training: for each of `drscale.models.PAPER_MINIATURES`, `drscale.train.train` with
+- Training: for each of `drscale.model.encoder.PAPER_MINIATURES`, `drscale.train.loop.train` with
   `PAPER_PRESET` (128 pairs, 256 shared negatives: 128 x 32 query tokens and 384 x 180
   passage tokens a step; without its dev-CE measurements, `eval_points=0`, which are an
   evaluation cost) in float32 and bfloat16 autocast; a few warm-up steps, then the
@@ -21,16 +21,16 @@ the largest shapes the preset allows and a real data set, padded per batch, runs
   loss, whose gap to `train` is the host's share; and the host's own per-step work (draw
   negatives, pad, copy) timed alone. A few sizes also run float32 with TF32 matmuls.
 - Contrastive entropy: 7,437 pairs against a 1,000,000-passage pool of 768-d float32
-  embeddings, 256 negatives x 10 repeats, on the GPU: `drscale.metrics.contrastive_entropy`
+  embeddings, 256 negatives x 10 repeats, on the GPU: `drscale.measure.entropy.contrastive_entropy`
   given CUDA tensors, and `device_contrastive_entropy` below (the same draws scored on the
   device); each checked against the library on the CPU copies within 1e-4, at full scale and
   on smaller cases (both of the library's routes).
 - Retrieval: exact top-1000 inner-product search of 7,437 queries over the 1M passages on the
-  GPU, by `drscale.ranking.retrieve` and by plain `torch.topk` over query chunks, timed, with
+  GPU, by `drscale.measure.ranking.retrieve` and by plain `torch.topk` over query chunks, timed, with
   their agreement.
 - The full paper study: the model-size sweep (24 models on the full data) plus the data-size
   sweep (24 models x the data sizes of notebooks/03_data_size_sweep.ipynb), 10,000 steps a
-  run, at the measured step times and the GPU price of `drscale.cost.Hardware`.
+  run, at the measured step times and the GPU price of `drscale.budget.cost.Hardware`.
 
 Prints tables; writes every number as JSON to `--out` (`-`: stdout). Asserts nothing beyond
 the 1e-4 CE checks, which it reports rather than raises.
@@ -54,12 +54,13 @@ import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from drscale.cost import Hardware, paper_cost_model
-from drscale.metrics import contrastive_entropy, sample_negative_rows
-from drscale.models import PAPER_MINIATURES, build_encoder, n_params
-from drscale.ranking import retrieve
-from drscale.tokens import TokenizedData
-from drscale.train import PAPER_PRESET, PRECISIONS, TrainConfig, batch_order, contrastive_loss, sample_shared_negatives, train
+from drscale.budget.cost import Hardware, paper_cost_model
+from drscale.measure.entropy import contrastive_entropy, sample_negative_rows
+from drscale.model.encoder import PAPER_MINIATURES, build_encoder, n_params
+from drscale.measure.ranking import retrieve
+from drscale.model.tokens import TokenizedData
+from drscale.train.loop import batch_order, contrastive_loss, sample_shared_negatives, train
+from drscale.train.config import PAPER_PRESET, PRECISIONS, TrainConfig
 
 H200_BF16_DENSE_PEAK = 989.4e12
 """FLOP/s: NVIDIA H200 SXM datasheet, bf16 Tensor Core 1,979 TFLOP/s with 2:4 sparsity, halved (= H100 SXM)."""
@@ -156,7 +157,7 @@ def step_flops(model: torch.nn.Module, tokens: TokenizedData, pairs: np.ndarray,
 
 def timed_train(model: torch.nn.Module, tokens: TokenizedData, pairs: np.ndarray, config: TrainConfig,
                 device: torch.device, warmup: int) -> dict:
-    """Median step seconds after `warmup` steps of `drscale.train.train`, and the run's peak memory."""
+    """Median step seconds after `warmup` steps of `drscale.train.loop.train`, and the run's peak memory."""
     reset_peak(device)
     result = train(model, tokens, pairs, replace(config, steps=warmup + config.steps), device=device, progress=False)
     steps = result.step_seconds[warmup:]
@@ -320,7 +321,7 @@ def print_training(records: list[dict], host_s: float, base: TrainConfig) -> Non
 def device_contrastive_entropy(query_embeddings: torch.Tensor, positive_embeddings: torch.Tensor, pool_embeddings: torch.Tensor,
                                negatives: int = 256, repeats: int = 10, seed: int = 1, per_pair: bool = False,
                                draws_per_chunk: int = 1 << 21) -> float | torch.Tensor:
-    """`drscale.metrics.contrastive_entropy` computed where the embeddings are (a CUDA device).
+    """`drscale.measure.entropy.contrastive_entropy` computed where the embeddings are (a CUDA device).
 
     The same negatives (`sample_negative_rows`, drawn by the CPU generator, then moved), the
     same float32 scores and float64 softmax; the drawn scores come from gathering the drawn
@@ -463,7 +464,7 @@ def measure_retrieval(queries: torch.Tensor, passages: torch.Tensor, k: int, chu
 
 def print_retrieval(r: dict) -> None:
     print(f"retrieval: top-{r['k']} of {r['queries']:,} queries over {r['passages']:,} x {r['dim']} float32 passages: "
-          f"drscale.ranking.retrieve {r['library_s']:.3f} s, torch.topk over {r['chunk']}-query chunks "
+          f"drscale.measure.ranking.retrieve {r['library_s']:.3f} s, torch.topk over {r['chunk']}-query chunks "
           f"{r['topk_chunked_s']:.3f} s; same passages {r['mean_overlap']:.4%} (min {r['min_overlap']:.3%}), max score "
           f"diff {r['max_score_diff']:.1e}; {r['flops'] / 1e12:.1f} TFLOP of scores")
 
@@ -494,7 +495,7 @@ def full_study(records: list[dict], steps: int = PAPER_PRESET.steps) -> dict:
         full_data_hours = sum(steps * r[precision]["step_s"] for r in records) / 3600
         out[precision] = {"gpu_hours": hours, "usd": hours * hardware.gpu_hour_usd,
                           "model_size_sweep_hours": full_data_hours, "data_size_sweep_hours": hours - full_data_hours}
-    # what drscale.cost's FLOP-based model would charge for the same training (its own workload)
+    # what drscale.budget.cost's FLOP-based model would charge for the same training (its own workload)
     out["cost_model_train_usd"] = sum(runs_per_model * cost.z_train_per_param * r["n_params"] for r in records)
     out["counted_flops"] = sum(runs_per_model * steps * r["flops_per_step"] for r in records)
     return out
@@ -503,12 +504,12 @@ def full_study(records: list[dict], steps: int = PAPER_PRESET.steps) -> dict:
 def print_study(s: dict) -> None:
     print(f"full paper study: {s['models']} models x ({s['runs_per_model'] - 1} data sizes of notebook 03 "
           f"{s['data_sizes']} + the full data) = {s['runs']} runs x {s['steps']:,} steps, training only, at the measured "
-          f"(full-length) step times, ${s['gpu_hour_usd']}/GPU-hour (drscale.cost.Hardware):")
+          f"(full-length) step times, ${s['gpu_hour_usd']}/GPU-hour (drscale.budget.cost.Hardware):")
     for precision in ("float32", "bfloat16"):
         p = s[precision]
         print(f"  {precision:<9} {p['gpu_hours']:8.1f} GPU-hours  ${p['usd']:9,.0f}   (model-size sweep "
               f"{p['model_size_sweep_hours']:.1f} h, data-size sweep {p['data_size_sweep_hours']:.1f} h)")
-    print(f"  {s['counted_flops']:.2e} FLOPs counted; drscale.cost's FLOP model (A100 312 TFLOP/s at 25%, batch 256 x "
+    print(f"  {s['counted_flops']:.2e} FLOPs counted; drscale.budget.cost's FLOP model (A100 312 TFLOP/s at 25%, batch 256 x "
           f"150 tokens) would charge ${s['cost_model_train_usd']:,.0f}")
 
 
@@ -639,7 +640,7 @@ def main() -> None:
         print_study(results["study"])
     print(f"script {results['script_s']:.0f} s; errors: {sorted(results.get('errors', {})) or 'none'}")
     if results.get("ce", {}).get("library_traceback"):
-        print("drscale.metrics.contrastive_entropy on device tensors failed; first traceback:", file=sys.stderr)
+        print("drscale.measure.entropy.contrastive_entropy on device tensors failed; first traceback:", file=sys.stderr)
         print(results["ce"]["library_traceback"], file=sys.stderr)
 
 

@@ -1,7 +1,7 @@
 """Exact top-k retrieval: drscale's blocked search against the full score matrix, speed and peak memory.
 
 Baseline: `torch.topk(Q @ P.T, k)`, which materialises every query-passage score at once.
-Ours: `drscale.ranking.retrieve`, which scores `--block-size` passages at a time and merges a
+Ours: `drscale.measure.ranking.retrieve`, which scores `--block-size` passages at a time and merges a
 running top-k; and, when FAISS is installed, the same call with `backend="faiss"` (its time
 and memory include building the `IndexFlatIP`, a copy of the passages).
 
@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from _measure import PeakMemory
-from drscale.ranking import faiss_available, retrieve
+from drscale.measure.ranking import faiss_available, retrieve
 
 VARIANTS = {
     "full": "baseline: torch.topk(Q @ P.T)",

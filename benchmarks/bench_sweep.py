@@ -1,7 +1,7 @@
 """A sweep's wall time on one 2-thread process against two 1-thread workers, and peak memory.
 
 - Sweep: the same runs (`--models` on `--data-size` pairs, `--steps` steps of the CPU
-  preset, the demo's evaluation with ranking) through `drscale.sweep.run_sweep`, once with
+  preset, the demo's evaluation with ranking) through `drscale.sweep.runner.run_sweep`, once with
   `LocalBackend(workers=1)` in this process with runs of 2 torch threads (`RunConfig.threads`),
   once with `LocalBackend(workers=2)` and runs of 1 thread, each into a fresh results store. The
   stores must agree on every run's CE to within float noise of thread count (reported).
@@ -29,14 +29,15 @@ from pathlib import Path
 import numpy as np
 
 from _measure import PeakMemory
-from drscale.backends import LocalBackend
-from drscale.metrics import encode, evaluate_contrastive_entropy, evaluation_rows
-from drscale.models import build_encoder
-from drscale.prepare import prepare_data
-from drscale.ranking import evaluate_ranking
-from drscale.sweep import EvalConfig, model_size_grid, run_sweep
-from drscale.tokens import TokenizedData
-from drscale.train import CPU_PRESET, train
+from drscale.sweep.executors import LocalBackend
+from drscale.measure.entropy import encode, evaluate_contrastive_entropy, evaluation_rows
+from drscale.model.encoder import build_encoder
+from drscale.data.prepare import prepare_data
+from drscale.measure.ranking import evaluate_ranking
+from drscale.sweep.runner import EvalConfig, model_size_grid, run_sweep
+from drscale.model.tokens import TokenizedData
+from drscale.train.loop import train
+from drscale.train.config import CPU_PRESET
 
 EVALUATION = EvalConfig(pool_size=4096, ranking=True)
 """The demo's evaluation (notebook 02): CE and ranking against a 4,096-passage pool."""

@@ -1,4 +1,4 @@
-"""Training throughput: drscale.train against SentenceTransformerTrainer, and FLOP/s against peak.
+"""Training throughput: drscale.train.loop against SentenceTransformerTrainer, and FLOP/s against peak.
 
 Both train the same randomly initialised encoder (same size, same init seed) on the embedded
 default's pairs with the CPU preset's shapes (32 pairs, 64 shared negatives, 32-token
@@ -6,10 +6,10 @@ queries, 64-token passages), the same batches in the same order, the same shared
 per step, the same loss (raw dot product, no in-batch negatives) and fused AdamW with
 clipping and linear decay, in this process with the same torch threads:
 
-- drscale: `drscale.train.train` (text tokenised once per data set, passages padded per
+- drscale: `drscale.train.loop.train` (text tokenised once per data set, passages padded per
   batch, positives and negatives encoded in one pass, dropout masks drawn by numpy: the same
-  dropout probabilities, another random stream, see `drscale.dropout`). Its first run also
-  keeps freed memory for reuse (`drscale.allocator`), a setting of the whole process, so the
+  dropout probabilities, another random stream, see `drscale.train._cpu.dropout`). Its first run also
+  keeps freed memory for reuse (`drscale.train._cpu.allocator`), a setting of the whole process, so the
   baseline's runs get it too;
 - baseline: `SentenceTransformerTrainer` with a custom loss that draws the step's shared
   negatives with the same generator, tokenises them with `model.tokenize` and encodes them,
@@ -46,11 +46,12 @@ from torch.utils.flop_counter import FlopCounterMode
 from transformers import TrainerCallback
 
 from _measure import bf16_matmul_supported, matmul_peak_flops
-from drscale.data import RetrievalData
-from drscale.models import CPU_FAMILY, build_encoder
-from drscale.prepare import prepare_data
-from drscale.tokens import TokenizedData
-from drscale.train import CPU_PRESET, TrainConfig, batch_order, contrastive_loss, sample_shared_negatives, train
+from drscale.data.corpus import RetrievalData
+from drscale.model.encoder import CPU_FAMILY, build_encoder
+from drscale.data.prepare import prepare_data
+from drscale.model.tokens import TokenizedData
+from drscale.train.loop import batch_order, contrastive_loss, sample_shared_negatives, train
+from drscale.train.config import CPU_PRESET, TrainConfig
 
 LARGER_SIZES = ("L6_H256", "L2_H512")
 """Two of the paper's miniatures above the CPU family: deeper (6 layers) and wider (512)."""

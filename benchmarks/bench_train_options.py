@@ -1,6 +1,6 @@
 """The training speed options: numpy-drawn dropout, bfloat16 autocast, torch.compile; speed and effect on CE.
 
-Only the numpy-drawn dropout masks (`TrainConfig.fast_dropout`, `drscale.dropout`) are on by
+Only the numpy-drawn dropout masks (`TrainConfig.fast_dropout`, `drscale.train._cpu.dropout`) are on by
 default, because their CE is within run-to-run noise of torch's masks; this says what each
 option buys and costs on this machine.
 
@@ -31,11 +31,11 @@ import torch
 
 from _measure import bf16_matmul_supported
 from bench_train import drscale_steps, steady_seconds
-from drscale.models import build_encoder
-from drscale.prepare import prepare_data
-from drscale.sweep import EvalConfig, RunConfig, run_one
-from drscale.tokens import TokenizedData
-from drscale.train import CPU_PRESET
+from drscale.model.encoder import build_encoder
+from drscale.data.prepare import prepare_data
+from drscale.sweep.runner import EvalConfig, RunConfig, run_one
+from drscale.model.tokens import TokenizedData
+from drscale.train.config import CPU_PRESET
 
 
 def step_seconds(size: str, tokens: TokenizedData, pairs: np.ndarray, args: argparse.Namespace, **option) -> tuple[float, float]:

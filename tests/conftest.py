@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from drscale.data import RetrievalData, split_qrels_by_query, table
-from drscale.embedded import docstring_pairs, source_files
+from drscale.data.corpus import RetrievalData, split_qrels_by_query, table
+from drscale.data.embedded import docstring_pairs, source_files
 
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
 SMALL_PACKAGES = ("asyncio", "email", "logging", "json", "unittest", "http", "concurrent", "importlib")
@@ -48,7 +48,7 @@ def tiny_seq2seq(tmp_path_factory) -> Path:
     import torch
     from transformers import T5Config, T5ForConditionalGeneration
 
-    from drscale.models import load_tokenizer
+    from drscale.model.encoder import load_tokenizer
 
     folder = tmp_path_factory.mktemp("tiny-t5")
     tokenizer = load_tokenizer()

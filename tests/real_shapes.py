@@ -5,7 +5,7 @@ passages than queries (MS MARCO has 8.8M passages for 0.5M labelled training que
 corpora hold 10-1000x more passages than test queries), a few queries with several positives,
 passages past BERT's 512 positions, unlabelled queries in the query files, and BEIR qrels with
 graded and zero scores. Each writer lays out the files exactly as its loader in
-`drscale.loaders` reads them; `Task` says what a loader should read back.
+`drscale.data.loaders` reads them; `Task` says what a loader should read back.
 """
 
 from __future__ import annotations

@@ -29,14 +29,14 @@ from pathlib import Path
 import datasets
 import pytest
 
-from drscale import sweep
-from drscale.backends import LocalBackend
-from drscale.prepare import prepare_data
-from drscale.spec import SweepSpec
-from drscale.store import ResultsStore
-from drscale.train import preset_config
-from test_loaders import BEIR, MSMARCO, T2RANKING, hf_tables, write
-from test_store import finished_record
+from drscale.sweep import runner as sweep
+from drscale.sweep.executors import LocalBackend
+from drscale.data.prepare import prepare_data
+from drscale.sweep.spec import SweepSpec
+from drscale.sweep.store import ResultsStore
+from drscale.train.config import preset_config
+from samples import BEIR, MSMARCO, T2RANKING, hf_tables, write
+from samples import finished_record
 
 
 @dataclass(frozen=True)
@@ -258,7 +258,7 @@ def no_training(monkeypatch):
 @pytest.mark.bad_input
 @pytest.mark.parametrize(("case", "change", "message"), PARAMETER_CASES, ids=[c[0] for c in PARAMETER_CASES])
 def test_bad_parameters_are_refused_before_any_training(tmp_path, small_data, no_training, case, change, message):
-    """Spec to sweep, as `python -m drscale.sweep` does it: the error names the parameter and
+    """Spec to sweep, as `python -m drscale.sweep.runner` does it: the error names the parameter and
     its value, nothing trains and no results store is created."""
     raw = {"store": "results.jsonl", "train": TINY, "evaluation": {"negatives": 32, "repeats": 2, "pool_size": 128},
            "grid": GRID, **change}

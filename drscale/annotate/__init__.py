@@ -1,0 +1,1 @@
+"""Stage 2, annotation: where training pairs come from (human labels, Inverse Cloze Task, generated queries)."""

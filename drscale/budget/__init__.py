@@ -1,0 +1,1 @@
+"""Stage 8, budget: the cost model, budget-optimal (N, D), and the interactive panel."""

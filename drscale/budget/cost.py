@@ -1,0 +1,316 @@
+"""The paper's cost model and the budget-optimal choice of model size N and data size D.
+
+    Z(N, D) = Z_data * D + Z_train * N + Z_infer * N        (US dollars)
+
+Z_train and Z_infer are not constants of nature: they follow from a GPU's price, speed and
+utilisation and from the training and indexing workloads. Each assumption is a field of a
+frozen dataclass, so a reader can change one and see the optimum move. `paper_cost_model()`
+holds the paper's numbers (an A100 at 3.93 USD/h, 312 TFLOP/s, 25% utilisation; 10,000
+steps of batch 256 with a 30-token query and two 60-token passages; a 30-trillion-page web
+index of 512-token pages; 0.6 USD per annotated pair).
+
+Because the joint law falls in both N and D, the cheapest way to a given loss spends the
+whole budget, so `optimal_allocation` searches along the budget line only: for each budget,
+the fraction spent on the model. The loss is convex in that fraction (a sum of two convex
+powers, then a monotone map), so a coarse grid followed by golden-section refinement finds
+the optimum; both steps run on whole arrays of budgets and bootstrap samples at once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import ArrayLike
+
+from drscale.fit import laws
+
+JOINT_PARAMS = ("a", "b", "alpha", "beta", "delta")
+"""Parameter names of the joint law, in `laws.joint_law`'s order."""
+
+
+def _check_positive(**values: float) -> None:
+    for name, value in values.items():
+        if not np.isfinite(value) or value <= 0:
+            raise ValueError(f"`{name}` must be a positive finite number, got {value!r}")
+
+
+@dataclass(frozen=True)
+class Hardware:
+    """The accelerator that trains and runs the encoder; it sets the price of one FLOP."""
+
+    gpu_hour_usd: float = 3.93
+    peak_flops_per_s: float = 312e12
+    utilisation: float = 0.25
+
+    def __post_init__(self) -> None:
+        _check_positive(gpu_hour_usd=self.gpu_hour_usd, peak_flops_per_s=self.peak_flops_per_s)
+        if not 0 < self.utilisation <= 1:
+            raise ValueError(f"`utilisation` must lie in (0, 1], got {self.utilisation!r}")
+
+    @property
+    def usd_per_flop(self) -> float:
+        """Dollars per useful FLOP: the hourly price over the FLOPs actually done in an hour."""
+        return self.gpu_hour_usd / (self.peak_flops_per_s * 3600 * self.utilisation)
+
+
+@dataclass(frozen=True)
+class TrainingWorkload:
+    """Fine-tuning the retriever: a fixed number of steps over (query, positive, negative) triples."""
+
+    train_steps: int = 10_000
+    batch_size: int = 256
+    query_tokens: int = 30
+    positive_tokens: int = 60
+    negative_tokens: int = 60
+    train_flops_per_param_token: float = 6.0  # forward + backward
+
+    def __post_init__(self) -> None:
+        _check_positive(**dataclasses.asdict(self))
+
+    @property
+    def flops_per_param(self) -> float:
+        """Training FLOPs per model parameter over the whole run."""
+        tokens = self.train_steps * self.batch_size * (self.query_tokens + self.positive_tokens + self.negative_tokens)
+        return tokens * self.train_flops_per_param_token
+
+
+@dataclass(frozen=True)
+class InferenceWorkload:
+    """Encoding the search index once: every passage through the encoder, forward only."""
+
+    index_passages: float = 30e12
+    passage_tokens: int = 512
+    infer_flops_per_param_token: float = 2.0
+
+    def __post_init__(self) -> None:
+        _check_positive(**dataclasses.asdict(self))
+
+    @property
+    def flops_per_param(self) -> float:
+        """Inference FLOPs per model parameter to encode the whole index."""
+        return self.index_passages * self.passage_tokens * self.infer_flops_per_param_token
+
+
+@dataclass(frozen=True)
+class CostModel:
+    """Z(N, D) = Z_data * D + (Z_train + Z_infer) * N, from explicit assumptions."""
+
+    hardware: Hardware = Hardware()
+    training: TrainingWorkload = TrainingWorkload()
+    inference: InferenceWorkload = InferenceWorkload()
+    annotation_usd_per_pair: float = 0.6
+
+    def __post_init__(self) -> None:
+        _check_positive(annotation_usd_per_pair=self.annotation_usd_per_pair)
+
+    @property
+    def z_data_per_pair(self) -> float:
+        """Z_data: dollars per annotated query-passage pair."""
+        return self.annotation_usd_per_pair
+
+    @property
+    def z_train_per_param(self) -> float:
+        """Z_train: dollars of training compute per model parameter."""
+        return self.training.flops_per_param * self.hardware.usd_per_flop
+
+    @property
+    def z_infer_per_param(self) -> float:
+        """Z_infer: dollars per model parameter to encode the index once."""
+        return self.inference.flops_per_param * self.hardware.usd_per_flop
+
+    def z_model_per_param(self, include_inference: bool) -> float:
+        """Dollars per parameter of the model, with or without the index-encoding cost."""
+        return self.z_train_per_param + (self.z_infer_per_param if include_inference else 0.0)
+
+    def cost_usd(self, n_params: ArrayLike, data_size: ArrayLike, include_inference: bool = True) -> np.ndarray:
+        """Z(N, D) in dollars for models of `n_params` parameters trained on `data_size` pairs."""
+        n = np.asarray(n_params, dtype=float)
+        d = np.asarray(data_size, dtype=float)
+        return self.z_data_per_pair * d + self.z_model_per_param(include_inference) * n
+
+
+_SECTIONS = {"hardware": Hardware, "training": TrainingWorkload, "inference": InferenceWorkload}
+
+
+def paper_cost_model(**overrides: float) -> CostModel:
+    """The paper's cost assumptions, with any field of any section overridden by name.
+
+    Example: `paper_cost_model(gpu_hour_usd=2.0, index_passages=1e9)`. Field names are unique
+    across `Hardware`, `TrainingWorkload`, `InferenceWorkload` and `annotation_usd_per_pair`.
+    """
+    model = CostModel()
+    known = {"annotation_usd_per_pair"}
+    sections: dict[str, Any] = {}
+    for section, cls in _SECTIONS.items():
+        names = {f.name for f in dataclasses.fields(cls)}
+        known |= names
+        sections[section] = dataclasses.replace(getattr(model, section), **{k: v for k, v in overrides.items() if k in names})
+    if set(overrides) - known:
+        raise ValueError(f"unknown cost assumption(s) {sorted(set(overrides) - known)}; known: {sorted(known)}")
+    top = {k: v for k, v in overrides.items() if k == "annotation_usd_per_pair"}
+    return dataclasses.replace(model, **sections, **top)
+
+
+@dataclass(frozen=True)
+class JointLaw:
+    """A joint law to optimise: point parameters and, optionally, bootstrap samples of them."""
+
+    params: dict[str, float]
+    bootstrap: pd.DataFrame | None = None
+
+
+def as_joint_law(law: Any) -> JointLaw:
+    """Accept a fit result (`.params`, `.bootstrap`), a `reference.PublishedLaw` or a params mapping."""
+    params = law if isinstance(law, Mapping) else getattr(law, "params", None)
+    if not isinstance(params, Mapping) or set(JOINT_PARAMS) - set(params):
+        raise ValueError(f"`law` must carry joint-law parameters {JOINT_PARAMS}, got {law!r}")
+    bootstrap = getattr(law, "bootstrap", None)
+    if bootstrap is not None:
+        bootstrap = pd.DataFrame(bootstrap)
+        if set(JOINT_PARAMS) - set(bootstrap.columns) or bootstrap.empty:
+            raise ValueError(f"`law.bootstrap` needs rows with columns {JOINT_PARAMS}, got {list(bootstrap.columns)}")
+        bootstrap = bootstrap[list(JOINT_PARAMS)].astype(float)
+    return JointLaw({k: float(params[k]) for k in JOINT_PARAMS}, bootstrap)
+
+
+@dataclass(frozen=True)
+class Allocation:
+    """Budget-optimal (N*, D*) per budget; `*_low`/`*_high` are bootstrap percentile bounds."""
+
+    budget_usd: np.ndarray
+    n_params: np.ndarray
+    data_size: np.ndarray
+    loss: np.ndarray
+    include_inference: bool
+    cost_model: CostModel
+    intervals: dict[str, np.ndarray] | None = None  # n_params_low, ..., loss_high
+
+    @property
+    def data_cost_usd(self) -> np.ndarray:
+        return self.cost_model.z_data_per_pair * self.data_size
+
+    @property
+    def train_cost_usd(self) -> np.ndarray:
+        return self.cost_model.z_train_per_param * self.n_params
+
+    @property
+    def infer_cost_usd(self) -> np.ndarray:
+        return self.cost_model.z_infer_per_param * self.n_params * self.include_inference
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per budget: optimum, predicted loss, dollars and shares of each cost term."""
+        frame = pd.DataFrame(
+            {
+                "budget_usd": self.budget_usd,
+                "include_inference": self.include_inference,
+                "n_params": self.n_params,
+                "data_size": self.data_size,
+                "loss": self.loss,
+                "data_cost_usd": self.data_cost_usd,
+                "train_cost_usd": self.train_cost_usd,
+                "infer_cost_usd": self.infer_cost_usd,
+            }
+        )
+        for term in ("data", "train", "infer"):
+            frame[f"{term}_share"] = frame[f"{term}_cost_usd"] / frame["budget_usd"]
+        for name, values in (self.intervals or {}).items():
+            frame[name] = values
+        return frame
+
+
+def _golden_section(objective: Any, low: np.ndarray, high: np.ndarray, iterations: int = 60) -> np.ndarray:
+    """Minimise a unimodal `objective` on [low, high] elementwise; all brackets shrink together.
+
+    SciPy's bounded minimiser handles one scalar problem per call; this handles every
+    (bootstrap sample, budget) bracket in one array, which keeps bootstrap intervals cheap.
+    """
+    ratio = (np.sqrt(5.0) - 1) / 2
+    x1, x2 = high - ratio * (high - low), low + ratio * (high - low)
+    f1, f2 = objective(x1), objective(x2)
+    for _ in range(iterations):
+        left = f1 <= f2  # the minimum lies in [low, x2]
+        high = np.where(left, x2, high)
+        low = np.where(left, low, x1)
+        x_new = np.where(left, high - ratio * (high - low), low + ratio * (high - low))
+        f_new = objective(x_new)
+        x1, x2 = np.where(left, x_new, x2), np.where(left, x1, x_new)
+        f1, f2 = np.where(left, f_new, f2), np.where(left, f1, f_new)
+    return (low + high) / 2
+
+
+def _optimise(params: np.ndarray, budget: np.ndarray, z_model: float, z_data: float,
+              min_n: float, min_d: float, grid_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """N*, D*, L* for law parameters `params` (S, 5) and budgets (B,); arrays of shape (S, B).
+
+    The search variable is the logit of the budget share spent on the model, bounded so that
+    N >= min_n and D >= min_d: a uniform grid in it is log-spaced near both ends of the line.
+    Arrays are (sample, budget, point along the line).
+    """
+    p = [params[:, i, None, None] for i in range(len(JOINT_PARAMS))]
+    budget = budget[None, :, None]
+    share_low, share_high = min_n * z_model / budget, 1 - min_d * z_data / budget
+    lo, hi = np.log(share_low / (1 - share_low)), np.log(share_high / (1 - share_high))
+
+    def split(u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        share = 1 / (1 + np.exp(-u))
+        return share * budget / z_model, (1 - share) * budget / z_data
+
+    def loss(u: np.ndarray) -> np.ndarray:
+        return laws.joint_law(*split(u), *p)
+
+    width = (hi - lo) / (grid_size - 1)
+    best = np.argmin(loss(lo + width * np.arange(grid_size)), axis=-1)[..., None]  # (S, B, 1)
+    u = _golden_section(loss, np.maximum(lo + (best - 1) * width, lo), np.minimum(lo + (best + 1) * width, hi))
+    n, d = split(u)
+    return n[..., 0], d[..., 0], loss(u)[..., 0]
+
+
+def optimal_allocation(
+    law: Any,
+    budget_usd: ArrayLike,
+    cost_model: CostModel | None = None,
+    include_inference: bool = True,
+    min_n_params: float = 1.0,
+    min_data_size: float = 1.0,
+    interval: float = 0.95,
+    grid_size: int = 128,
+) -> Allocation:
+    """Minimise the joint law L(N, D) subject to Z(N, D) <= budget, for one budget or many.
+
+    `law`: a fit result with `.params` and `.bootstrap` (then every bootstrap sample is
+    optimised too and `intervals` holds the central `interval` percentile bounds of N*, D*
+    and L*), a `reference.PublishedLaw`, or a mapping of a, b, alpha, beta, delta.
+    `cost_model` defaults to the paper's; `include_inference` adds Z_infer * N to the cost.
+    """
+    joint = as_joint_law(law)
+    cost_model = cost_model or paper_cost_model()
+    budget = np.atleast_1d(np.asarray(budget_usd, dtype=float))
+    _check_positive(min_n_params=min_n_params, min_data_size=min_data_size, grid_size=grid_size)
+    for value in budget:
+        _check_positive(budget_usd=value)
+    if not 0 < interval < 1:
+        raise ValueError(f"`interval` must lie in (0, 1), got {interval!r}")
+    z_model = cost_model.z_model_per_param(include_inference)
+    z_data = cost_model.z_data_per_pair
+    floor = min_n_params * z_model + min_data_size * z_data
+    if np.any(budget <= floor):
+        raise ValueError(
+            f"`budget_usd` {budget.min()!r} cannot buy the smallest allowed model and data "
+            f"(min_n_params={min_n_params!r}, min_data_size={min_data_size!r} cost {floor:.4g} USD)"
+        )
+    point = np.array([[joint.params[k] for k in JOINT_PARAMS]])
+    n, d, loss = (x[0] for x in _optimise(point, budget, z_model, z_data, min_n_params, min_data_size, grid_size))
+    intervals = None
+    if joint.bootstrap is not None:
+        samples = _optimise(joint.bootstrap.to_numpy(), budget, z_model, z_data, min_n_params, min_data_size, grid_size)
+        tails = 100 * np.array([(1 - interval) / 2, (1 + interval) / 2])
+        intervals = {}
+        for name, values in zip(("n_params", "data_size", "loss"), samples):
+            low, high = np.nanpercentile(values, tails, axis=0)
+            intervals[f"{name}_low"], intervals[f"{name}_high"] = low, high
+    return Allocation(budget, n, d, loss, include_inference, cost_model, intervals)

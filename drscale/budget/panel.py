@@ -1,0 +1,295 @@
+"""An ipywidgets panel over `drscale.budget.cost`: move the budget or a cost assumption, see (N*, D*) move.
+
+The panel is a thin layer. `compute_view(settings, laws)` is a pure function from the
+controls' values to every number the panel shows; `contour_figure` and `optimum_figure`
+draw a view; `BudgetPanel` only reads its widgets, calls those, and puts the results in an
+HTML widget and an Output widget. So tests can drive the panel by setting `.value` on its
+widgets in plain Python, and a headless notebook run saves the very figures a reader sees.
+Only core ipywidgets are used: a served notebook needs no widget JavaScript from a CDN.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import ipywidgets as widgets
+import numpy as np
+import seaborn as sns
+from IPython.display import Image, display
+from matplotlib.figure import Figure
+
+from drscale.budget import cost
+
+from drscale.fit import laws
+
+from drscale.fit import published as reference
+
+LAW_LABELS = {"paper_v1": "Paper, arXiv v1", "paper_sigir": "Paper, SIGIR (secondary source)", "our_fit": "Our fit"}
+BUDGET_RANGE_USD = np.logspace(3, 9, 61)
+"""Budgets of the 'optimum against budget' figure: 1e3 to 1e9 USD, 10 per decade."""
+
+
+def load_joint_fit(fits_path: str | Path) -> cost.JointLaw | None:
+    """The joint fit the fitting notebook saved, or None when it saved none (yet).
+
+    `bootstrap` may be a mapping of parameter -> list of samples or a list of per-sample
+    mappings; both become one table. A present but malformed entry raises ValueError.
+    """
+    path = Path(fits_path)
+    if not path.exists():
+        return None
+    entry = json.loads(path.read_text()).get("joint")
+    if not entry or "params" not in entry:
+        return None
+    return cost.as_joint_law(SimpleNamespace(params=entry["params"], bootstrap=entry.get("bootstrap") or None))
+
+
+def available_laws(data_dir: str | Path) -> dict[str, cost.JointLaw]:
+    """The laws the panel can optimise: both published joint fits, and ours if fits.json has one."""
+    choices = {
+        "paper_v1": cost.as_joint_law(reference.published_law("joint", "msmarco", "v1")),
+        "paper_sigir": cost.as_joint_law(reference.published_law("joint", "msmarco", "sigir")),
+    }
+    ours = load_joint_fit(Path(data_dir) / "results" / "fits.json")
+    if ours is not None:
+        choices["our_fit"] = ours
+    return choices
+
+
+@dataclass(frozen=True)
+class PanelSettings:
+    """The values of the panel's controls; the paper's assumptions by default."""
+
+    budget_usd: float = 1e5
+    annotation_usd_per_pair: float = 0.6
+    gpu_hour_usd: float = 3.93
+    utilisation: float = 0.25
+    index_passages: float = 30e12
+    include_inference: bool = False
+    law: str = "paper_v1"
+
+    def cost_model(self) -> cost.CostModel:
+        """The paper's cost model with this panel's four adjustable assumptions."""
+        return cost.paper_cost_model(
+            annotation_usd_per_pair=self.annotation_usd_per_pair,
+            gpu_hour_usd=self.gpu_hour_usd,
+            utilisation=self.utilisation,
+            index_passages=self.index_passages,
+        )
+
+
+@dataclass(frozen=True)
+class PanelView:
+    """Everything the panel shows for one setting of its controls."""
+
+    settings: PanelSettings
+    law: cost.JointLaw
+    optimum: cost.Allocation  # at settings.budget_usd
+    curve: cost.Allocation  # over the budget range, this inference setting, with intervals
+    other_curve: cost.Allocation  # over the budget range, the other inference setting, point law
+
+
+def compute_view(
+    settings: PanelSettings, choices: Mapping[str, cost.JointLaw], budgets_usd: np.ndarray = BUDGET_RANGE_USD
+) -> PanelView:
+    """The pure update function: control values in, every optimum the panel shows out."""
+    if settings.law not in choices:
+        raise ValueError(f"`law` {settings.law!r} is not available; choose one of {sorted(choices)}")
+    law = choices[settings.law]
+    model = settings.cost_model()
+    inference = settings.include_inference
+    return PanelView(
+        settings,
+        law,
+        cost.optimal_allocation(law, settings.budget_usd, model, inference),
+        cost.optimal_allocation(law, budgets_usd, model, inference),
+        cost.optimal_allocation(cost.JointLaw(law.params), budgets_usd, model, not inference),
+    )
+
+
+def _inference_label(include_inference: bool) -> str:
+    return "with inference cost" if include_inference else "without inference cost"
+
+
+def summary_html(view: PanelView) -> str:
+    """The current optimum as a small HTML table: N*, D*, predicted loss and the budget split."""
+    row = view.optimum.to_frame().iloc[0]
+
+    def bounds(name: str) -> str:
+        if name + "_low" not in row:
+            return ""
+        return f" <small>(95% interval {row[name + '_low']:.3g} to {row[name + '_high']:.3g})</small>"
+
+    split = " / ".join(f"{term} {100 * row[term + '_share']:.1f}%" for term in ("data", "train", "infer"))
+    return (
+        '<div class="drscale-optimum">'
+        f"<b>Budget {view.settings.budget_usd:,.0f} USD, {_inference_label(view.settings.include_inference)}, "
+        f"law: {LAW_LABELS.get(view.settings.law, view.settings.law)}</b>"
+        "<table>"
+        f"<tr><td>N*</td><td>{row['n_params']:.3g}</td><td>parameters{bounds('n_params')}</td></tr>"
+        f"<tr><td>D*</td><td>{row['data_size']:.3g}</td><td>annotated pairs{bounds('data_size')}</td></tr>"
+        f"<tr><td>L*</td><td>{row['loss']:.4g}</td><td>predicted contrastive entropy{bounds('loss')}</td></tr>"
+        f"<tr><td>split</td><td colspan=2>{split}</td></tr>"
+        "</table></div>"
+    )
+
+
+def contour_figure(view: PanelView) -> Figure:
+    """Iso-loss contours of the joint law over (N, D), the budget line and the optimum on it."""
+    n_star, d_star = view.optimum.n_params[0], view.optimum.data_size[0]
+    n_grid = np.logspace(np.log10(n_star) - 3, np.log10(n_star) + 3, 200)
+    d_grid = np.logspace(np.log10(d_star) - 3, np.log10(d_star) + 3, 200)
+    loss = laws.joint_law(n_grid[None, :], d_grid[:, None], **view.law.params)
+    delta = view.law.params["delta"]
+    reducible = view.optimum.loss[0] - delta
+    levels = delta + reducible * np.geomspace(1 / 16, 16, 9)
+    model = view.optimum.cost_model
+    z_model = model.z_model_per_param(view.settings.include_inference)
+    line_n = np.geomspace(n_grid[0], view.settings.budget_usd / z_model, 400)[:-1]
+    line_d = (view.settings.budget_usd - z_model * line_n) / model.z_data_per_pair
+    with sns.axes_style("whitegrid"):
+        fig = Figure(figsize=(6.4, 5.0), layout="constrained")
+        ax = fig.add_subplot()
+        contours = ax.contour(n_grid, d_grid, loss, levels=levels, cmap="viridis_r")
+        ax.clabel(contours, fmt="%.3g", fontsize=8)
+        ax.contour(n_grid, d_grid, loss, levels=[view.optimum.loss[0]], colors="black", linestyles="--")
+        ax.plot(line_n, line_d, color="tab:red", label=f"budget {view.settings.budget_usd:,.0f} USD")
+        ax.plot(n_star, d_star, marker="*", markersize=16, color="tab:red", linestyle="none",
+                label=f"optimum N*={n_star:.3g}, D*={d_star:.3g}")
+        ax.set(xscale="log", yscale="log", xlim=n_grid[[0, -1]], ylim=d_grid[[0, -1]],
+               xlabel="model size N (non-embedding parameters)", ylabel="data size D (annotated pairs)",
+               title=f"Iso-loss contours, {_inference_label(view.settings.include_inference)}")
+        ax.minorticks_off()  # minor ticks over many decades cost more to draw than they show
+        ax.legend(loc="lower left", fontsize=8)
+    return fig
+
+
+def optimum_figure(view: PanelView) -> Figure:
+    """N*, D* and the predicted loss against budget, both inference settings, current budget marked."""
+    curves = {view.settings.include_inference: view.curve, not view.settings.include_inference: view.other_curve}
+    with sns.axes_style("whitegrid"):
+        fig = Figure(figsize=(12.0, 3.8), layout="constrained")
+        axes = fig.subplots(1, 3)
+        for column, label, ax in zip(("n_params", "data_size", "loss"), ("N*", "D*", "predicted loss L*"), axes):
+            for inference, curve in sorted(curves.items()):
+                frame = curve.to_frame()
+                current = inference == view.settings.include_inference
+                sns.lineplot(data=frame, x="budget_usd", y=column, ax=ax, label=_inference_label(inference),
+                             color="tab:red" if inference else "tab:blue", linestyle="-" if current else ":")
+                if current and f"{column}_low" in frame:
+                    ax.fill_between(frame["budget_usd"], frame[f"{column}_low"], frame[f"{column}_high"],
+                                    color="tab:red" if inference else "tab:blue", alpha=0.2)
+            ax.axvline(view.settings.budget_usd, color="grey", linestyle="--")
+            ax.plot(view.settings.budget_usd, view.optimum.to_frame()[column].iloc[0], "ko")
+            ax.set(xscale="log", yscale="log", xlabel="budget (USD)", ylabel=label)
+            ax.minorticks_off()
+            ax.legend(fontsize=8)
+    return fig
+
+
+FIGURES = {"budget_contours.png": contour_figure, "budget_optimum.png": optimum_figure}
+
+
+def save_figures(view: PanelView, figures_dir: str | Path) -> list[Path]:
+    """Draw both figures of `view` and save them under `figures_dir`; returns the paths."""
+    figures_dir = Path(figures_dir)
+    figures_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, draw in FIGURES.items():
+        draw(view).savefig(figures_dir / name, dpi=120)
+        paths.append(figures_dir / name)
+    return paths
+
+
+def _png(fig: Figure) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=90)
+    return buffer.getvalue()
+
+
+def _log_slider(value: float, low_exp: float, high_exp: float, step: float, description: str) -> widgets.FloatLogSlider:
+    """A base-10 slider whose range is widened to hold `value`, since sliders clip silently."""
+    exponent = np.log10(value)
+    return widgets.FloatLogSlider(
+        value=value, min=min(low_exp, np.floor(exponent)), max=max(high_exp, np.ceil(exponent)), step=step,
+        description=description, continuous_update=False, readout_format=".3g", style={"description_width": "initial"},
+    )
+
+
+class BudgetPanel:
+    """Controls for the budget and the cost assumptions above the optimum and its two figures."""
+
+    def __init__(self, choices: Mapping[str, cost.JointLaw], settings: PanelSettings = PanelSettings(),
+                 budgets_usd: np.ndarray = BUDGET_RANGE_USD) -> None:
+        if settings.law not in choices:
+            raise ValueError(f"`law` {settings.law!r} is not available; choose one of {sorted(choices)}")
+        self.choices = dict(choices)
+        self.budgets_usd = budgets_usd
+        style = {"description_width": "initial"}
+        self.budget = _log_slider(settings.budget_usd, 3, 9, 0.05, "Budget (USD)")
+        self.annotation_price = _log_slider(settings.annotation_usd_per_pair, -2, 2, 0.05, "Annotation (USD per pair)")
+        self.index_size = _log_slider(settings.index_passages, 6, 14, 0.1, "Index size (passages)")
+        self.gpu_price = widgets.FloatSlider(
+            value=settings.gpu_hour_usd, min=min(0.25, settings.gpu_hour_usd), max=max(20.0, settings.gpu_hour_usd),
+            step=0.01, description="GPU price (USD per hour)", continuous_update=False, style=style)
+        self.utilisation = widgets.FloatSlider(
+            value=settings.utilisation, min=min(0.01, settings.utilisation), max=1.0, step=0.01,
+            description="GPU utilisation", continuous_update=False, style=style)
+        self.include_inference = widgets.Checkbox(
+            value=settings.include_inference, description="Include inference (index encoding) cost", indent=False)
+        self.law = widgets.Dropdown(
+            options=[(LAW_LABELS.get(key, key), key) for key in self.choices], value=settings.law,
+            description="Law", style=style)
+        self.summary = widgets.HTML()
+        self.figures = widgets.Output()
+        controls = (self.budget, self.annotation_price, self.gpu_price, self.utilisation, self.index_size,
+                    self.include_inference, self.law)
+        for control in controls:
+            control.observe(self.refresh, names="value")
+        self.widget = widgets.VBox([
+            widgets.HBox([widgets.VBox(list(controls[:4])), widgets.VBox(list(controls[4:]))]),
+            self.summary,
+            self.figures,
+        ])
+        self.widget.add_class("drscale-budget-panel")
+        self.view: PanelView | None = None
+        self.refresh()
+
+    def settings(self) -> PanelSettings:
+        """The controls' current values."""
+        return PanelSettings(
+            budget_usd=self.budget.value, annotation_usd_per_pair=self.annotation_price.value,
+            gpu_hour_usd=self.gpu_price.value, utilisation=self.utilisation.value,
+            index_passages=self.index_size.value, include_inference=self.include_inference.value,
+            law=self.law.value,
+        )
+
+    def refresh(self, change: Any = None) -> None:
+        """Recompute the view from the controls and redraw; an infeasible setting is shown, not raised."""
+        try:
+            self.view = compute_view(self.settings(), self.choices, self.budgets_usd)
+        except ValueError as error:
+            self.view = None
+            self.summary.value = f'<div class="drscale-optimum" style="color:#b00">{error}</div>'
+            self.figures.clear_output()
+            return
+        with self.figures:
+            self.figures.clear_output(wait=True)
+            for draw in FIGURES.values():
+                display(Image(_png(draw(self.view))))
+        self.summary.value = summary_html(self.view)  # last, so a new summary means new figures too
+
+    def save_figures(self, figures_dir: str | Path) -> list[Path]:
+        """Save the figures of the current view under `figures_dir`."""
+        if self.view is None:
+            raise ValueError(f"nothing to save: {self.summary.value}")
+        return save_figures(self.view, figures_dir)
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        return self.widget._repr_mimebundle_(**kwargs)

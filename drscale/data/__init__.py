@@ -1,0 +1,1 @@
+"""Stage 1, data: the retrieval corpus (RetrievalData), loaders for real data sets, the embedded default, preparation."""

@@ -1,0 +1,126 @@
+"""A sweep described in a file: which data, which training preset, which grid of runs.
+
+The same spec runs from a notebook or from the command line on a cluster
+(`python -m drscale.sweep.runner SPEC`), so a study is reproducible from one small file. JSON works
+everywhere; TOML needs Python 3.11+ (tomllib).
+
+    {
+      "data_dir": "data", "dataset": "docstrings", "store": "data/runs/results.jsonl",
+      "preset": "cpu", "train": {"steps": 200},
+      "evaluation": {"negatives": 256, "repeats": 10},
+      "grid": {"models": ["L1_H16", "L1_H32"], "data_sizes": [1024, 4096], "seeds": [521]}
+    }
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from drscale.sweep.executors import LocalBackend
+from drscale.model.encoder import expand_models
+from drscale.sweep.runner import EvalConfig, RunConfig
+from drscale.sweep.regime import study_regime
+from drscale.common.device import device_named
+
+GRID_KEYS = {"models", "data_sizes", "seeds", "init_seeds"}
+TOP_KEYS = {"data_dir", "dataset", "store", "preset", "pretraining", "train", "evaluation", "grid", "workers", "threads",
+            "device"}
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """A parsed, validated sweep spec; `configs()` expands its grid into runs."""
+
+    data_dir: str
+    dataset: str
+    store: str
+    preset: str = "cpu"
+    pretraining: str | None = None  # None: the preset's start; "none" or "ict" (drscale.sweep.regime.study_regime)
+    train: dict[str, Any] = field(default_factory=dict)
+    evaluation: dict[str, Any] = field(default_factory=dict)
+    grid: dict[str, list] = field(default_factory=dict)
+    workers: int | None = None
+    threads: int = 1  # torch threads of each run (part of its id when not 1)
+    device: str | None = None
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> SweepSpec:
+        """Read a .json or .toml spec; paths inside it are relative to the spec's folder."""
+        path = Path(path)
+        if not path.exists():
+            raise FileNotFoundError(f"sweep spec {path} does not exist")
+        text = path.read_text(encoding="utf-8")
+        if path.suffix == ".toml":
+            import tomllib  # Python 3.11+
+
+            raw = tomllib.loads(text)
+        else:
+            try:
+                raw = json.loads(text)
+            except json.JSONDecodeError as error:
+                raise ValueError(f"{path} line {error.lineno}: not valid JSON ({error.msg})") from None
+        return cls.from_dict(raw, base=path.parent, source=str(path))
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any], base: Path = Path("."), source: str = "sweep spec") -> SweepSpec:
+        unknown = sorted(set(raw) - TOP_KEYS)
+        if unknown:
+            raise ValueError(f"{source}: unknown key(s) {unknown}; known: {sorted(TOP_KEYS)}")
+        grid = raw.get("grid", {})
+        unknown = sorted(set(grid) - GRID_KEYS)
+        if unknown:
+            raise ValueError(f"{source}: unknown grid key(s) {unknown}; known: {sorted(GRID_KEYS)}")
+        for key in ("models", "data_sizes"):
+            if not isinstance(grid.get(key), list) or not grid[key]:
+                raise ValueError(f"{source}: grid.{key} must be a non-empty list; got {grid.get(key)!r}")
+        for key in ("seeds", "init_seeds"):
+            if key in grid and (not isinstance(grid[key], list) or not grid[key]):
+                raise ValueError(f"{source}: grid.{key} must be a non-empty list when given (leave it out for the "
+                                 f"default); got {grid[key]!r}")
+        unknown = sorted(set(raw.get("evaluation", {})) - {f.name for f in fields(EvalConfig)})
+        if unknown:
+            raise ValueError(f"{source}: unknown evaluation key(s) {unknown}")
+        data_dir = base / raw.get("data_dir", "data")
+        spec = cls(
+            data_dir=str(data_dir),
+            dataset=raw.get("dataset", "docstrings"),
+            store=str(base / raw["store"]) if "store" in raw else str(data_dir / "runs" / "results.jsonl"),
+            preset=raw.get("preset", "cpu"),
+            pretraining=raw.get("pretraining"),
+            train=dict(raw.get("train", {})),
+            evaluation=dict(raw.get("evaluation", {})),
+            grid={k: list(v) for k, v in grid.items()},
+            workers=raw.get("workers"),
+            threads=raw.get("threads", 1),
+            device=raw.get("device"),
+        )
+        try:
+            spec.configs()  # every run is built once here, so a bad value fails before any training
+            if spec.workers is not None:
+                LocalBackend(spec.workers)
+            if spec.device is not None:
+                device_named(spec.device)  # whether this machine has it is checked where the sweep runs
+        except ValueError as error:
+            raise ValueError(f"{source}: {error}") from None
+        return spec
+
+    def configs(self) -> list[RunConfig]:
+        """One run per (model, data size, training seed, init seed) of the grid, each model at
+        the preset's rate for its size unless `train` sets `learning_rate` for all."""
+        overrides = dict(self.train)
+        regime = study_regime(self.preset, learning_rate=overrides.pop("learning_rate", None),
+                              pretraining=self.pretraining, **overrides)
+        evaluation = EvalConfig(**self.evaluation)
+        seeds = self.grid.get("seeds", [regime.train.seed])
+        init_seeds = self.grid.get("init_seeds", [0])
+        runs = []
+        for model, size, seed, init in itertools.product(
+            expand_models(self.grid["models"]), self.grid["data_sizes"], seeds, init_seeds
+        ):
+            run = regime.run_config(model, size, evaluation)
+            runs.append(replace(run, train=replace(run.train, seed=seed), init_seed=init, threads=self.threads))
+        return runs

@@ -1,0 +1,249 @@
+"""The paper's training loop: shared random negatives, a fixed step budget, AdamW, linear decay.
+
+Per step, B annotated pairs (q_i, p_i+) and W passages drawn uniformly from the corpus
+(excluding the batch's positives) and shared by every query give the loss
+
+    L = -1/B sum_i log( exp s(q_i,p_i+) / (exp s(q_i,p_i+) + sum_j exp s(q_i,p_j-)) ),
+
+with s the raw inner product (no normalisation, no temperature, no in-batch negatives), as in
+the authors' release. A fixed number of steps for every model size, as in the paper.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from drscale.common.device import pick_device
+from drscale.measure.dev import DevSet, evaluation_steps
+from drscale.model.tokens import TokenizedData
+from drscale.train._cpu.allocator import keep_freed_memory
+from drscale.train._cpu.dropout import generator_dropout
+from drscale.train.config import PRECISIONS, TrainConfig
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite; `step` says when, so the run can be recorded as failed."""
+
+    def __init__(self, step: int, loss: float) -> None:
+        super().__init__(f"training loss became {loss} at step {step}")
+        self.step = step
+        self.loss = loss
+
+
+@dataclass
+class TrainResult:
+    """What a run leaves besides the model: the loss curve, the dev learning curve, time and device.
+
+    `step_seconds[i]` is the wall time of step i (batch, forward, backward, update): the first
+    steps carry one-off costs, so steady-state throughput is read from the later ones.
+    `curve` holds one entry per dev measurement: step, dev CE, the mean training loss since
+    the previous one, and the wall time so far. `best_step` is the step of the model handed
+    back (the last step unless `selection="best_dev"`); `dev_eval_s` the time spent on dev.
+    """
+
+    losses: list[float] = field(repr=False)
+    wall_time_s: float
+    device: str
+    step_seconds: list[float] = field(default_factory=list, repr=False)
+    curve: list[dict[str, float]] = field(default_factory=list, repr=False)
+    best_step: int | None = None
+    best_dev_ce: float | None = None
+    dev_eval_s: float = 0.0
+
+    def curve_summary(self, points: int = 10) -> list[float]:
+        """Mean loss over `points` equal slices of training, for compact run records."""
+        return [float(np.mean(chunk)) for chunk in np.array_split(np.asarray(self.losses), points) if len(chunk)]
+
+
+def sample_shared_negatives(
+    rng: np.random.Generator, corpus_size: int, count: int, exclude: np.ndarray
+) -> np.ndarray:
+    """`count` distinct corpus rows drawn uniformly, none of them in `exclude` (the batch's
+    positives). Rejection sampling keeps this O(count) even for a corpus of millions."""
+    if count > corpus_size - len(np.unique(exclude)):
+        raise ValueError(f"cannot draw {count} negatives from a corpus of {corpus_size} passages minus the batch")
+    excluded = set(exclude.tolist())
+    chosen: list[int] = []
+    taken: set[int] = set()
+    while len(chosen) < count:
+        for row in rng.integers(0, corpus_size, size=2 * (count - len(chosen)) + 8).tolist():
+            if row not in excluded and row not in taken:
+                taken.add(row)
+                chosen.append(row)
+                if len(chosen) == count:
+                    break
+    return np.asarray(chosen, dtype=np.int64)
+
+
+def batch_order(n_pairs: int, batch_size: int, steps: int, rng: np.random.Generator) -> np.ndarray:
+    """(steps, batch_size) pair indices: epochs of seeded shuffles, read in consecutive batches."""
+    if batch_size > n_pairs:
+        raise ValueError(f"batch_size ({batch_size}) is larger than the {n_pairs} training pairs")
+    needed = steps * batch_size
+    epochs = -(-needed // n_pairs)
+    return np.concatenate([rng.permutation(n_pairs) for _ in range(epochs)])[:needed].reshape(steps, batch_size)
+
+
+def contrastive_loss(queries: torch.Tensor, positives: torch.Tensor, negatives: torch.Tensor) -> torch.Tensor:
+    """Mean -log softmax of each query's positive against the shared negatives (inner product)."""
+    positive_scores = (queries * positives).sum(dim=1, keepdim=True)
+    logits = torch.cat([positive_scores, queries @ negatives.T], dim=1)
+    return torch.nn.functional.cross_entropy(logits, torch.zeros(len(queries), dtype=torch.long, device=logits.device))
+
+
+def train(
+    model: torch.nn.Module,
+    tokens: TokenizedData,
+    pair_rows: np.ndarray,
+    config: TrainConfig,
+    device: str | torch.device | None = None,
+    progress: bool = True,
+    dev: DevSet | None = None,
+) -> TrainResult:
+    """Train `model` in place on `pair_rows` ((D, 2) query and passage rows of `tokens`).
+
+    The step budget is `config.steps_for(D)`. With `config.eval_points`, `dev` is measured
+    at the start and at log-spaced steps; with `selection="best_dev"` the model ends holding
+    the weights of its best dev measurement (ties keep the earlier one). Raises
+    TrainingDiverged at the first non-finite loss.
+    """
+    if config.negatives + config.batch_size > len(tokens.passages):
+        raise ValueError(
+            f"negatives ({config.negatives}) plus batch_size ({config.batch_size}) exceed the corpus of "
+            f"{len(tokens.passages)} passages"
+        )
+    if config.eval_points and dev is None:
+        raise ValueError("TrainConfig.eval_points > 0 needs a dev set (drscale.measure.dev.DevSet)")
+    config = config.for_data_size(len(pair_rows))
+    device = pick_device(device)
+    if device.type == "cpu":
+        keep_freed_memory()  # activations reuse freed heap instead of faulting in fresh pages every step
+    rng = np.random.default_rng(config.seed)
+    torch.manual_seed(config.seed)
+    order = batch_order(len(pair_rows), config.batch_size, config.steps, rng)
+    model.to(device).train()
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay, fused=True
+    )
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _warmup_then_linear_decay(config))
+    encoder = torch.compile(model, dynamic=True) if config.compile else model
+    autocast = torch.autocast(device.type, dtype=PRECISIONS[config.precision], enabled=config.precision != "float32")
+    watch = _DevWatch(model, tokens, dev, device, config) if config.eval_points else None
+    losses: list[float] = []
+    step_seconds: list[float] = []
+    start = time.perf_counter()
+    bar = tqdm(range(config.steps), desc="train", disable=not progress, leave=False, mininterval=1.0)
+    with _dropout(model, config, device):
+        if watch:
+            watch.measure(0, losses, start)
+        previous = time.perf_counter()
+        for step in bar:
+            query_rows, positive_rows = pair_rows[order[step]].T
+            negative_rows = sample_shared_negatives(rng, len(tokens.passages), config.negatives, positive_rows)
+            # each distinct passage is encoded once, even when two queries share a positive
+            passage_rows, passage_index = np.unique(np.concatenate([positive_rows, negative_rows]), return_inverse=True)
+            with autocast:
+                queries = _embed(encoder, tokens.query_batch(query_rows), device)
+                passages = _embed(encoder, tokens.passage_batch(passage_rows), device)
+            passages = passages[torch.from_numpy(passage_index).to(device)]
+            loss = contrastive_loss(queries.float(), passages[: config.batch_size].float(), passages[config.batch_size :].float())
+            value = loss.item()
+            if not np.isfinite(value):
+                raise TrainingDiverged(step, value)
+            losses.append(value)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            now = time.perf_counter()
+            step_seconds.append(now - previous)
+            if watch:
+                watch.measure(step + 1, losses, start)
+            previous = time.perf_counter()
+            if step % 10 == 0:
+                bar.set_postfix(loss=f"{value:.3f}", **({"dev": f"{watch.best_ce:.3f}"} if watch else {}))
+    bar.close()
+    model.eval()
+    result = TrainResult(losses=losses, wall_time_s=0.0, device=str(device), step_seconds=step_seconds, best_step=config.steps)
+    if watch:
+        watch.restore_selected()
+        result.curve, result.best_step, result.best_dev_ce, result.dev_eval_s = (
+            watch.curve, watch.selected_step, watch.selected_ce, watch.seconds
+        )
+    result.wall_time_s = time.perf_counter() - start
+    return result
+
+
+class _DevWatch:
+    """Dev measurements at the scheduled steps, the learning curve, and the best weights so far."""
+
+    def __init__(self, model: torch.nn.Module, tokens: TokenizedData, dev: DevSet, device: torch.device,
+                 config: TrainConfig) -> None:
+        self.model, self.tokens, self.dev, self.device = model, tokens, dev, device
+        self.schedule = set(evaluation_steps(config.steps, config.eval_points))
+        self.keep_best = config.selection == "best_dev"
+        self.curve: list[dict[str, float]] = []
+        self.best_ce = float("inf")
+        self.best_step = 0
+        self.best_state: dict[str, torch.Tensor] | None = None
+        self.seconds = 0.0
+        self._losses_seen = 0
+
+    def measure(self, step: int, losses: list[float], start: float) -> None:
+        if step not in self.schedule:
+            return
+        began = time.perf_counter()
+        dev_ce = self.dev.evaluate(self.model, self.tokens, self.device)
+        recent = losses[self._losses_seen :]
+        self._losses_seen = len(losses)
+        self.curve.append({
+            "step": step,
+            "dev_ce": dev_ce,
+            "train_loss": float(np.mean(recent)) if recent else None,  # None at step 0: no step yet
+            "wall_s": began - start,
+        })
+        if dev_ce < self.best_ce:
+            self.best_ce, self.best_step = dev_ce, step
+            if self.keep_best:
+                self.best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        self.seconds += time.perf_counter() - began
+
+    def restore_selected(self) -> None:
+        if self.keep_best and self.best_state is not None:
+            self.model.load_state_dict(self.best_state)
+
+    @property
+    def selected_step(self) -> int:
+        return self.best_step if self.keep_best else self.curve[-1]["step"]
+
+    @property
+    def selected_ce(self) -> float:
+        return self.best_ce if self.keep_best else self.curve[-1]["dev_ce"]
+
+
+def _dropout(model: torch.nn.Module, config: TrainConfig, device: torch.device) -> contextlib.AbstractContextManager:
+    """numpy-drawn dropout masks for CPU training with `fast_dropout`; torch's own otherwise
+    (CUDA draws masks fast, and a compiled encoder fuses its own)."""
+    if config.fast_dropout and device.type == "cpu" and not config.compile:
+        return generator_dropout(model, config.seed)
+    return contextlib.nullcontext()
+
+
+def _embed(model: torch.nn.Module, features: dict[str, torch.Tensor], device: torch.device) -> torch.Tensor:
+    return model({k: v.to(device) for k, v in features.items()})["sentence_embedding"]
+
+
+def _warmup_then_linear_decay(config: TrainConfig):
+    def factor(step: int) -> float:
+        if step < config.warmup_steps:
+            return (step + 1) / config.warmup_steps
+        return max(0.0, (config.steps - step) / (config.steps - config.warmup_steps))
+
+    return factor

@@ -1,0 +1,122 @@
+"""Notebook 06 served by Voila and driven in a real browser: the budget slider moves the optimum.
+
+Chromium is Debian's (`make test` installs it where apt-get is usable); Playwright cannot
+download browsers here. Every request off 127.0.0.1 is aborted, so the test needs no network.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+from drscale.budget import cost
+
+from drscale.fit import published as reference
+
+from drscale import suite
+
+CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run"]
+RENDER_TIMEOUT_MS = 120_000
+KEY_PRESSES = 10  # ArrowRight on the budget slider: 10 steps of 0.05 decades, 1e5 -> 10**5.5 USD
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, server: subprocess.Popen, log: Path, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"voila exited with {server.returncode}:\n{log.read_text()}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.5)
+    raise TimeoutError(f"voila did not listen on port {port} within {timeout_s} s:\n{log.read_text()}")
+
+
+def n_star(summary: str) -> float:
+    match = re.search(r"N\*\s+([0-9.e+-]+)", summary)
+    assert match, summary
+    return float(match.group(1))
+
+
+@pytest.mark.notebook
+@pytest.mark.skipif(CHROMIUM is None, reason="no chromium binary (install Debian's: apt-get install chromium)")
+@pytest.mark.slow
+def test_moving_the_budget_slider_moves_the_optimum(tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    notebooks = tmp_path / "notebooks"  # the notebook's ../data and ../figures then land in tmp_path
+    notebooks.mkdir()
+    shutil.copy(suite.notebook_path("06_budget_allocation"), notebooks)
+    port, log = free_port(), tmp_path / "voila.log"
+    with log.open("w") as out:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "voila", "06_budget_allocation.ipynb", f"--port={port}", "--no-browser",
+             "--Voila.ip=127.0.0.1", "--show_tracebacks=True"],
+            cwd=notebooks, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+    try:
+        wait_for_port(port, server, log)
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            try:
+                page = browser.new_page(viewport={"width": 1300, "height": 1800})
+                page.route("**/*", lambda route: route.continue_()
+                           if urlparse(route.request.url).hostname == "127.0.0.1" else route.abort())
+                page.goto(f"http://127.0.0.1:{port}/", timeout=RENDER_TIMEOUT_MS)
+                summary = page.locator(".drscale-optimum")
+                summary.wait_for(timeout=RENDER_TIMEOUT_MS)
+                before = summary.inner_text()
+                assert "Budget 100,000 USD" in before
+
+                handle = page.locator(".widget-slider", has_text="Budget (USD)").locator(".noUi-handle")
+                handle.focus()
+                for _ in range(KEY_PRESSES):
+                    handle.press("ArrowRight")
+                budget = 10 ** (5 + 0.05 * KEY_PRESSES)
+                page.wait_for_function(
+                    "text => document.querySelector('.drscale-optimum').innerText.includes(text)",
+                    arg=f"Budget {budget:,.0f} USD", timeout=RENDER_TIMEOUT_MS,
+                )
+                after = summary.inner_text()
+                page.wait_for_function(  # the panel redraws its figures before its summary
+                    "() => [...document.querySelectorAll('.drscale-budget-panel img')]"
+                    ".filter(img => img.complete && img.naturalWidth > 0).length === 2",
+                    timeout=RENDER_TIMEOUT_MS,
+                )
+                page.locator(".drscale-budget-panel").screenshot(path=tmp_path / "budget_panel_browser.png")
+            finally:
+                browser.close()
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+
+    expected = cost.optimal_allocation(reference.published_law("joint", "msmarco", "v1"), budget, include_inference=False)
+    assert n_star(after) > n_star(before)
+    assert n_star(after) == pytest.approx(expected.n_params[0], rel=1e-2)
+    assert (tmp_path / "budget_panel_browser.png").stat().st_size > 10_000
+    figures = suite.REPO_ROOT / "figures"
+    if figures.is_dir():
+        shutil.copy(tmp_path / "budget_panel_browser.png", figures)

@@ -1,0 +1,125 @@
+"""The budget panel, driven as a reader would drive it: by setting its widgets' values."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from drscale.budget import panel as budget_panel
+
+from drscale.budget import cost
+
+from drscale.fit import published as reference
+
+V1 = reference.published_law("joint", "msmarco", "v1")
+FEW_BUDGETS = np.geomspace(1e3, 1e9, 7)  # a short range keeps each redraw quick
+
+
+def shown(panel: budget_panel.BudgetPanel, symbol: str) -> float:
+    """The number the summary widget displays for N*, D* or L*."""
+    match = re.search(rf"<td>{re.escape(symbol)}</td><td>([^<]+)</td>", panel.summary.value)
+    assert match, panel.summary.value
+    return float(match.group(1))
+
+
+@pytest.fixture
+def panel(tmp_path: Path) -> budget_panel.BudgetPanel:
+    return budget_panel.BudgetPanel(budget_panel.available_laws(tmp_path), budgets_usd=FEW_BUDGETS)
+
+
+def write_fits(data_dir: Path, bootstrap: object) -> None:
+    (data_dir / "results").mkdir(parents=True)
+    entry = {"joint": {"params": V1.params, "bootstrap": bootstrap}}
+    (data_dir / "results" / "fits.json").write_text(json.dumps(entry))
+
+
+def test_panel_shows_the_cost_models_optimum(panel: budget_panel.BudgetPanel) -> None:
+    expected = cost.optimal_allocation(V1, 1e5, include_inference=False)
+    assert shown(panel, "N*") == pytest.approx(expected.n_params[0], rel=1e-2)
+    assert shown(panel, "D*") == pytest.approx(expected.data_size[0], rel=1e-2)
+    assert shown(panel, "L*") == pytest.approx(expected.loss[0], rel=1e-3)
+
+
+def test_raising_the_budget_raises_n_star(panel: budget_panel.BudgetPanel) -> None:
+    before = shown(panel, "N*")
+    panel.budget.value = 1e6
+    assert shown(panel, "N*") > before
+    assert "Budget 1,000,000 USD" in panel.summary.value
+    assert panel.view.optimum.budget_usd[0] == 1e6
+
+
+@pytest.mark.slow
+def test_counting_inference_cost_drops_n_star_to_millions(panel: budget_panel.BudgetPanel) -> None:
+    panel.budget.value = 1e6
+    without = shown(panel, "N*")
+    panel.include_inference.value = True
+    assert shown(panel, "N*") < without
+    assert shown(panel, "N*") == pytest.approx(2.1e6, rel=0.05)
+    assert "with inference cost" in panel.summary.value
+
+
+@pytest.mark.slow
+def test_cost_assumptions_move_the_optimum_the_way_the_model_says(panel: budget_panel.BudgetPanel) -> None:
+    panel.include_inference.value = True
+    base = shown(panel, "N*")
+    panel.index_size.value = 30e9  # a thousand times smaller index: parameters are cheaper to run
+    assert shown(panel, "N*") > base
+    smaller_index = shown(panel, "N*")
+    panel.gpu_price.value = 10.0
+    assert shown(panel, "N*") < smaller_index
+    data_before = shown(panel, "D*")
+    panel.annotation_price.value = 6.0
+    assert shown(panel, "D*") < data_before
+    expected = cost.optimal_allocation(V1, 1e5, panel.settings().cost_model(), include_inference=True)
+    assert shown(panel, "N*") == pytest.approx(expected.n_params[0], rel=1e-2)
+
+
+def test_choosing_another_law_shows_its_optimum(panel: budget_panel.BudgetPanel) -> None:
+    panel.law.value = "paper_sigir"
+    sigir = reference.published_law("joint", "msmarco", "sigir")
+    expected = cost.optimal_allocation(sigir, 1e5, include_inference=False)
+    assert shown(panel, "N*") == pytest.approx(expected.n_params[0], rel=1e-2)
+
+
+@pytest.mark.parametrize("layout", ["columns", "records"])
+def test_our_fit_is_offered_with_intervals_when_fits_json_holds_one(tmp_path: Path, layout: str) -> None:
+    rng = np.random.default_rng(0)
+    columns = {k: list(v * np.exp(rng.normal(0, 0.03, 50))) for k, v in V1.params.items()}
+    records = [dict(zip(columns, row)) for row in zip(*columns.values())]
+    write_fits(tmp_path, columns if layout == "columns" else records)
+    choices = budget_panel.available_laws(tmp_path)
+    assert list(choices) == ["paper_v1", "paper_sigir", "our_fit"]
+    assert len(choices["our_fit"].bootstrap) == 50
+    panel = budget_panel.BudgetPanel(choices, budget_panel.PanelSettings(law="our_fit"), budgets_usd=FEW_BUDGETS)
+    assert "95% interval" in panel.summary.value
+
+
+def test_fits_json_without_a_joint_fit_offers_only_the_papers_laws(tmp_path: Path) -> None:
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "fits.json").write_text(json.dumps({"model_size": {"params": {}}}))
+    assert list(budget_panel.available_laws(tmp_path)) == ["paper_v1", "paper_sigir"]
+
+
+def test_unaffordable_setting_is_shown_and_recovers(tmp_path: Path) -> None:
+    settings = budget_panel.PanelSettings(budget_usd=1.0, include_inference=True)
+    panel = budget_panel.BudgetPanel(budget_panel.available_laws(tmp_path), settings, budgets_usd=FEW_BUDGETS)
+    assert panel.view is None and "cannot buy" in panel.summary.value
+    panel.budget.value = 1e4
+    assert panel.view is not None and shown(panel, "N*") > 1
+
+
+def test_unknown_law_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="our_fit"):
+        budget_panel.BudgetPanel(budget_panel.available_laws(tmp_path), budget_panel.PanelSettings(law="our_fit"))
+
+
+@pytest.mark.slow
+def test_save_figures_writes_both_pngs(panel: budget_panel.BudgetPanel, tmp_path: Path) -> None:
+    paths = panel.save_figures(tmp_path / "figures")
+    assert sorted(p.name for p in paths) == ["budget_contours.png", "budget_optimum.png"]
+    for path in paths:
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -1,0 +1,51 @@
+"""Notebook 06 run headless through papermill: the optimum table and both figures it stores."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from drscale.fit import published as reference
+
+from drscale import suite
+
+V1 = reference.published_law("joint", "msmarco", "v1")
+
+
+@pytest.mark.slow
+@pytest.mark.notebook
+def test_notebook_06_stores_optima_and_figures(tmp_path: Path, capfd) -> None:
+    data_dir, figures_dir = tmp_path / "data", tmp_path / "figures"
+    (data_dir / "results").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    bootstrap = [{k: v * np.exp(rng.normal(0, 0.03)) for k, v in V1.params.items()} for _ in range(50)]
+    fits = {"joint": {"params": V1.params, "bootstrap": bootstrap}}
+    (data_dir / "results" / "fits.json").write_text(json.dumps(fits))
+
+    suite.run_notebook(
+        "06_budget_allocation",
+        {
+            "data_dir": str(data_dir),
+            "figures_dir": str(figures_dir),
+            "budget_usd": 1e5,
+            "table_budgets_usd": [1e4, 1e6, 1e7],
+            "include_inference": True,
+            "law": "our_fit",
+        },
+        output_dir=tmp_path / "executed",
+        cell_timeout_s=120,
+    )
+    assert "without encryption" not in capfd.readouterr().err  # the kernel's log stays out of a headless run
+
+    table = pd.read_csv(data_dir / "results" / "budget_optimum.csv").set_index(["budget_usd", "include_inference"])
+    assert len(table) == 8
+    for budget, inference, published_n in [(1e4, False, 8.6e9), (1e5, False, 2.1e11), (1e6, True, 2.1e6), (1e7, True, 2.2e7)]:
+        row = table.loc[(budget, inference)]
+        assert row["n_params"] == pytest.approx(published_n, rel=0.05)
+        assert row["n_params_low"] < row["n_params"] < row["n_params_high"]
+    for name in ("budget_contours.png", "budget_optimum.png"):
+        assert (figures_dir / name).read_bytes()[:4] == b"\x89PNG"

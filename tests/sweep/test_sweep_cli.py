@@ -1,0 +1,124 @@
+"""The command-line sweep: spec validation, resume after SIGKILL, growing a finished grid."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from drscale.sweep.spec import SweepSpec
+from drscale.sweep.store import ResultsStore
+
+TRAIN = {"eval_points": 0, "selection": "last", "steps": 40, "batch_size": 8, "negatives": 16, "warmup_steps": 2, "passage_max_length": 24, "query_max_length": 12}
+EVALUATION = {"negatives": 32, "repeats": 2, "pool_size": 128}
+
+
+def write_spec(folder: Path, store: str, models: list[str], data_sizes: list[int]) -> Path:
+    spec = {
+        "data_dir": "data",
+        "dataset": "small",
+        "store": store,
+        "train": TRAIN,
+        "evaluation": EVALUATION,
+        "grid": {"models": models, "data_sizes": data_sizes},
+        "workers": 1,
+    }
+    path = folder / f"{Path(store).stem}.json"
+    path.write_text(json.dumps(spec))
+    return path
+
+
+def sweep_command(spec: Path) -> list[str]:
+    return [sys.executable, "-m", "drscale.sweep.runner", str(spec), "--no-progress"]
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory, small_data):
+    root = tmp_path_factory.mktemp("cli")
+    small_data.save(root / "data" / "prepared" / "small")
+    return root
+
+
+@pytest.mark.slow
+def test_resume_after_kill_keeps_every_run_once_with_identical_values(study):
+    models, sizes = ["L1_H16", "L1_H32"], [64, 128, 256]
+    reference = write_spec(study, "reference.jsonl", models, sizes)
+    subprocess.run(sweep_command(reference), check=True, capture_output=True, timeout=600)
+
+    killed = write_spec(study, "killed.jsonl", models, sizes)
+    store = ResultsStore(study / "killed.jsonl")
+    process = subprocess.Popen(sweep_command(killed), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while len(store.records()) < 2 and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.05)
+    time.sleep(0.5)  # into the next run's training
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    interrupted = store.records()
+    assert 2 <= len(interrupted) < len(models) * len(sizes), "the kill should land mid-sweep"
+    assert all(line.endswith("\n") for line in store.path.read_text().splitlines(keepends=True))
+
+    subprocess.run(sweep_command(killed), check=True, capture_output=True, timeout=600)
+    resumed, expected = store.records(), ResultsStore(study / "reference.jsonl").records()
+    assert sorted(r["run_id"] for r in resumed) == sorted(r["run_id"] for r in expected)
+    assert len({r["run_id"] for r in resumed}) == len(resumed) == 6
+    assert {r["run_id"]: r["ce"] for r in resumed} == {r["run_id"]: r["ce"] for r in expected}
+    assert [r["run_id"] for r in resumed[: len(interrupted)]] == [r["run_id"] for r in interrupted]
+
+
+@pytest.mark.slow
+def test_growing_a_finished_grid_runs_only_the_new_points(study):
+    store = ResultsStore(study / "grow.jsonl")
+    subprocess.run(sweep_command(write_spec(study, "grow.jsonl", ["L1_H16"], [64])), check=True, capture_output=True, timeout=600)
+    first = store.records()
+    result = subprocess.run(
+        sweep_command(write_spec(study, "grow.jsonl", ["L1_H16"], [64, 128])), check=True, capture_output=True, text=True, timeout=600
+    )
+    records = store.records()
+    assert records[:1] == first and len(records) == 2
+    assert records[1]["data_size"] == 128
+    assert "64" in result.stdout and "128" in result.stdout
+
+
+@pytest.mark.bad_input
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"grid": {"models": ["L1_H16"]}}, r"grid.data_sizes must be a non-empty list"),
+        ({"grid": {"models": [], "data_sizes": [8]}}, r"grid.models must be a non-empty list"),
+        ({"grid": {"models": ["L1_H16"], "data_sizes": [8], "sizes": [1]}}, r"unknown grid key\(s\) \['sizes'\]"),
+        ({"trian": {}}, r"unknown key\(s\) \['trian'\]"),
+        ({"train": {"stepz": 3}}, r"unknown training setting\(s\) \['stepz'\]"),
+        ({"train": {"steps": 0}}, "steps must be a positive integer"),
+        ({"evaluation": {"negativez": 3}}, r"unknown evaluation key\(s\) \['negativez'\]"),
+        ({"grid": {"models": ["L9_H9"], "data_sizes": [8]}}, "'L9_H9' is neither a size name"),
+        ({"preset": "fast"}, "unknown training preset 'fast'"),
+    ],
+)
+def test_bad_specs_name_the_key(change, message):
+    raw = {"grid": {"models": ["L1_H16"], "data_sizes": [64]}, **change}
+    with pytest.raises(ValueError, match=message):
+        SweepSpec.from_dict(raw, source="spec.json")
+
+
+@pytest.mark.bad_input
+def test_spec_files_report_the_json_line(tmp_path):
+    path = tmp_path / "spec.json"
+    path.write_text('{\n "grid": {\n "models": ["L1_H16"],,\n }\n}')
+    with pytest.raises(ValueError, match=r"spec.json line 3: not valid JSON"):
+        SweepSpec.from_file(path)
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        SweepSpec.from_file(tmp_path / "missing.json")
+
+
+def test_help_lists_the_spec_keys(capsys):
+    from drscale.sweep.runner import main
+
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    usage = capsys.readouterr().out
+    assert "spec keys: data_dir, dataset, device, evaluation, grid" in usage and "grid keys: data_sizes" in usage
