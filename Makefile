@@ -17,16 +17,16 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(PY) -m drscale.suite
+	$(PY) -m drscale suite
 
 # The joint (N, D) grid, then the fits and budget allocation again with the joint law (after demo).
 joint: $(STAMP)
-	$(PY) -m drscale.suite --joint
+	$(PY) -m drscale suite --joint
 
 # The comparison of training regimes on dev that chose the demo's regime (about 40 minutes on two cores).
 regime: $(STAMP)
-	$(PY) -m drscale.suite 01_prepare_data
-	$(PY) -m drscale.suite --regime
+	$(PY) -m drscale notebook 01_prepare_data
+	$(PY) -m drscale suite --regime
 
 test: $(STAMP) chromium
 	$(PY) -m pytest -q

@@ -19,8 +19,9 @@ import torch
 
 from drscale.model.encoder import build_encoder
 from drscale.data.prepare import prepare_data
-from drscale.sweep.runner import dev_set
+from drscale.sweep.run import dev_set
 from drscale.model.tokens import TokenizedData
+from drscale.train import keep_freed_memory
 from drscale.train.loop import train
 from drscale.train.config import CPU_PRESET
 
@@ -38,7 +39,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2, help="alternating runs of each setting")
     parser.add_argument("--data-dir", default="data")
     args = parser.parse_args()
-    torch.set_num_threads(1)  # as a sweep worker
+    torch.set_num_threads(1)  # as a sweep worker, which also keeps freed memory
+    keep_freed_memory()
     data = prepare_data(data_dir=args.data_dir)
     pairs = data.train_pair_rows(min(args.data_size, data.n_train_pairs), seed=0)
     watched = CPU_PRESET

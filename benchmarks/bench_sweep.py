@@ -34,7 +34,9 @@ from drscale.measure.entropy import encode, evaluate_contrastive_entropy, evalua
 from drscale.model.encoder import build_encoder
 from drscale.data.prepare import prepare_data
 from drscale.measure.ranking import evaluate_ranking
-from drscale.sweep.runner import EvalConfig, model_size_grid, run_sweep
+from drscale.sweep.runner import run_sweep
+from drscale.sweep.config import model_size_grid
+from drscale.measure.config import EvalConfig
 from drscale.model.tokens import TokenizedData
 from drscale.train.loop import train
 from drscale.train.config import CPU_PRESET

@@ -33,8 +33,11 @@ from _measure import bf16_matmul_supported
 from bench_train import drscale_steps, steady_seconds
 from drscale.model.encoder import build_encoder
 from drscale.data.prepare import prepare_data
-from drscale.sweep.runner import EvalConfig, RunConfig, run_one
+from drscale.sweep.run import run_one
+from drscale.sweep.config import RunConfig
+from drscale.measure.config import EvalConfig
 from drscale.model.tokens import TokenizedData
+from drscale.train import keep_freed_memory
 from drscale.train.config import CPU_PRESET
 
 
@@ -57,6 +60,7 @@ def main() -> None:
     parser.add_argument("--data-dir", default="data")
     args = parser.parse_args()
 
+    keep_freed_memory()  # as a sweep's workers do
     data = prepare_data("docstrings", args.data_dir)
     tokens = TokenizedData.build(data, build_encoder("L1_H8").tokenizer, CPU_PRESET.query_max_length, CPU_PRESET.passage_max_length)
     pairs = data.train_pair_rows(data.n_train_pairs)

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import datasets
 
-from drscale.sweep.runner import EvalConfig, RunConfig
+from drscale.sweep.config import RunConfig
+from drscale.measure.config import EvalConfig
 from drscale.train.config import CPU_PRESET
 
 

@@ -29,9 +29,11 @@ from pathlib import Path
 import datasets
 import pytest
 
-from drscale.sweep import runner as sweep
+from drscale.sweep import run as one_run
 from drscale.sweep.executors import LocalBackend
 from drscale.data.prepare import prepare_data
+from drscale.sweep.config import RunConfig
+from drscale.sweep.runner import run_sweep
 from drscale.sweep.spec import SweepSpec
 from drscale.sweep.store import ResultsStore
 from drscale.train.config import preset_config
@@ -251,20 +253,20 @@ def no_training(monkeypatch):
     def started(*args, **kwargs):
         raise AssertionError("training started despite a bad parameter")
 
-    monkeypatch.setattr(sweep, "train", started)
-    monkeypatch.setattr(sweep, "run_one", started)
+    monkeypatch.setattr(one_run, "train", started)
+    monkeypatch.setattr(one_run, "run_one", started)
 
 
 @pytest.mark.bad_input
 @pytest.mark.parametrize(("case", "change", "message"), PARAMETER_CASES, ids=[c[0] for c in PARAMETER_CASES])
 def test_bad_parameters_are_refused_before_any_training(tmp_path, small_data, no_training, case, change, message):
-    """Spec to sweep, as `python -m drscale.sweep.runner` does it: the error names the parameter and
+    """Spec to sweep, as `python -m drscale sweep` does it: the error names the parameter and
     its value, nothing trains and no results store is created."""
     raw = {"store": "results.jsonl", "train": TINY, "evaluation": {"negatives": 32, "repeats": 2, "pool_size": 128},
            "grid": GRID, **change}
     with pytest.raises(ValueError, match=message):
         spec = SweepSpec.from_dict(raw, base=tmp_path, source="spec.json")
-        sweep.run_sweep(spec.configs(), small_data, spec.store, device=spec.device, progress=False,
+        run_sweep(spec.configs(), small_data, spec.store, device=spec.device, progress=False,
                         backend=LocalBackend(workers=1))
     assert not (tmp_path / "results.jsonl").exists()
 
@@ -274,9 +276,9 @@ def test_an_incomplete_checkpoint_as_model_is_refused_before_any_training(tmp_pa
     staging = tmp_path / "models" / ".tmp-abc-x1y2"
     staging.mkdir(parents=True)
     (staging / "modules.json").write_text("[]")
-    config = sweep.RunConfig(str(staging), 32, preset_config("cpu", **TINY))
+    config = RunConfig(str(staging), 32, preset_config("cpu", **TINY))
     with pytest.raises(ValueError, match=r"\.tmp-abc-x1y2: not a complete checkpoint: a staging folder left by a save"):
-        sweep.run_sweep([config], small_data, tmp_path / "results.jsonl", progress=False)
+        run_sweep([config], small_data, tmp_path / "results.jsonl", progress=False)
     assert not (tmp_path / "results.jsonl").exists()
 
 
@@ -299,7 +301,7 @@ def test_a_damaged_store_is_refused_naming_the_line_and_left_as_it_was(tmp_path,
     path = tmp_path / "results.jsonl"
     path.write_bytes(content if isinstance(content, bytes) else content.encode())
     before = path.read_bytes()
-    config = sweep.RunConfig("L1_H16", 32, preset_config("cpu", **TINY))
+    config = RunConfig("L1_H16", 32, preset_config("cpu", **TINY))
     with pytest.raises(ValueError, match=rf"^{re.escape(str(path))} line {line}: .*{found}.*; expected one JSON run record per line"):
-        sweep.run_sweep([config], small_data, path, progress=False)
+        run_sweep([config], small_data, path, progress=False)
     assert path.read_bytes() == before

@@ -41,7 +41,9 @@ from matplotlib.figure import Figure
 from scipy import stats
 from scipy.optimize import isotonic_regression
 
-from drscale.sweep.runner import evaluation_label
+from drscale.common.files import write_text_atomic
+from drscale.study import Study
+from drscale.sweep.records import RunRecord, latest_finished
 
 RUN_COLUMNS = ("run_id", "model", "n_params", "data_size", "test_fingerprint", "evaluation", "ce")
 METRIC_ORDER = ("ndcg@10", "mrr@10", "recall@100", "recall@1000")
@@ -51,17 +53,16 @@ STAT_COLUMNS = ("metric", "runs", "spearman", "spearman_p", "kendall", "kendall_
 GROUP_COLUMNS = ("data_name", "test_fingerprint", "evaluation", "runs", "selected")
 
 
-def _ranked_runs(records: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+def _ranked_runs(records: Iterable[Mapping[str, Any]]) -> list[RunRecord]:
     """Finished runs that carry ranking metrics, the latest record of a run recorded twice
     (as `ResultsStore.finished` keeps it)."""
-    return list({r["run_id"]: r for r in records if r.get("status") == "finished" and r.get("ranking")}.values())
+    runs = (r if isinstance(r, RunRecord) else RunRecord(r) for r in records)
+    return [r for r in latest_finished(runs).values() if r.get("ranking")]
 
 
-def _study(record: Mapping[str, Any]) -> tuple[str, str]:
-    """(test fingerprint, CE measurement label) of a run: what its numbers can be compared within.
-    Records written before runs carried a test fingerprint fall back to their data fingerprint."""
-    data = record["data"]
-    return data.get("test_fingerprint", data["fingerprint"]), evaluation_label(record["config"]["evaluation"])
+def _study(record: RunRecord) -> tuple[str, str]:
+    """(test fingerprint, CE measurement label) of a run: what its numbers can be compared within."""
+    return record.test_fingerprint, record.evaluation
 
 
 def _selected(study: tuple[str, str], test_fingerprint: str | None, evaluation: str | None) -> bool:
@@ -234,22 +235,21 @@ def plot_agreement(table: pd.DataFrame, metric: str) -> Figure:
 
 def save_agreement(table: pd.DataFrame, summary: pd.DataFrame | None, data_dir: str | Path, ready: bool,
                    reason: str) -> dict[str, Path]:
-    """Write the per-run table, the statistics (CSV) and a JSON summary under `data_dir/results/`.
+    """Write the per-run table, the statistics (CSV) and a JSON summary with the study's tables (`Study.table`), atomically.
 
     With too few runs `summary` is None: the files are still written (statistics empty, JSON
     `ready: false` with the reason), so a reader can tell "not measured" from "disagreeing".
     The JSON names the data fingerprint and CE measurement of the runs (null without runs).
     """
     summary = pd.DataFrame(columns=list(STAT_COLUMNS)) if summary is None else summary
-    results = Path(data_dir) / "results"
-    results.mkdir(parents=True, exist_ok=True)
+    study = Study(data_dir)
     paths = {
-        "runs": results / "metric_agreement_runs.csv",
-        "statistics": results / "metric_agreement.csv",
-        "summary": results / "metric_agreement.json",
+        "runs": study.table("metric_agreement_runs"),
+        "statistics": study.table("metric_agreement"),
+        "summary": study.results / "metric_agreement.json",
     }
-    table.to_csv(paths["runs"], index=False)
-    summary.to_csv(paths["statistics"], index=False)
+    write_text_atomic(paths["runs"], table.to_csv(index=False))
+    write_text_atomic(paths["statistics"], summary.to_csv(index=False))
     document = {
         "ready": ready,
         "reason": reason,
@@ -259,7 +259,7 @@ def save_agreement(table: pd.DataFrame, summary: pd.DataFrame | None, data_dir: 
         "metrics": {row["metric"]: {k: _json_value(v) for k, v in row.items() if k != "metric"}
                     for row in summary.to_dict("records")},
     }
-    paths["summary"].write_text(json.dumps(document, indent=2, allow_nan=False) + "\n")
+    write_text_atomic(paths["summary"], json.dumps(document, indent=2, allow_nan=False) + "\n")
     return paths
 
 

@@ -1,10 +1,10 @@
-"""Training regimes for the CPU study, and the dev-split evidence that chooses between them.
+"""Training regimes: how the study's models are trained, by preset name, and the CPU study's candidates.
 
-A scaling law is only a finding if it does not come from the way the models were trained.
-This module names the regimes the CPU study has tried (the fixed 200-step budget it used to
-run, best-on-dev selection with a budget that reads the data, a learning rate per size chosen
-on dev, a pretrained start), runs the same model-size and data-size sweeps under each, and
-scores them on the dev split only: the test split never takes part in choosing.
+A regime is the training settings, a learning rate per size and a start (random or Inverse
+Cloze pre-trained). This module names the regimes the CPU study has tried (the fixed 200-step
+budget it used to run, best-on-dev selection with a budget that reads the data, a learning
+rate per size chosen on dev, a pretrained start) and the preset each notebook and spec asks
+for; `drscale.studies.training_regime` runs and scores them on dev to choose among them.
 """
 
 from __future__ import annotations
@@ -13,17 +13,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-import numpy as np
-import pandas as pd
 
-from drscale.sweep.executors import Backend
-from drscale.data.corpus import RetrievalData
-from drscale.fit.estimate import fit_data_size, fit_model_size
+from drscale.measure.config import EvalConfig
 from drscale.model.encoder import expand_models
-from drscale.train.pretrain import Pretraining
-from drscale.sweep.store import ResultsStore
-from drscale.sweep.runner import EvalConfig, RunConfig, run_sweep
+from drscale.sweep.config import RunConfig
 from drscale.train.config import CPU_PRESET, PAPER_PRESET, TrainConfig, with_overrides
+from drscale.train.pretrain import Pretraining
 
 CPU_MODELS = ("L1_H4", "L1_H8", "L1_H16", "L1_H32", "L1_H64", "L2_H96", "L2_H128")
 """The model-size family of the CPU study: seven sizes, N = 3.9e3 to 5.1e5 (2.1 decades),
@@ -89,116 +84,6 @@ def candidate_regimes(learning_rates: Mapping[str, float]) -> dict[str, Regime]:
     }
 
 
-def learning_rate_search(
-    data: RetrievalData,
-    store: ResultsStore,
-    models: Sequence[str] = CPU_MODELS,
-    rates: Sequence[float] = LEARNING_RATE_GRID,
-    base: TrainConfig = WATCHED,
-    evaluation: EvalConfig = REGIME_EVALUATION,
-    backend: Backend | None = None,
-    progress: bool = False,
-) -> pd.DataFrame:
-    """Best dev CE of every (model, rate) at the full training data, and the rate each model
-    would choose (`chosen`): the lowest dev CE. Test CE is not looked at."""
-    configs = [RunConfig(model=m, data_size=data.n_train_pairs, train=replace(base, learning_rate=r), evaluation=evaluation)
-               for m in models for r in rates]
-    table = run_sweep(configs, data, store, progress=progress, backend=backend)
-    trials = table.assign(learning_rate=[c.train.learning_rate for c in configs])[
-        ["model", "n_params", "learning_rate", "dev_ce", "best_step", "train_time_s"]]
-    trials["chosen"] = trials.groupby("model").dev_ce.transform("min") == trials.dev_ce
-    return trials.reset_index(drop=True)
-
-
-def chosen_rates(trials: pd.DataFrame) -> dict[str, float]:
-    """model -> the learning rate with the lowest dev CE in `trials`."""
-    return {row.model: float(row.learning_rate) for row in trials[trials.chosen].itertuples()}
-
-
-def regime_sweeps(
-    regime: Regime,
-    data: RetrievalData,
-    store: ResultsStore,
-    models: Sequence[str] = CPU_MODELS,
-    data_sizes: Sequence[int] = CPU_DATA_SIZES,
-    data_model: str = CPU_DATA_MODEL,
-    evaluation: EvalConfig = REGIME_EVALUATION,
-    backend: Backend | None = None,
-    progress: bool = False,
-) -> dict[str, pd.DataFrame]:
-    """The model-size sweep (every model on all training pairs) and the data-size sweep
-    (`data_model` on each nested subset) under `regime`."""
-    grids = {
-        "model_size": regime.model_size_grid(models, data.n_train_pairs, evaluation),
-        "data_size": regime.data_size_grid(data_model, data_sizes, evaluation),
-    }
-    return {name: run_sweep(grid, data, store, progress=progress, backend=backend) for name, grid in grids.items()}
-
-
-def score_sweeps(sweeps: Mapping[str, pd.DataFrame], column: str = "dev_ce", chance: float = float(np.log(257)),
-                 n_bootstrap: int = 1000) -> dict[str, Any]:
-    """How law-like a regime's sweeps are, measured on `column` (dev CE when choosing):
-    monotone steps, points below chance, R^2 on L, exponent intervals and their width
-    (upper / lower), the extrapolation error to the largest size, and the training time."""
-    scores: dict[str, Any] = {}
-    fitters = {"model_size": ("n_params", "alpha", fit_model_size), "data_size": ("data_size", "beta", fit_data_size)}
-    for name, (x, exponent, fitter) in fitters.items():
-        table = sweeps[name].dropna(subset=[column]).sort_values(x)
-        y = table[column].to_numpy(float)
-        result = fitter(table[x].to_numpy(float), y, n_bootstrap=n_bootstrap, seed=0)
-        low, high = result.intervals()[exponent]
-        short = "N" if name == "model_size" else "D"
-        scores.update({
-            f"{short} falls": f"{int((np.diff(y) < 0).sum())}/{len(y) - 1}",
-            f"{short} below chance": f"{int((y < chance).sum())}/{len(y)}",
-            f"{short} R2": result.r2["linear"],
-            f"{exponent}": result.params[exponent],
-            f"{exponent} 95%": f"[{low:.2f}, {high:.2f}]",
-            f"{exponent} hi/lo": high / low if low > 0 else float("inf"),
-            f"{short} extrap. err": result.extrapolation.max_abs_error if result.extrapolation else float("nan"),
-        })
-    scores["train time (s)"] = float(sum(s.train_time_s.sum() for s in sweeps.values()))
-    return scores
-
-
-TARGETS = {
-    "N falls": "CE falls at every step up in N",
-    "D falls": "CE falls at every step up in D",
-    "N below chance": "every model-size point below chance",
-    "D below chance": "every data-size point below chance",
-    "N R2": "R^2 of L(N) >= 0.98",
-    "D R2": "R^2 of L(D) >= 0.98",
-    "alpha hi/lo": "alpha's 95% interval within a factor of 4",
-    "beta hi/lo": "beta's 95% interval within a factor of 4",
-    "N extrap. err": "largest N predicted within 3%",
-    "D extrap. err": "largest D predicted within 3%",
-}
-"""What a regime's laws should show (the study's targets), scored by `targets_met`."""
-
-
-def targets_met(scores: Mapping[str, Any]) -> dict[str, bool]:
-    """Which of `TARGETS` a regime's `score_sweeps` meets."""
-    def all_of(count: str) -> bool:
-        done, total = (int(part) for part in str(count).split("/"))
-        return done == total
-
-    return {
-        key: all_of(scores[key]) if key.endswith(("falls", "chance"))
-        else scores[key] >= 0.98 if key.endswith("R2")
-        else scores[key] <= 4.0 if key.endswith("hi/lo")
-        else scores[key] <= 0.03
-        for key in TARGETS
-    }
-
-
-def choose_regime(dev_scores: pd.DataFrame) -> str:
-    """The regime meeting the most `TARGETS` on dev; among equals, the cheapest to train.
-
-    The rule is fixed before any regime is scored, and sees dev scores only."""
-    met = {name: sum(targets_met(row).values()) for name, row in dev_scores.iterrows()}
-    return min(met, key=lambda name: (-met[name], float(dev_scores.loc[name, "train time (s)"])))
-
-
 CPU_LEARNING_RATE_TRIALS: dict[str, dict[float, float]] = {
     "L1_H4": {1e-3: 5.2083, 2e-3: 5.0565, 4e-3: 5.0051},
     "L1_H8": {1e-3: 4.8859, 2e-3: 4.5894, 4e-3: 4.4707},
@@ -208,7 +93,7 @@ CPU_LEARNING_RATE_TRIALS: dict[str, dict[float, float]] = {
     "L2_H96": {1e-3: 2.9627, 2e-3: 2.8803, 4e-3: 3.4082},
     "L2_H128": {1e-3: 2.6721, 2e-3: 2.7514, 4e-3: 5.5486},
 }
-"""Best dev CE of each CPU size at each rate of `LEARNING_RATE_GRID`: `learning_rate_search`
+"""Best dev CE of each CPU size at each rate of `LEARNING_RATE_GRID`: `drscale.studies.training_regime.learning_rate_search`
 with `CPU_PRESET` (531 steps, one epoch of all 16,981 training pairs of the embedded data,
 fingerprint 22c4b17a299f559a; 256 dev pairs, 256 negatives from a 512-passage pool), on the
 development machine (2 cores). Smaller models want larger rates; L2_H128 at 4e-3 collapsed
@@ -221,7 +106,7 @@ CPU_LEARNING_RATES: dict[str, float] = {
 """The rate each CPU size chose on dev: the lowest dev CE of its trials."""
 
 CHOSEN_REGIME = "best-dev"
-"""The candidate regime `choose_regime` picked from the dev scores of notebook 09's run on the
+"""The candidate regime `drscale.studies.training_regime.choose_regime` picked from the dev scores of notebook 09's run on the
 development machine; the `cpu` preset runs it. `best-dev` and `best-dev+lr` met the same six
 of the ten targets on dev, and the rule's tie-break (fixed before the scores were seen) took
 the cheaper to train, `best-dev` (556 s against 588 s), although `best-dev+lr` scored better

@@ -1,7 +1,7 @@
 """A sweep described in a file: which data, which training preset, which grid of runs.
 
 The same spec runs from a notebook or from the command line on a cluster
-(`python -m drscale.sweep.runner SPEC`), so a study is reproducible from one small file. JSON works
+(`python -m drscale sweep SPEC`), so a study is reproducible from one small file. JSON works
 everywhere; TOML needs Python 3.11+ (tomllib).
 
     {
@@ -20,9 +20,11 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from drscale.study import Study
 from drscale.sweep.executors import LocalBackend
 from drscale.model.encoder import expand_models
-from drscale.sweep.runner import EvalConfig, RunConfig
+from drscale.sweep.config import RunConfig
+from drscale.measure.config import EvalConfig
 from drscale.sweep.regime import study_regime
 from drscale.common.device import device_named
 
@@ -88,7 +90,7 @@ class SweepSpec:
         spec = cls(
             data_dir=str(data_dir),
             dataset=raw.get("dataset", "docstrings"),
-            store=str(base / raw["store"]) if "store" in raw else str(data_dir / "runs" / "results.jsonl"),
+            store=str(base / raw["store"]) if "store" in raw else str(Study(data_dir).store_path),
             preset=raw.get("preset", "cpu"),
             pretraining=raw.get("pretraining"),
             train=dict(raw.get("train", {})),

@@ -7,7 +7,7 @@ import pytest
 
 from drscale.common import files
 from drscale.common.files import write_text_atomic
-from drscale.sweep.runner import save_table
+from drscale.sweep.records import save_table
 
 
 def test_writes_creates_the_folder_and_replaces(tmp_path):

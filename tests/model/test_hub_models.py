@@ -8,10 +8,12 @@ from transformers import BertConfig, BertModel
 
 from drscale.model import encoder as models
 
-from drscale.sweep import runner as sweep
+from drscale.sweep import run as one_run
 from drscale.model.encoder import HUB_MINIATURES, MODEL_PRESETS, build_model, expand_models, is_hub_id, load_tokenizer
 from drscale.sweep.store import ResultsStore
-from drscale.sweep.runner import EvalConfig, RunConfig, run_sweep
+from drscale.sweep.runner import run_sweep
+from drscale.sweep.config import RunConfig
+from drscale.measure.config import EvalConfig
 from drscale.train.config import CPU_PRESET
 
 TINY = replace(CPU_PRESET, eval_points=0, selection="last", epochs=None, steps=2, warmup_steps=0, batch_size=8, negatives=16,
@@ -67,7 +69,7 @@ def _offline_hub(monkeypatch):
 @pytest.mark.bad_input
 def test_offline_a_hub_id_is_refused_before_any_training_with_a_way_out(monkeypatch, small_data, tmp_path):
     calls = _offline_hub(monkeypatch)
-    monkeypatch.setattr(sweep, "train", lambda *a, **k: pytest.fail("trained although the model cannot be had"))
+    monkeypatch.setattr(one_run, "train", lambda *a, **k: pytest.fail("trained although the model cannot be had"))
     grid = [RunConfig("L1_H16", 32, TINY, EvalConfig(negatives=16, repeats=1, pool_size=64)),
             RunConfig("google/bert_uncased_L-2_H-128_A-2", 32, TINY, EvalConfig(negatives=16, repeats=1, pool_size=64))]
     store = ResultsStore(tmp_path / "results.jsonl")

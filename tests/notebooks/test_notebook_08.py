@@ -12,7 +12,8 @@ import pytest
 from drscale.studies.metric_agreement import figure_name
 from drscale.data.prepare import prepared_folder
 from drscale.suite import run_notebook
-from drscale.sweep.runner import EvalConfig, study_store
+from drscale.sweep.store import study_store
+from drscale.measure.config import EvalConfig
 from samples import failed_record, finished_record
 
 pytestmark = pytest.mark.notebook

@@ -7,7 +7,7 @@ import pytest
 
 from drscale.data.prepare import load_prepared
 from drscale.suite import run_notebook
-from drscale.sweep.runner import study_store
+from drscale.sweep.store import study_store
 
 pytestmark = pytest.mark.notebook
 

@@ -15,7 +15,7 @@ import pytest
 
 from drscale.data.prepare import load_prepared
 from drscale.suite import run_notebook
-from drscale.sweep.runner import study_store
+from drscale.sweep.store import study_store
 from real_shapes import write_beir, write_hf, write_msmarco, write_t2ranking
 
 pytestmark = pytest.mark.notebook

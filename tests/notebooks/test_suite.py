@@ -3,7 +3,7 @@ import json
 import papermill
 import pytest
 
-from drscale.suite import JOINT_NOTEBOOKS, NOTEBOOK_DIR, NOTEBOOKS, REGIME_NOTEBOOKS, main, notebook_path, run_notebook
+from drscale.suite import JOINT_NOTEBOOKS, NOTEBOOK_DIR, NOTEBOOKS, REGIME_NOTEBOOKS, notebook_path, run_notebook
 
 
 def test_every_notebook_is_in_a_suite_and_committed_clean():
@@ -16,32 +16,6 @@ def test_every_notebook_is_in_a_suite_and_committed_clean():
         assert "parameters" in code[0]["metadata"].get("tags", []), name
         assert not any(c.get("outputs") or c.get("execution_count") for c in code), name
         assert papermill.inspect_notebook(str(notebook_path(name))), name
-
-
-@pytest.mark.bad_input
-def test_an_unknown_notebook_is_named_with_the_valid_names(capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        main(["09_missing"])
-    assert exit_info.value.code == 2
-    error = capsys.readouterr().err
-    assert "no notebook '09_missing'; choose from 01_prepare_data, 02_model_size_sweep" in error
-    assert "Traceback" not in error
-
-
-def test_help_lists_the_notebooks_and_the_parameter_flag(capsys):
-    with pytest.raises(SystemExit):
-        main(["--help"])
-    usage = capsys.readouterr().out
-    assert usage.startswith("usage: python -m drscale.suite") and "09_training_regime" in usage and "-p NAME VALUE" in usage
-
-
-@pytest.mark.bad_input
-def test_a_parameter_from_the_command_line_reaches_the_notebook_check(tmp_path):
-    """`-p` values are Python literals: a misspelt name is refused by the notebook's parameter check."""
-    with pytest.raises(ValueError, match=r"unknown parameter\(s\) \['modle'\]"):
-        main(["02_model_size_sweep", "-p", "modle", "L1_H16", "--output-dir", str(tmp_path)])
-    with pytest.raises(ValueError, match="parameter 'ce_negatives' expects int like its default 256; got str 'ten'"):
-        main(["02_model_size_sweep", "-p", "ce_negatives", "ten", "--output-dir", str(tmp_path)])
 
 
 @pytest.mark.bad_input

@@ -19,7 +19,7 @@ from drscale.studies.metric_agreement import (
     plot_agreement,
     save_agreement,
 )
-from drscale.sweep.runner import EvalConfig
+from drscale.measure.config import EvalConfig
 from samples import FINGERPRINT, failed_record, finished_record
 
 OTHER_DATA = "fedcba9876543210"

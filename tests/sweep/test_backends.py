@@ -4,7 +4,9 @@ import pytest
 
 from drscale.sweep.executors import LocalBackend, RayBackend
 from drscale.sweep.store import ResultsStore
-from drscale.sweep.runner import EvalConfig, model_size_grid, run_sweep
+from drscale.sweep.runner import run_sweep
+from drscale.sweep.config import model_size_grid
+from drscale.measure.config import EvalConfig
 from drscale.train.config import CPU_PRESET
 
 TINY = replace(CPU_PRESET, eval_points=0, selection="last", epochs=None, steps=6, batch_size=8, negatives=16, warmup_steps=1, passage_max_length=24, query_max_length=12)

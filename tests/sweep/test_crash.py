@@ -16,7 +16,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from drscale.sweep import runner as sweep
+from drscale.sweep import run as one_run
 from drscale.sweep.executors import LocalBackend
 from drscale.data.corpus import RetrievalData
 from drscale.model.encoder import build_encoder
@@ -24,7 +24,9 @@ from drscale.data.prepare import load_prepared, prepare_data, prepared_folder
 from drscale.sweep.store import ResultsStore
 from drscale.suite import run_notebook
 from drscale.model.checkpoint import CHECKPOINT_MANIFEST, load_checkpoint, save_checkpoint
-from drscale.sweep.runner import EvalConfig, data_size_grid, run_sweep
+from drscale.sweep.runner import run_sweep
+from drscale.sweep.config import data_size_grid
+from drscale.measure.config import EvalConfig
 from drscale.train.config import CPU_PRESET
 from samples import MSMARCO, write
 from samples import finished_record
@@ -74,7 +76,7 @@ def reference(tmp_path_factory, small_data):
 def test_an_interrupt_at_any_stage_keeps_finished_runs_and_resume_completes(tmp_path, small_data, reference, monkeypatch, where):
     """Ctrl-C (or a notebook's Stop) in the second run, at each stage of it: the first run's
     record is whole, no checkpoint folder is half there, and a resume gives the reference."""
-    real, calls = getattr(sweep, where), []
+    real, calls = getattr(one_run, where), []
 
     def interrupt_second_run(*args, **kwargs):
         calls.append(where)
@@ -82,7 +84,7 @@ def test_an_interrupt_at_any_stage_keeps_finished_runs_and_resume_completes(tmp_
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(sweep, where, interrupt_second_run)
+    monkeypatch.setattr(one_run, where, interrupt_second_run)
     store, models = ResultsStore(tmp_path / "r.jsonl"), tmp_path / "models"
     with pytest.raises(KeyboardInterrupt):
         run_sweep(GRID, small_data, store, progress=False, backend=SEQUENTIAL, checkpoint_dir=models)
@@ -90,7 +92,7 @@ def test_an_interrupt_at_any_stage_keeps_finished_runs_and_resume_completes(tmp_
     assert first["status"] == "finished" and first["ce"] == reference[first["run_id"]]["ce"]
     assert sorted(p.name for p in models.iterdir()) == [first["run_id"]]  # no staging folder, no partial save
 
-    monkeypatch.setattr(sweep, where, real)
+    monkeypatch.setattr(one_run, where, real)
     run_sweep(GRID, small_data, store, progress=False, backend=SEQUENTIAL, checkpoint_dir=models)
     records = store.records()
     assert records[0] == first and len(records) == 2

@@ -21,7 +21,9 @@ from drscale.sweep.spec import SweepSpec
 from drscale.sweep.store import ResultsStore
 from drscale.suite import notebook_path
 from drscale.sweep.regime import study_regime
-from drscale.sweep.runner import EvalConfig, RunConfig, run_sweep
+from drscale.sweep.runner import run_sweep
+from drscale.sweep.config import RunConfig
+from drscale.measure.config import EvalConfig
 from drscale.train.config import TrainConfig, preset_config
 
 VOLATILE = {"train_time_s", "eval_time_s", "dev_eval_s"}
@@ -33,7 +35,7 @@ TINY_EVAL = {"negatives": 32, "repeats": 2, "pool_size": 128}
 
 
 def sweep_in_fresh_process(spec: Path) -> None:
-    subprocess.run([sys.executable, "-m", "drscale.sweep.runner", str(spec), "--no-progress"], check=True, capture_output=True, timeout=900)
+    subprocess.run([sys.executable, "-m", "drscale", "sweep", str(spec), "--no-progress"], check=True, capture_output=True, timeout=900)
 
 
 def comparable(records: list[dict]) -> dict[str, dict]:

@@ -5,7 +5,7 @@ import pytest
 
 from drscale.sweep.store import ResultsStore
 from drscale.common.files import config_hash
-from drscale.sweep.runner import EvalConfig
+from drscale.measure.config import EvalConfig
 from samples import FINGERPRINT, failed_record, finished_record
 
 
@@ -142,7 +142,7 @@ def test_a_bad_torn_last_line_is_still_only_a_crash_and_skipped(tmp_path):
 def test_a_bare_record_stops_a_sweep_table_at_its_line_not_with_a_key_error(tmp_path):
     """The failure this check exists for: a record holding only run_id and status used to
     pass the store and crash `results_table` with KeyError: 'model'."""
-    from drscale.sweep.runner import results_table
+    from drscale.sweep.records import results_table
 
     store = ResultsStore(tmp_path / "runs.jsonl")
     write_lines(store, finished_record("a"), {"run_id": "b", "status": "finished"})

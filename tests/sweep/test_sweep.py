@@ -3,10 +3,12 @@ from pathlib import Path
 
 import pytest
 
-from drscale.sweep import runner as sweep
+from drscale.sweep import run as one_run
 from drscale.sweep.executors import LocalBackend
 from drscale.sweep.store import ResultsStore
-from drscale.sweep.runner import EvalConfig, RunConfig, data_size_grid, model_size_grid, run_sweep
+from drscale.sweep.runner import run_sweep
+from drscale.sweep.config import RunConfig, data_size_grid, model_size_grid
+from drscale.measure.config import EvalConfig
 from drscale.train.loop import TrainingDiverged
 from drscale.train.config import CPU_PRESET
 
@@ -38,7 +40,7 @@ def test_sweep_records_each_run_and_skips_finished_ones(tmp_path, small_data, mo
         return {"run_id": config.run_id(fingerprint), "status": "failed", "error": "not run in this test",
                 "model": config.model, "data_size": config.data_size}
 
-    monkeypatch.setattr(sweep, "run_one", record_call)
+    monkeypatch.setattr(one_run, "run_one", record_call)
     grown = grid + model_size_grid(["L1_H64"], 64, TINY, evaluation=QUICK_EVAL)
     with pytest.warns(UserWarning, match="L1_H64 D=64: not run in this test"):
         assert run_sweep(grown, small_data, store, progress=False, backend=SEQUENTIAL).ce.tolist() == table.ce.tolist()
@@ -57,7 +59,7 @@ def test_a_diverged_run_is_recorded_as_failed_and_left_out_of_the_table(tmp_path
     def diverge(*args, **kwargs):
         raise TrainingDiverged(step=2, loss=float("nan"))
 
-    monkeypatch.setattr(sweep, "train", diverge)
+    monkeypatch.setattr(one_run, "train", diverge)
     store = ResultsStore(tmp_path / "results.jsonl")
     with pytest.warns(UserWarning, match=r"1 failed run\(s\) left out of the table: L1_H16 D=32: training loss became nan at step 2"):
         table = run_sweep(data_size_grid("L1_H16", [32], TINY, evaluation=QUICK_EVAL), small_data, store, progress=False, backend=SEQUENTIAL)
@@ -120,5 +122,5 @@ def test_a_failed_save_leaves_no_folder_behind(tmp_path, monkeypatch):
 
     monkeypatch.setattr(model, "save", crash)
     with pytest.raises(OSError, match="disk full"):
-        sweep.save_checkpoint(model, tmp_path / "models" / "abc")
+        one_run.save_checkpoint(model, tmp_path / "models" / "abc")
     assert list((tmp_path / "models").iterdir()) == []

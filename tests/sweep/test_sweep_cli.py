@@ -33,7 +33,7 @@ def write_spec(folder: Path, store: str, models: list[str], data_sizes: list[int
 
 
 def sweep_command(spec: Path) -> list[str]:
-    return [sys.executable, "-m", "drscale.sweep.runner", str(spec), "--no-progress"]
+    return [sys.executable, "-m", "drscale", "sweep", str(spec), "--no-progress"]
 
 
 @pytest.fixture(scope="module")
@@ -114,11 +114,3 @@ def test_spec_files_report_the_json_line(tmp_path):
     with pytest.raises(FileNotFoundError, match="does not exist"):
         SweepSpec.from_file(tmp_path / "missing.json")
 
-
-def test_help_lists_the_spec_keys(capsys):
-    from drscale.sweep.runner import main
-
-    with pytest.raises(SystemExit):
-        main(["--help"])
-    usage = capsys.readouterr().out
-    assert "spec keys: data_dir, dataset, device, evaluation, grid" in usage and "grid keys: data_sizes" in usage

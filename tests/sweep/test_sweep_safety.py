@@ -20,11 +20,13 @@ import psutil
 import pytest
 import torch
 
-from drscale.sweep import runner as sweep
+from drscale.sweep import run as one_run
 from drscale.sweep.executors import LocalBackend
 from drscale.sweep.claims import RunClaims
 from drscale.sweep.store import ResultsStore
-from drscale.sweep.runner import EvalConfig, RunConfig, model_size_grid, run_sweep
+from drscale.sweep.runner import run_sweep
+from drscale.sweep.config import RunConfig, model_size_grid
+from drscale.measure.config import EvalConfig
 from drscale.train.config import CPU_PRESET
 
 TINY = replace(CPU_PRESET, eval_points=0, selection="last", epochs=None, steps=4, batch_size=8, negatives=16,
@@ -48,7 +50,7 @@ def test_a_run_that_raises_in_a_pool_is_recorded_failed_and_the_others_finish(tm
 
 
 def test_a_store_that_cannot_be_written_is_refused_before_training(tmp_path, small_data, monkeypatch):
-    monkeypatch.setattr(sweep, "run_one", lambda *a, **k: pytest.fail("a run started"))
+    monkeypatch.setattr(one_run, "run_one", lambda *a, **k: pytest.fail("a run started"))
     (tmp_path / "file").write_text("a file where the store's folder should be")
     with pytest.raises(PermissionError, match=r"file.* cannot be written.*nothing was trained"):
         run_sweep(model_size_grid(["L1_H16"], 64, TINY, evaluation=QUICK_EVAL), small_data,
@@ -90,7 +92,9 @@ SWEEP = textwrap.dedent("""
     from dataclasses import replace
     from drscale.sweep.executors import LocalBackend
     from drscale.data.corpus import RetrievalData
-    from drscale.sweep.runner import EvalConfig, model_size_grid, run_sweep
+    from drscale.sweep.runner import run_sweep
+    from drscale.sweep.config import model_size_grid
+    from drscale.measure.config import EvalConfig
     from drscale.train.config import CPU_PRESET
     steps = int(sys.argv[3])
     train = replace(CPU_PRESET, eval_points=0, selection="last", epochs=None, steps=steps, batch_size=8, negatives=16,
@@ -155,7 +159,9 @@ UNGUARDED = textwrap.dedent("""
     from dataclasses import replace
     from drscale.sweep.executors import LocalBackend
     from drscale.data.corpus import RetrievalData
-    from drscale.sweep.runner import EvalConfig, model_size_grid, run_sweep
+    from drscale.sweep.runner import run_sweep
+    from drscale.sweep.config import model_size_grid
+    from drscale.measure.config import EvalConfig
     from drscale.train.config import CPU_PRESET
     train = replace(CPU_PRESET, eval_points=0, selection="last", epochs=None, steps=4, batch_size=8, negatives=16,
                     warmup_steps=1, passage_max_length=24, query_max_length=12)

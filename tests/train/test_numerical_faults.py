@@ -13,10 +13,12 @@ from drscale.fit import estimate as fit
 
 from drscale.fit import laws
 
-from drscale.sweep import runner as sweep
+from drscale.sweep import run as one_run
 from drscale.sweep.executors import LocalBackend
 from drscale.sweep.store import ResultsStore
-from drscale.sweep.runner import EvalConfig, data_size_grid, model_size_grid, run_sweep
+from drscale.sweep.runner import run_sweep
+from drscale.sweep.config import data_size_grid, model_size_grid
+from drscale.measure.config import EvalConfig
 from drscale.train.config import CPU_PRESET
 
 TINY = replace(CPU_PRESET, eval_points=0, selection="last", epochs=None, steps=6, batch_size=8, negatives=16, warmup_steps=1, passage_max_length=24, query_max_length=12)
@@ -38,7 +40,7 @@ def test_a_run_that_really_diverges_stops_early_and_is_recorded_failed_with_its_
 
 
 def test_an_infinite_contrastive_entropy_is_recorded_as_failed(tmp_path, small_data, monkeypatch):
-    monkeypatch.setattr(sweep, "evaluate_contrastive_entropy", lambda *args, **kwargs: float("inf"))
+    monkeypatch.setattr(one_run, "evaluate_contrastive_entropy", lambda *args, **kwargs: float("inf"))
     store = ResultsStore(tmp_path / "r.jsonl")
     with pytest.warns(UserWarning, match="contrastive entropy is inf"):
         run_sweep(data_size_grid("L1_H16", [32], TINY, evaluation=QUICK_EVAL), small_data, store, progress=False,
@@ -93,14 +95,14 @@ def test_a_nan_handed_straight_to_a_law_is_refused_and_points_to_fit_runs():
 @pytest.mark.slow
 def test_a_store_with_a_failed_run_fits_from_its_finished_runs(tmp_path, small_data, monkeypatch):
     """End to end: a sweep where one model diverges, the store's frame handed to `fit_runs`."""
-    real_train = sweep.train
+    real_train = one_run.train
 
     def diverge_for_l1_h8(model, *args, **kwargs):
         if model[0].auto_model.config.hidden_size == 8:
-            raise sweep.TrainingDiverged(step=3, loss=float("inf"))
+            raise one_run.TrainingDiverged(step=3, loss=float("inf"))
         return real_train(model, *args, **kwargs)
 
-    monkeypatch.setattr(sweep, "train", diverge_for_l1_h8)
+    monkeypatch.setattr(one_run, "train", diverge_for_l1_h8)
     store = ResultsStore(tmp_path / "r.jsonl")
     grid = model_size_grid(["L1_H8", "L1_H16", "L1_H32", "L1_H64", "L2_H64"], 64, TINY, evaluation=QUICK_EVAL)
     with pytest.warns(UserWarning, match="L1_H8 D=64: training loss became inf at step 3"):

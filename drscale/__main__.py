@@ -1,0 +1,143 @@
+"""The command line: `python -m drscale` runs the notebook suite, one notebook with parameters,
+or a sweep spec, and lists the notebooks.
+
+    python -m drscale suite                 the demo: every notebook on its defaults
+    python -m drscale suite --joint         the joint grid, then the fits and budgets again
+    python -m drscale notebook 03_data_size_sweep -p data_sizes "[256, 1024]"
+    python -m drscale sweep spec.json       a sweep without Jupyter (a cluster, a GPU box)
+    python -m drscale notebooks             what there is to run
+
+A user's mistake (a notebook that does not exist, a parameter it does not declare, a bad
+spec) ends in one line naming it, not a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import fields
+from typing import Any
+
+from drscale import suite
+from drscale.data.prepare import load_prepared
+from drscale.measure.config import EvalConfig
+from drscale.study import Study
+from drscale.sweep.executors import LocalBackend, RayBackend
+from drscale.sweep.runner import run_sweep
+from drscale.sweep.spec import GRID_KEYS, TOP_KEYS, SweepSpec
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.command(args, parser)
+    except (ValueError, FileNotFoundError) as error:
+        parser.exit(2, f"{parser.prog} {args.name}: error: {error}\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m drscale", description=__doc__.splitlines()[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog="\n".join(__doc__.splitlines()[3:8]))
+    commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
+
+    run = commands.add_parser("suite", help="run the notebook suite headless (the demo)",
+                              description=suite.__doc__.splitlines()[0])
+    run.add_argument("--joint", action="store_true", help="run the joint grid and refit (after the demo)")
+    run.add_argument("--regime", action="store_true", help="compare the training regimes on dev (after notebook 01)")
+    _notebook_options(run)
+    run.set_defaults(command=_run_suite, name="suite")
+
+    one = commands.add_parser("notebook", help="run one notebook, with parameters",
+                              epilog=f"notebooks: {', '.join(suite.notebook_names())}")
+    one.add_argument("notebook", metavar="NOTEBOOK", help="its name, e.g. 03_data_size_sweep")
+    _notebook_options(one)
+    one.set_defaults(command=_run_notebook, name="notebook")
+
+    sweep = commands.add_parser("sweep", help="run a sweep spec without Jupyter", epilog=_spec_keys())
+    sweep.add_argument("spec", help="sweep spec (.json, or .toml on Python 3.11+)")
+    sweep.add_argument("--workers", type=int, default=None, help="parallel runs (default: the spec's, else one per core)")
+    sweep.add_argument("--ray", metavar="ADDRESS", nargs="?", const="local",
+                       help="run on Ray: 'local', 'auto' or a cluster address")
+    sweep.add_argument("--no-progress", action="store_true", help="no progress bars (for logs)")
+    sweep.set_defaults(command=_run_sweep, name="sweep")
+
+    listing = commands.add_parser("notebooks", help="list the notebooks and what each suite runs")
+    listing.set_defaults(command=_list_notebooks, name="notebooks")
+    return parser
+
+
+def _notebook_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                        help="set a notebook parameter; VALUE is a Python literal (2e-3, None, [64, 256]) or else text")
+    parser.add_argument("--output-dir", default=None,
+                        help=f"where the executed copies go (default: {Study().executed})")
+
+
+def _run_suite(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    names = suite.JOINT_NOTEBOOKS if args.joint else suite.REGIME_NOTEBOOKS if args.regime else suite.NOTEBOOKS
+    return _run(names, args)
+
+
+def _run_notebook(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    if args.notebook not in suite.notebook_names():
+        raise ValueError(f"no notebook {args.notebook!r}; choose from {', '.join(suite.notebook_names())}")
+    return _run([args.notebook], args)
+
+
+def _run(names: Sequence[str], args: argparse.Namespace) -> int:
+    parameters = {name: _literal(value) for name, value in args.parameter}
+    output_dir = args.output_dir or Study().executed
+    started = time.perf_counter()
+    for name in names:
+        start = time.perf_counter()
+        print(f"[drscale] running {name} ...", flush=True)
+        target = suite.run_notebook(name, parameters, output_dir=output_dir)
+        print(f"[drscale] {name} done in {time.perf_counter() - start:.0f} s -> {target}", flush=True)
+    if len(names) > 1:
+        print(f"[drscale] suite done in {time.perf_counter() - started:.0f} s", flush=True)
+    return 0
+
+
+def _literal(value: str) -> Any:
+    """A command-line parameter value: a Python literal where it parses as one, else the text."""
+    try:
+        return ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        return value
+
+
+def _spec_keys() -> str:
+    return (f"spec keys: {', '.join(sorted(TOP_KEYS))}; grid keys: {', '.join(sorted(GRID_KEYS))}; "
+            f"train: any TrainConfig field; evaluation: {', '.join(f.name for f in fields(EvalConfig))}. "
+            f"See drscale/sweep/spec.py for an example.")
+
+
+def _run_sweep(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    spec = SweepSpec.from_file(args.spec)
+    data = load_prepared(spec.data_dir, spec.dataset)
+    if args.ray:
+        backend = RayBackend(address=None if args.ray == "local" else args.ray)
+    else:
+        backend = LocalBackend(workers=args.workers or spec.workers)
+    table = run_sweep(spec.configs(), data, spec.store, device=spec.device, progress=not args.no_progress,
+                      backend=backend)
+    print(table.to_string(index=False))
+    return 0
+
+
+def _list_notebooks(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    suites = {"demo (suite)": suite.NOTEBOOKS, "suite --joint": suite.JOINT_NOTEBOOKS,
+              "suite --regime": suite.REGIME_NOTEBOOKS}
+    for name in suite.notebook_names():
+        runs_in = [label for label, names in suites.items() if name in names]
+        print(f"{name:28s} {', '.join(runs_in)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,70 @@
+"""`python -m drscale`: its commands run what they name, and a user's mistake ends in one line naming it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from drscale.__main__ import main
+
+
+def error_of(capsys, argv: list[str]) -> str:
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err
+    assert "Traceback" not in error
+    return error
+
+
+@pytest.mark.bad_input
+def test_an_unknown_notebook_is_named_with_the_valid_names(capsys):
+    error = error_of(capsys, ["notebook", "09_missing"])
+    assert "no notebook '09_missing'; choose from 01_prepare_data, 02_model_size_sweep" in error
+
+
+@pytest.mark.bad_input
+def test_a_misspelt_or_mistyped_parameter_is_one_line_naming_it(capsys, tmp_path):
+    """`-p` values are Python literals: a misspelt name or a wrong type is refused by the notebook's parameter check."""
+    error = error_of(capsys, ["notebook", "02_model_size_sweep", "-p", "modle", "L1_H16", "--output-dir", str(tmp_path)])
+    assert "unknown parameter(s) ['modle']" in error
+    error = error_of(capsys, ["notebook", "02_model_size_sweep", "-p", "ce_negatives", "ten", "--output-dir", str(tmp_path)])
+    assert "parameter 'ce_negatives' expects int like its default 256; got str 'ten'" in error
+    assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.bad_input
+def test_a_missing_spec_is_one_line(capsys, tmp_path):
+    error = error_of(capsys, ["sweep", str(tmp_path / "missing.json")])
+    assert f"sweep spec {tmp_path / 'missing.json'} does not exist" in error
+
+
+def test_help_names_the_commands_and_each_command_its_options(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    usage = capsys.readouterr().out
+    assert usage.startswith("usage: python -m drscale") and all(c in usage for c in ("suite", "notebook", "sweep", "notebooks"))
+    with pytest.raises(SystemExit):
+        main(["notebook", "--help"])
+    usage = capsys.readouterr().out
+    assert "09_training_regime" in usage and "-p NAME VALUE" in usage
+    with pytest.raises(SystemExit):
+        main(["sweep", "--help"])
+    usage = capsys.readouterr().out
+    assert "spec keys: data_dir, dataset, device, evaluation, grid" in usage and "grid keys: data_sizes" in usage
+
+
+def test_notebooks_lists_every_notebook_with_its_suite(capsys):
+    assert main(["notebooks"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 9
+    assert lines[0].split()[0] == "01_prepare_data" and "demo (suite)" in lines[0]
+    assert "suite --joint" in next(line for line in lines if line.startswith("04_joint_sweep"))
+
+
+@pytest.mark.slow
+def test_the_module_runs_as_a_program():
+    result = subprocess.run([sys.executable, "-m", "drscale", "notebooks"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and "05_fit_scaling_laws" in result.stdout
