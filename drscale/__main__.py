@@ -26,7 +26,6 @@ from drscale.data.prepare import load_prepared
 from drscale.measure.config import EvalConfig
 from drscale.study import Study
 from drscale.sweep.executors import LocalBackend, RayBackend
-from drscale.sweep.runner import run_sweep
 from drscale.sweep.spec import GRID_KEYS, TOP_KEYS, SweepSpec
 
 
@@ -124,8 +123,7 @@ def _run_sweep(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
         backend = RayBackend(address=None if args.ray == "local" else args.ray)
     else:
         backend = LocalBackend(workers=args.workers or spec.workers)
-    table = run_sweep(spec.configs(), data, spec.store, device=spec.device, progress=not args.no_progress,
-                      backend=backend)
+    table = spec.run(data, progress=not args.no_progress, backend=backend)
     print(table.to_string(index=False))
     return 0
 

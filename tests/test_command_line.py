@@ -30,8 +30,8 @@ def test_a_misspelt_or_mistyped_parameter_is_one_line_naming_it(capsys, tmp_path
     """`-p` values are Python literals: a misspelt name or a wrong type is refused by the notebook's parameter check."""
     error = error_of(capsys, ["notebook", "02_model_size_sweep", "-p", "modle", "L1_H16", "--output-dir", str(tmp_path)])
     assert "unknown parameter(s) ['modle']" in error
-    error = error_of(capsys, ["notebook", "02_model_size_sweep", "-p", "ce_negatives", "ten", "--output-dir", str(tmp_path)])
-    assert "parameter 'ce_negatives' expects int like its default 256; got str 'ten'" in error
+    error = error_of(capsys, ["notebook", "02_model_size_sweep", "-p", "progress", "yes", "--output-dir", str(tmp_path)])
+    assert "parameter 'progress' expects bool like its default False; got str 'yes'" in error
     assert not any(tmp_path.iterdir())
 
 

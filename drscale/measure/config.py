@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from drscale.common.values import is_integer, plain_numbers
@@ -29,3 +30,8 @@ class EvalConfig:
             raise ValueError(f"EvalConfig.seed must be a non-negative integer; got {self.seed!r}")
         if not isinstance(self.ranking, bool):
             raise ValueError(f"EvalConfig.ranking must be True or False; got {self.ranking!r}")
+
+    @property
+    def chance(self) -> float:
+        """The CE of a model that cannot tell the positive from the W negatives: ln(W + 1)."""
+        return math.log(self.negatives + 1)

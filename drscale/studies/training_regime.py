@@ -8,13 +8,16 @@ them on the dev split only against targets fixed in advance: the test split neve
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from drscale.common.files import write_text_atomic
 from drscale.data.corpus import RetrievalData
 from drscale.fit.estimate import fit_data_size, fit_model_size
 from drscale.measure.config import EvalConfig
@@ -23,6 +26,7 @@ from drscale.sweep.executors import Backend
 from drscale.sweep.regime import CPU_DATA_MODEL, CPU_DATA_SIZES, CPU_MODELS, LEARNING_RATE_GRID, REGIME_EVALUATION, WATCHED, Regime
 from drscale.sweep.runner import run_sweep
 from drscale.sweep.store import ResultsStore
+from drscale.study import Study
 from drscale.train.config import TrainConfig
 
 
@@ -134,3 +138,29 @@ def choose_regime(dev_scores: pd.DataFrame) -> str:
     The rule is fixed before any regime is scored, and sees dev scores only."""
     met = {name: sum(targets_met(row).values()) for name, row in dev_scores.iterrows()}
     return min(met, key=lambda name: (-met[name], float(dev_scores.loc[name, "train time (s)"])))
+
+
+def save_scores(dev_scores: pd.DataFrame, test_scores: pd.DataFrame, data_dir: str | os.PathLike | None) -> Path:
+    """Write both score tables, dev (what chose) above test (what did not), as the study's `regimes` table."""
+    return write_text_atomic(Study(data_dir).table("regimes"),
+                             pd.concat({"dev": dev_scores, "test": test_scores}).to_csv())
+
+
+def runs_by_regime(sweeps: Mapping[str, Mapping[str, pd.DataFrame]]) -> pd.DataFrame:
+    """Test CE of every run, one row per (sweep, model, data size) and one column per regime."""
+    runs = pd.concat({(name, sweep): table for name, tables in sweeps.items() for sweep, table in tables.items()},
+                     names=["regime", "sweep"]).reset_index(level=[0, 1])
+    return runs.pivot_table(index=["sweep", "model", "data_size"], columns="regime", values="ce")
+
+
+def score_table(sweeps: Mapping[str, Mapping[str, pd.DataFrame]], column: str = "dev_ce",
+                n_bootstrap: int = 1000) -> pd.DataFrame:
+    """`score_sweeps` of every regime's sweeps on `column` ("dev_ce" to choose, "ce" to report), one row per regime."""
+    return pd.DataFrame({name: score_sweeps(tables, column, n_bootstrap=n_bootstrap) for name, tables in sweeps.items()}).T
+
+
+def targets_table(scores: pd.DataFrame) -> pd.DataFrame:
+    """Which `TARGETS` each regime meets (one row per regime), with the count met."""
+    met = pd.DataFrame({name: targets_met(row) for name, row in scores.iterrows()}).T
+    met["targets met"] = met.sum(axis=1)
+    return met

@@ -273,3 +273,16 @@ def save_table(table: pd.DataFrame, data_dir: str | os.PathLike | None, name: st
     """Write a sweep table where the fitting notebook reads it (`Study.table`), atomically: a
     crash leaves the previous table, not half of the new one."""
     return write_text_atomic(Study(data_dir).table(name), table.to_csv(index=False))
+
+
+def trend_summary(table: pd.DataFrame, x: str, chance: float) -> str:
+    """One sentence on a sweep table along `x` ("n_params" or "data_size"): how often CE falls
+    as `x` grows, from what to what, how many runs beat chance (`chance`, ln(W + 1)), and the
+    training time, so a reader sees at once whether the sweep looks like a law."""
+    ordered = table.sort_values(x)
+    symbol = {"n_params": "N", "data_size": "D"}.get(x, x)
+    falls = int((ordered.ce.diff().dropna() < 0).sum())
+    first, last = ordered.iloc[0], ordered.iloc[-1]
+    return (f"CE falls at {falls} of {len(ordered) - 1} steps up in {symbol}; from {first.ce:.3f} ({symbol}={first[x]:,}) "
+            f"to {last.ce:.3f} ({symbol}={last[x]:,}); {int((ordered.ce < chance).sum())} of {len(ordered)} runs below "
+            f"chance (ln {math.exp(chance):.0f} = {chance:.3f}); training took {table.train_time_s.sum():.0f} s in all")

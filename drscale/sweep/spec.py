@@ -1,7 +1,8 @@
-"""A sweep described in a file: which data, which training preset, which grid of runs.
+"""A sweep described by its knobs: which data, which training preset, which grid of runs.
 
-The same spec runs from a notebook or from the command line on a cluster
-(`python -m drscale sweep SPEC`), so a study is reproducible from one small file. JSON works
+A spec file runs from the command line on a cluster (`python -m drscale sweep SPEC`), and the
+sweep notebooks' parameters are the same keys (`SweepSpec.for_data`), so a study is
+reproducible from one small file and a notebook's knobs mean what a spec's mean. JSON works
 everywhere; TOML needs Python 3.11+ (tomllib).
 
     {
@@ -20,13 +21,17 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from drscale.study import Study
-from drscale.sweep.executors import LocalBackend
-from drscale.model.encoder import expand_models
-from drscale.sweep.config import RunConfig
-from drscale.measure.config import EvalConfig
-from drscale.sweep.regime import study_regime
+import pandas as pd
+
 from drscale.common.device import device_named
+from drscale.data.corpus import RetrievalData
+from drscale.measure.config import EvalConfig
+from drscale.model.encoder import expand_models
+from drscale.study import Study
+from drscale.sweep.config import RunConfig
+from drscale.sweep.executors import Backend, LocalBackend
+from drscale.sweep.regime import Regime, study_regime
+from drscale.sweep.runner import run_sweep
 
 GRID_KEYS = {"models", "data_sizes", "seeds", "init_seeds"}
 TOP_KEYS = {"data_dir", "dataset", "store", "preset", "pretraining", "train", "evaluation", "grid", "workers", "threads",
@@ -110,13 +115,32 @@ class SweepSpec:
             raise ValueError(f"{source}: {error}") from None
         return spec
 
+    @classmethod
+    def for_data(cls, study: Study, data: RetrievalData, **keys: Any) -> SweepSpec:
+        """The spec a sweep notebook's parameters describe: `keys` as in a spec file, over the
+        results store of `study`, on `data` (the prepared set `keys["dataset"]`); a data size of
+        None in the grid is every training pair of `data`."""
+        grid = dict(keys.pop("grid", {}))
+        if isinstance(grid.get("data_sizes"), list):
+            grid["data_sizes"] = [data.n_train_pairs if size is None else size for size in grid["data_sizes"]]
+        return cls.from_dict({"data_dir": str(study.root), "store": str(study.store_path), **keys, "grid": grid},
+                             source="notebook parameters")
+
+    def regime(self) -> Regime:
+        """The preset's regime with the spec's `train` settings (a `learning_rate` sets one rate for every size)."""
+        overrides = dict(self.train)
+        return study_regime(self.preset, learning_rate=overrides.pop("learning_rate", None),
+                            pretraining=self.pretraining, **overrides)
+
+    def eval_config(self) -> EvalConfig:
+        """How the runs' contrastive entropy is measured: the spec's `evaluation` over EvalConfig's defaults."""
+        return EvalConfig(**self.evaluation)
+
     def configs(self) -> list[RunConfig]:
         """One run per (model, data size, training seed, init seed) of the grid, each model at
         the preset's rate for its size unless `train` sets `learning_rate` for all."""
-        overrides = dict(self.train)
-        regime = study_regime(self.preset, learning_rate=overrides.pop("learning_rate", None),
-                              pretraining=self.pretraining, **overrides)
-        evaluation = EvalConfig(**self.evaluation)
+        regime = self.regime()
+        evaluation = self.eval_config()
         seeds = self.grid.get("seeds", [regime.train.seed])
         init_seeds = self.grid.get("init_seeds", [0])
         runs = []
@@ -126,3 +150,9 @@ class SweepSpec:
             run = regime.run_config(model, size, evaluation)
             runs.append(replace(run, train=replace(run.train, seed=seed), init_seed=init, threads=self.threads))
         return runs
+
+    def run(self, data: RetrievalData, progress: bool = True, backend: Backend | None = None) -> pd.DataFrame:
+        """Run the grid on `data` (the prepared set `dataset`) into the spec's store, on a local
+        pool of `workers` unless `backend` says otherwise; return the sweep's table."""
+        return run_sweep(self.configs(), data, self.store, device=self.device, progress=progress,
+                         backend=backend or LocalBackend(self.workers))

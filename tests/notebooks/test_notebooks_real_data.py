@@ -21,8 +21,9 @@ from real_shapes import write_beir, write_hf, write_msmarco, write_t2ranking
 pytestmark = pytest.mark.notebook
 
 SMALL_CORPUS = {
-    "steps": 6, "batch_size": 8, "negatives": 16, "warmup_steps": 1, "passage_max_length": 48, "query_max_length": 16,
-    "eval_points": 4, "dev_pool_size": 128, "ce_negatives": 32, "ce_repeats": 2, "ce_pool_size": 128,
+    "train": {"steps": 6, "batch_size": 8, "negatives": 16, "warmup_steps": 1, "passage_max_length": 48,
+              "query_max_length": 16, "eval_points": 4, "dev_pool_size": 128},
+    "evaluation": {"negatives": 32, "repeats": 2, "pool_size": 128},
 }
 """Tiny runs whose pools fit a 400-passage corpus."""
 

@@ -13,15 +13,15 @@ from drscale.sweep.store import study_store
 pytestmark = pytest.mark.notebook
 
 TINY_TRAINING = {
-    "steps": 6,  # the least steps; at least one epoch of each run's pairs (the preset's `epochs`)
-    "batch_size": 8,
-    "negatives": 16,
-    "warmup_steps": 1,
-    "passage_max_length": 24,
-    "query_max_length": 12,
-    "ce_negatives": 32,
-    "ce_repeats": 2,
-    "ce_pool_size": 256,
+    "train": {
+        "steps": 6,  # the least steps; at least one epoch of each run's pairs (the preset's `epochs`)
+        "batch_size": 8,
+        "negatives": 16,
+        "warmup_steps": 1,
+        "passage_max_length": 24,
+        "query_max_length": 12,
+    },
+    "evaluation": {"negatives": 32, "repeats": 2, "pool_size": 256},
 }
 
 
@@ -62,13 +62,13 @@ def test_model_size_notebook_writes_its_table_store_and_figure(study):
     assert table.model.tolist() == ["L1_H16", "L1_H32"]
     n_train = load_prepared(dirs["data_dir"], "docstrings").n_train_pairs
     assert table.n_params.tolist() == [16_608, 39_104] and (table.data_size == n_train).all()
-    assert (table.steps == -(-n_train // TINY_TRAINING["batch_size"])).all()  # one epoch: the budget reads the data
+    assert (table.steps == -(-n_train // TINY_TRAINING["train"]["batch_size"])).all()  # one epoch: the budget reads the data
     assert table.ce.between(0, 20).all()
     assert (root / "figures" / "ce_vs_model_size.png").exists()
     assert (root / "figures" / "learning_curves_model_size.png").stat().st_size > 10_000
     records = study_store(dirs["data_dir"]).records()
     assert len(records) == 2
-    assert_regime_kept(records, chance=np.log(TINY_TRAINING["ce_negatives"] + 1))
+    assert_regime_kept(records, chance=np.log(TINY_TRAINING["evaluation"]["negatives"] + 1))
 
     run_notebook("02_model_size_sweep", params, output_dir=executed)  # finished runs are reused
     assert len(study_store(dirs["data_dir"]).records()) == 2
@@ -104,6 +104,17 @@ def test_a_misspelt_parameter_is_refused_before_running(study):
     _, dirs, executed = study
     with pytest.raises(ValueError, match=r"unknown parameter\(s\) \['model_sizes'\]"):
         run_notebook("02_model_size_sweep", {**dirs, "model_sizes": ["L1_H16"]}, output_dir=executed)
+
+
+@pytest.mark.bad_input
+def test_a_misspelt_training_setting_is_named_before_any_run(study):
+    from papermill.exceptions import PapermillExecutionError
+
+    _, dirs, executed = study
+    before = len(study_store(dirs["data_dir"]).records())
+    with pytest.raises(PapermillExecutionError, match=r"notebook parameters: unknown training setting\(s\) \['stpes'\]"):
+        run_notebook("02_model_size_sweep", {**dirs, "train": {"stpes": 6}}, output_dir=executed)
+    assert len(study_store(dirs["data_dir"]).records()) == before
 
 
 @pytest.mark.bad_input

@@ -22,11 +22,10 @@ def test_every_notebook_is_in_a_suite_and_committed_clean():
 @pytest.mark.parametrize(
     "parameters, message",
     [
-        ({"ce_repeats": "10"}, r"parameter 'ce_repeats' expects int like its default 10; got str '10'"),
-        ({"ce_repeats": True}, r"parameter 'ce_repeats' expects int"),
-        ({"ranking": 1}, r"parameter 'ranking' expects bool like its default True; got int 1"),
+        ({"evaluation": "W256"}, r"parameter 'evaluation' expects dict like its default"),
+        ({"progress": 1}, r"parameter 'progress' expects bool like its default False; got int 1"),
         ({"models": "L1_H16"}, r"parameter 'models' expects list"),
-        ({"data_dir": 3}, r"parameter 'data_dir' expects str"),
+        ({"train": ["steps", 6]}, r"parameter 'train' expects dict"),
     ],
 )
 def test_notebook_parameters_of_the_wrong_type_are_refused_before_running(tmp_path, parameters, message):

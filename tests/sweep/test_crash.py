@@ -108,9 +108,10 @@ def test_a_notebook_whose_kernel_is_killed_mid_sweep_leaves_the_store_readable(t
     small_data.save(prepared_folder(data_dir, "small"))
     params = {
         "data_dir": str(data_dir), "figures_dir": str(tmp_path / "figures"), "dataset": "small",
-        "models": ["L1_H8", "L1_H16", "L1_H32"], "data_size": 64, "steps": 30, "batch_size": 8, "negatives": 16,
-        "warmup_steps": 1, "passage_max_length": 24, "query_max_length": 12, "ce_negatives": 32, "ce_repeats": 2,
-        "ce_pool_size": 128, "workers": 1, "eval_points": 0, "selection": "last",
+        "models": ["L1_H8", "L1_H16", "L1_H32"], "data_size": 64, "workers": 1,
+        "train": {"steps": 30, "batch_size": 8, "negatives": 16, "warmup_steps": 1, "passage_max_length": 24,
+                  "query_max_length": 12, "eval_points": 0, "selection": "last"},
+        "evaluation": {"negatives": 32, "repeats": 2, "pool_size": 128},
     }
     script = ("import sys, json; from drscale.suite import run_notebook; "
               "run_notebook('02_model_size_sweep', json.loads(sys.argv[1]), output_dir=sys.argv[2])")

@@ -17,10 +17,10 @@ import papermill
 import pytest
 
 from drscale.data.prepare import prepare_data
+from drscale.study import Study
 from drscale.sweep.spec import SweepSpec
 from drscale.sweep.store import ResultsStore
 from drscale.suite import notebook_path
-from drscale.sweep.regime import study_regime
 from drscale.sweep.runner import run_sweep
 from drscale.sweep.config import RunConfig
 from drscale.measure.config import EvalConfig
@@ -87,12 +87,9 @@ def test_a_record_holds_everything_needed_to_reproduce_its_run(tmp_path, small_d
 
 # ------------------------------------------------------------------ the whole demo, twice
 
-TRAIN_PARAMETERS = ("steps", "batch_size", "negatives", "learning_rate", "warmup_steps", "passage_max_length",
-                    "query_max_length", "seed", "selection", "epochs", "eval_points", "dev_pool_size")
-SWEEP_PARAMETERS = {
-    "data_dir", "figures_dir", "dataset", "preset", "pretraining", *TRAIN_PARAMETERS, "ce_negatives", "ce_repeats",
-    "ce_pool_size", "ce_seed", "ranking", "device", "workers", "progress",
-}
+SWEEP_PARAMETERS = {"data_dir", "figures_dir", "dataset", "preset", "pretraining", "train", "evaluation", "device", "workers",
+                    "progress"}
+"""The sweep notebooks' knobs beside their grid: the keys of a sweep spec (`SweepSpec.for_data`)."""
 
 
 def notebook_defaults(name: str) -> dict:
@@ -102,28 +99,18 @@ def notebook_defaults(name: str) -> dict:
 
 
 def demo_spec(params: dict, data_dir: Path, store: Path, models: list[str], data_sizes: list[int]) -> dict:
-    """A sweep spec with exactly the notebook's settings (None keeps the preset, as in the notebook)."""
+    """A sweep spec file with exactly the notebook's settings."""
     return {
         "data_dir": str(data_dir), "dataset": params["dataset"], "store": str(store), "preset": params["preset"],
-        "pretraining": params["pretraining"],
-        "train": {key: params[key] for key in TRAIN_PARAMETERS if params[key] is not None},
-        "evaluation": {"negatives": params["ce_negatives"], "repeats": params["ce_repeats"],
-                       "pool_size": params["ce_pool_size"], "seed": params["ce_seed"], "ranking": params["ranking"]},
-        "grid": {"models": models, "data_sizes": data_sizes},
-        "workers": params["workers"], "device": params["device"],
+        "pretraining": params["pretraining"], "train": params["train"], "evaluation": params["evaluation"],
+        "grid": {"models": models, "data_sizes": data_sizes}, "workers": params["workers"], "device": params["device"],
     }
 
 
-def notebook_regime(params: dict):
-    """The regime the notebook's own cells build from `params` (see notebooks 02 and 03)."""
-    overrides = {key: params[key] for key in TRAIN_PARAMETERS if key != "learning_rate"}
-    return study_regime(params["preset"], learning_rate=params["learning_rate"], pretraining=params["pretraining"],
-                        **overrides)
-
-
-def notebook_evaluation(params: dict) -> EvalConfig:
-    return EvalConfig(negatives=params["ce_negatives"], repeats=params["ce_repeats"],
-                      pool_size=params["ce_pool_size"], seed=params["ce_seed"], ranking=params["ranking"])
+def notebook_spec(params: dict, data, grid: dict) -> SweepSpec:
+    """The spec the notebook's own cells build from `params` (see notebooks 02 and 03)."""
+    knobs = {key: params[key] for key in ("dataset", "preset", "pretraining", "train", "evaluation", "workers", "device")}
+    return SweepSpec.for_data(Study(params["data_dir"]), data, **knobs, grid=grid)
 
 
 @pytest.mark.slow
@@ -148,9 +135,9 @@ def test_the_demo_configuration_twice_gives_identical_stores(tmp_path):
     models, data_sizes = model_nb["models"][:2], data_nb["data_sizes"][:2]
     model_grid = (models, [model_nb["data_size"] or data.n_train_pairs])
     data_grid = ([data_nb["model"]], data_sizes)
-    expected = (notebook_regime(model_nb).model_size_grid(models, model_nb["data_size"] or data.n_train_pairs,
-                                                          notebook_evaluation(model_nb))
-                + notebook_regime(data_nb).data_size_grid(data_nb["model"], data_sizes, notebook_evaluation(data_nb)))
+    model_nb["data_dir"] = data_nb["data_dir"] = str(data_dir)
+    expected = (notebook_spec(model_nb, data, {"models": models, "data_sizes": [model_nb["data_size"]]}).configs()
+                + notebook_spec(data_nb, data, {"models": [data_nb["model"]], "data_sizes": data_sizes}).configs())
     stores = []
     for execution in ("first", "second"):
         store = tmp_path / f"{execution}.jsonl"
