@@ -8,9 +8,9 @@ clipping and linear decay, in this process with the same torch threads:
 
 - drscale: `drscale.train.loop.train` (text tokenised once per data set, passages padded per
   batch, positives and negatives encoded in one pass, dropout masks drawn by numpy: the same
-  dropout probabilities, another random stream, see `drscale.train._cpu.dropout`). Its first run also
-  keeps freed memory for reuse (`drscale.train._cpu.allocator`), a setting of the whole process, so the
-  baseline's runs get it too;
+  dropout probabilities, another random stream, see `drscale.train._cpu.dropout`). The benchmark
+  keeps freed memory for reuse (`drscale.train.keep_freed_memory`), as a sweep's workers do; it is
+  a setting of the whole process, so the baseline's runs get it too;
 - baseline: `SentenceTransformerTrainer` with a custom loss that draws the step's shared
   negatives with the same generator, tokenises them with `model.tokenize` and encodes them,
   as a user of sentence-transformers would write it (its collator tokenises the batch's
@@ -50,6 +50,7 @@ from drscale.data.corpus import RetrievalData
 from drscale.model.encoder import CPU_FAMILY, build_encoder
 from drscale.data.prepare import prepare_data
 from drscale.model.tokens import TokenizedData
+from drscale.train import keep_freed_memory
 from drscale.train.loop import batch_order, contrastive_loss, sample_shared_negatives, train
 from drscale.train.config import CPU_PRESET, TrainConfig
 
@@ -176,6 +177,7 @@ def main() -> None:
     parser.add_argument("--data-dir", default="data", help="where the embedded default is (or will be) prepared")
     args = parser.parse_args()
 
+    keep_freed_memory()
     data = prepare_data("docstrings", args.data_dir)
     model = build_encoder("L1_H8")
     tokens = TokenizedData.build(data, model.tokenizer, CPU_PRESET.query_max_length, CPU_PRESET.passage_max_length)

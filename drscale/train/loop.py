@@ -22,7 +22,6 @@ from tqdm import tqdm
 from drscale.common.device import pick_device
 from drscale.measure.dev import DevSet, evaluation_steps
 from drscale.model.tokens import TokenizedData
-from drscale.train._cpu.allocator import keep_freed_memory
 from drscale.train._cpu.dropout import generator_dropout
 from drscale.train.config import PRECISIONS, TrainConfig
 
@@ -122,8 +121,6 @@ def train(
         raise ValueError("TrainConfig.eval_points > 0 needs a dev set (drscale.measure.dev.DevSet)")
     config = config.for_data_size(len(pair_rows))
     device = pick_device(device)
-    if device.type == "cpu":
-        keep_freed_memory()  # activations reuse freed heap instead of faulting in fresh pages every step
     rng = np.random.default_rng(config.seed)
     torch.manual_seed(config.seed)
     order = batch_order(len(pair_rows), config.batch_size, config.steps, rng)

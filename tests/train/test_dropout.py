@@ -1,5 +1,9 @@
-"""numpy-drawn dropout: right distribution, same model, restored afterwards, reproducible training."""
+"""numpy-drawn dropout: right distribution, same model, restored afterwards, reproducible training,
+and nothing registered with transformers until a block needs it."""
 
+import subprocess
+import sys
+import textwrap
 from dataclasses import replace
 
 import numpy as np
@@ -74,6 +78,18 @@ def test_the_block_swaps_every_dropout_and_restores_them_even_after_an_error():
             raise RuntimeError("stop")
     assert bert.config._attn_implementation == "sdpa"
     assert [m for m in model.modules() if type(m) is nn.Dropout] == dropouts
+
+
+def test_importing_the_training_loop_registers_nothing_with_transformers():
+    script = textwrap.dedent("""
+        import drscale.train, drscale.train.loop
+        from transformers import AttentionInterface
+        from transformers.masking_utils import AttentionMaskInterface
+        from drscale.train._cpu.dropout import ATTENTION
+        print(ATTENTION in AttentionInterface(), ATTENTION in AttentionMaskInterface())
+    """)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert result.stdout.split() == ["False", "False"]
 
 
 def test_training_with_numpy_masks_is_reproducible_and_differs_from_torch_masks(small_data):

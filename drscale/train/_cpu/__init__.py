@@ -1,1 +1,1 @@
-"""Exact, fast CPU training: per-generator dropout masks and glibc malloc tuning, used by the training loop."""
+"""Exact, fast CPU training: per-generator dropout masks, which the training loop swaps in, and glibc malloc tuning, which a process opts into."""

@@ -11,6 +11,10 @@ memory is unchanged; the process just keeps what it used until it exits.
 This is what the PyTorch CPU tuning guides get by preloading jemalloc or tcmalloc, done in
 process with `mallopt`, so it needs nothing installed. It changes no result. Where the C
 library has no `mallopt` (macOS, musl) it does nothing.
+
+It is a setting of the whole process, so neither importing drscale nor training applies it:
+a sweep's pool workers, processes that only train, apply it when they start, and anyone
+training in their own process applies it by calling `drscale.train.keep_freed_memory()`.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ the heap 64 MB at a time."""
 
 @functools.cache
 def keep_freed_memory() -> bool:
-    """Apply `SETTINGS` once per process; True where the C library took them."""
+    """Apply `SETTINGS` to this process's allocator, once; True where the C library took them."""
     name = ctypes.util.find_library("c")
     try:
         mallopt = ctypes.CDLL(name).mallopt if name else None

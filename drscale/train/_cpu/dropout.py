@@ -15,7 +15,9 @@ identical to it, and it does not depend on the number of threads.
 `generator_dropout(model, seed)` swaps the dropout of a transformers encoder for the length
 of a `with` block: every `nn.Dropout` module and the attention probabilities' dropout (through
 transformers' attention-function registry). On exit the model is as it was, so a saved model
-is a plain transformers/sentence-transformers model.
+is a plain transformers/sentence-transformers model. The attention function enters that
+registry, which every transformers model in the process shares, when a block first needs
+it, not when this module is imported.
 """
 
 from __future__ import annotations
@@ -91,8 +93,10 @@ def attention_with_generator_dropout(
     return torch.matmul(weights, value).transpose(1, 2).contiguous(), weights
 
 
-AttentionInterface.register(ATTENTION, attention_with_generator_dropout)
-AttentionMaskInterface.register(ATTENTION, sdpa_mask)  # the padding mask in the format SDPA takes
+def _register_attention() -> None:
+    """Make `ATTENTION` a name transformers' encoders can switch to; registering again changes nothing."""
+    AttentionInterface.register(ATTENTION, attention_with_generator_dropout)
+    AttentionMaskInterface.register(ATTENTION, sdpa_mask)  # the padding mask in the format SDPA takes
 
 
 @contextmanager
@@ -103,6 +107,7 @@ def generator_dropout(model: nn.Module, seed: int) -> Iterator[None]:
                if type(child) is nn.Dropout]
     encoders = [m for m in model.modules() if isinstance(m, PreTrainedModel)]
     previous = [m.config._attn_implementation for m in encoders]
+    _register_attention()
     try:
         for parent, name, child in swapped:
             setattr(parent, name, GeneratorDropout(child.p, source).train(child.training))
