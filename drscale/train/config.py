@@ -91,20 +91,9 @@ class TrainConfig:
 
 
 PAPER_PRESET = TrainConfig(
-    steps=10_000,
-    batch_size=128,
-    negatives=256,
-    learning_rate=5e-6,
-    weight_decay=1e-3,
-    warmup_steps=0,
-    max_grad_norm=1.0,
-    query_max_length=32,
-    passage_max_length=180,
-    seed=521,
-    eval_points=20,
-    selection="best_dev",
-    dev_pairs=1000,
-    dev_pool_size=10_000,
+    steps=10_000, batch_size=128, negatives=256, query_max_length=32, passage_max_length=180,
+    learning_rate=5e-6, weight_decay=1e-3, warmup_steps=0, max_grad_norm=1.0, seed=521,
+    eval_points=20, selection="best_dev", dev_pairs=1000, dev_pool_size=10_000,
 )
 """The released defaults with the paper's 10,000 steps, for BERT miniatures on a GPU, and the
 paper's checkpoint selection by contrastive entropy measured during training, on dev
@@ -112,19 +101,9 @@ paper's checkpoint selection by contrastive entropy measured during training, on
 
 
 CPU_PRESET = TrainConfig(
-    steps=256,
-    batch_size=32,
-    negatives=64,
-    learning_rate=2e-3,
-    weight_decay=1e-3,
-    warmup_steps=20,
-    max_grad_norm=1.0,
-    query_max_length=32,
-    passage_max_length=64,
-    seed=521,
-    epochs=1.0,
-    eval_points=12,
-    selection="best_dev",
+    steps=256, epochs=1.0, batch_size=32, negatives=64, query_max_length=32, passage_max_length=64,
+    learning_rate=2e-3, weight_decay=1e-3, warmup_steps=20, max_grad_norm=1.0, seed=521,
+    eval_points=12, selection="best_dev",
 )
 """Small BERTs on a 2-core CPU: at least 256 steps and at least one epoch of the run's pairs,
 best-on-dev over 12 log-spaced dev measurements (256 dev pairs, 256 negatives from a

@@ -1,3 +1,6 @@
+"""Contrastive entropy against the authors' one-pair-at-a-time loop, and its invariances: seed, chunking,
+route, pool precision, and the limits a useless or a perfect retriever reaches."""
+
 import math
 
 import numpy as np

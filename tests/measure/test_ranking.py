@@ -1,3 +1,6 @@
+"""Exact top-k retrieval and ranking metrics, each checked against a plain, independent computation:
+a full float64 score matrix sorted by (score, row), and ir-measures on a TREC run file."""
+
 import math
 
 import ir_measures
@@ -8,6 +11,7 @@ import torch
 from drscale.measure.entropy import encode
 from drscale.model.encoder import build_encoder
 from drscale.measure.ranking import (
+    BACKENDS,
     evaluate_ranking,
     faiss_available,
     parse_measures,
@@ -63,20 +67,22 @@ def test_k_equal_to_the_corpus_ranks_every_passage(embeddings):
     assert (rows.sort(dim=1).values == torch.arange(len(passages))).all()
 
 
-def test_auto_backend_gives_the_blocked_result(embeddings):
-    plain = retrieve(*embeddings, k=20)
-    auto = retrieve(*embeddings, k=20, backend="auto")
-    torch.testing.assert_close(auto[1], plain[1], rtol=0, atol=0)
-    torch.testing.assert_close(auto[0], plain[0], rtol=1e-5, atol=1e-5)
+def exact_top_k(queries: np.ndarray, passages: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every pair scored in float64 and each query's passages sorted by (score descending, row
+    ascending): the search `retrieve` must give, done the plainest way. (scores, rows), (queries, k)."""
+    scores = queries.astype(np.float64) @ passages.astype(np.float64).T
+    rows = np.stack([np.lexsort((np.arange(len(query_scores)), -query_scores))[:k] for query_scores in scores])
+    return np.take_along_axis(scores, rows, axis=1), rows
 
 
-@needs_faiss
-def test_faiss_gives_the_same_passages_and_tie_order(embeddings, tied):
-    plain_scores, plain_rows = retrieve(*embeddings, k=100)
-    scores, rows = retrieve(*embeddings, k=100, backend="faiss")
-    torch.testing.assert_close(rows, plain_rows, rtol=0, atol=0)
-    torch.testing.assert_close(scores, plain_scores, rtol=1e-5, atol=1e-4)
-    assert retrieve(*tied, k=10, backend="faiss")[1].tolist() == retrieve(*tied, k=10)[1].tolist()
+@pytest.mark.parametrize("backend", [pytest.param(b, marks=needs_faiss) if b == "faiss" else b for b in BACKENDS])
+@pytest.mark.parametrize("block_size", [7, 64, 16384])
+def test_every_backend_finds_the_exact_top_k_with_ties_by_lowest_row(embeddings, tied, backend, block_size):
+    for (queries, passages), k in ((embeddings, 1), (embeddings, 100), (tied, 10), (tied, 30)):
+        scores, rows = retrieve(queries, passages, k=k, block_size=block_size, backend=backend)
+        expected_scores, expected_rows = exact_top_k(queries.numpy(), passages.numpy(), k)
+        assert rows.tolist() == expected_rows.tolist(), k
+        np.testing.assert_allclose(scores.numpy(), expected_scores, rtol=1e-5, atol=1e-4)
 
 
 @pytest.mark.skipif(faiss_available(), reason="checks the message shown when FAISS is missing")
@@ -86,13 +92,12 @@ def test_faiss_backend_without_faiss_says_how_to_install_it(embeddings):
 
 
 def brute_force_trec_run(queries: np.ndarray, passages: np.ndarray, k: int, path) -> None:
-    """Score every pair in float64, sort each query's list by (score desc, row asc), write TREC lines."""
-    scores = queries.astype(np.float64) @ passages.astype(np.float64).T
+    """The exact top k of each query (`exact_top_k`) as TREC run lines."""
+    scores, rows = exact_top_k(queries, passages, k)
     with open(path, "w") as handle:
-        for q, row_scores in enumerate(scores):
-            order = np.lexsort((np.arange(len(row_scores)), -row_scores))[:k]
-            for rank, p in enumerate(order, start=1):
-                handle.write(f"q{q} Q0 p{p} {rank} {float(row_scores[p])!r} brute\n")
+        for q, (query_scores, query_rows) in enumerate(zip(scores, rows)):
+            for rank, (p, score) in enumerate(zip(query_rows, query_scores), start=1):
+                handle.write(f"q{q} Q0 p{p} {rank} {float(score)!r} brute\n")
 
 
 def test_metrics_equal_ir_measures_on_a_brute_force_trec_run(embeddings, tmp_path):

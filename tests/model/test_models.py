@@ -1,3 +1,5 @@
+"""The model size family and its parameter count N against the published miniatures; building,
+saving and loading encoders."""
 
 import numpy as np
 import pytest

@@ -1,3 +1,6 @@
+"""The training loop: presets, shared negatives, batch order, the loss, padding, precision and compile options,
+and the errors that stop a run before or during training."""
+
 from dataclasses import replace
 
 import numpy as np
