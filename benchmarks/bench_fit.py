@@ -1,9 +1,9 @@
 """Time a one-variable fit with 1,000 bootstrap resamples against a naive bootstrap.
 
 Ours: `fit_model_size(..., n_bootstrap=1000)`: the full fit with its checks, the resamples
-refitted by the vectorised variable projection of `drscale.fit.bootstrap`.
+refitted by the vectorised variable projection of `drscale.fit.projection`.
 Baseline, run in the same process on the same data: the same bootstrap done the obvious way,
-every resample refitted by the multi-start lmfit route (`drscale.fit.estimate.lmfit_fit`); it is
+every resample refitted by the multi-start lmfit route (`drscale.fit.robust.lmfit_fit`); it is
 timed on `--baseline-resamples` resamples and scaled to 1,000, which the table says.
 Prints timings; asserts nothing (timings depend on the machine and its load).
 
@@ -17,11 +17,9 @@ import time
 
 import numpy as np
 
-from drscale.fit import bootstrap
-
 from drscale.fit import estimate as fit
-
 from drscale.fit import laws
+from drscale.fit.robust import lmfit_fit
 
 RESAMPLES = 1000
 
@@ -47,10 +45,9 @@ def main() -> None:
     fit.fit_model_size(n, ce, n_bootstrap=RESAMPLES, seed=0, cross_check=False)
     ours_no_check = time.perf_counter() - start
 
-    spec = fit.LAWS["model_size"]
-    idx = bootstrap.resample_indices(n.size, args.baseline_resamples, seed=0)
+    rows = np.random.default_rng(0).integers(0, n.size, size=(args.baseline_resamples, n.size))
     start = time.perf_counter()
-    naive = [fit.lmfit_fit(spec, {"n_params": n[i]}, ce[i])[0]["alpha"] for i in idx]
+    naive = [lmfit_fit(laws.LAWS["model_size"], {"n_params": n[i]}, ce[i])[0]["alpha"] for i in rows]
     per_resample = (time.perf_counter() - start) / args.baseline_resamples
     baseline = per_resample * RESAMPLES
 

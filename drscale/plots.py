@@ -15,8 +15,9 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
-from drscale.fit.result import FitResult
+from drscale.fit.laws import EXPONENTS
 from drscale.fit.published import PUBLISHED
+from drscale.fit.result import FitResult
 
 _AXIS_LABELS = {"n_params": "non-embedding parameters N", "data_size": "annotated pairs D"}
 
@@ -74,7 +75,7 @@ def plot_bootstrap_params(result: FitResult) -> Figure:
     """Pairwise scatter of the bootstrap parameters (scales as logs): tilted clouds mean trade-offs."""
     table = result.bootstrap.copy()
     for p in result.params:
-        if p not in ("alpha", "beta"):
+        if p not in EXPONENTS:
             with np.errstate(divide="ignore"):
                 table[f"log10 {p}"] = np.log10(table.pop(p))
     table = table.replace([np.inf, -np.inf], np.nan).dropna()

@@ -12,8 +12,9 @@ index of 512-token pages; 0.6 USD per annotated pair).
 Because the joint law falls in both N and D, the cheapest way to a given loss spends the
 whole budget, so `optimal_allocation` searches along the budget line only: for each budget,
 the fraction spent on the model. The loss is convex in that fraction (a sum of two convex
-powers, then a monotone map), so a coarse grid followed by golden-section refinement finds
-the optimum; both steps run on whole arrays of budgets and bootstrap samples at once.
+powers, then a monotone map), so a coarse grid followed by golden-section refinement
+(`drscale.common.search`) finds the optimum; both steps run on whole arrays of budgets and
+bootstrap samples at once.
 """
 
 from __future__ import annotations
@@ -27,10 +28,10 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
+from drscale.common.search import golden_section
 from drscale.fit import laws
 
-JOINT_PARAMS = ("a", "b", "alpha", "beta", "delta")
-"""Parameter names of the joint law, in `laws.joint_law`'s order."""
+JOINT = laws.get("joint")
 
 
 def _check_positive(**values: float) -> None:
@@ -127,6 +128,14 @@ class CostModel:
         """Dollars per parameter of the model, with or without the index-encoding cost."""
         return self.z_train_per_param + (self.z_infer_per_param if include_inference else 0.0)
 
+    def unit_prices(self) -> pd.Series:
+        """Z_data, Z_train and Z_infer, the per-unit prices these assumptions imply."""
+        return pd.Series({
+            "Z_data (USD per pair)": self.z_data_per_pair,
+            "Z_train (USD per parameter)": self.z_train_per_param,
+            "Z_infer (USD per parameter)": self.z_infer_per_param,
+        })
+
     def cost_usd(self, n_params: ArrayLike, data_size: ArrayLike, include_inference: bool = True) -> np.ndarray:
         """Z(N, D) in dollars for models of `n_params` parameters trained on `data_size` pairs."""
         n = np.asarray(n_params, dtype=float)
@@ -165,17 +174,15 @@ class JointLaw:
 
 
 def as_joint_law(law: Any) -> JointLaw:
-    """Accept a fit result (`.params`, `.bootstrap`), a `reference.PublishedLaw` or a params mapping."""
-    params = law if isinstance(law, Mapping) else getattr(law, "params", None)
-    if not isinstance(params, Mapping) or set(JOINT_PARAMS) - set(params):
-        raise ValueError(f"`law` must carry joint-law parameters {JOINT_PARAMS}, got {law!r}")
+    """Accept a fit result (`.params`, `.bootstrap`), a `published.PublishedLaw` or a params mapping."""
+    params = JOINT.parameters(law if isinstance(law, Mapping) else getattr(law, "params", None), source="law")
     bootstrap = getattr(law, "bootstrap", None)
     if bootstrap is not None:
         bootstrap = pd.DataFrame(bootstrap)
-        if set(JOINT_PARAMS) - set(bootstrap.columns) or bootstrap.empty:
-            raise ValueError(f"`law.bootstrap` needs rows with columns {JOINT_PARAMS}, got {list(bootstrap.columns)}")
-        bootstrap = bootstrap[list(JOINT_PARAMS)].astype(float)
-    return JointLaw({k: float(params[k]) for k in JOINT_PARAMS}, bootstrap)
+        if set(JOINT.params) - set(bootstrap.columns) or bootstrap.empty:
+            raise ValueError(f"`law.bootstrap` needs rows with columns {JOINT.params}, got {list(bootstrap.columns)}")
+        bootstrap = bootstrap[list(JOINT.params)].astype(float)
+    return JointLaw(params, bootstrap)
 
 
 @dataclass(frozen=True)
@@ -223,24 +230,8 @@ class Allocation:
         return frame
 
 
-def _golden_section(objective: Any, low: np.ndarray, high: np.ndarray, iterations: int = 60) -> np.ndarray:
-    """Minimise a unimodal `objective` on [low, high] elementwise; all brackets shrink together.
-
-    SciPy's bounded minimiser handles one scalar problem per call; this handles every
-    (bootstrap sample, budget) bracket in one array, which keeps bootstrap intervals cheap.
-    """
-    ratio = (np.sqrt(5.0) - 1) / 2
-    x1, x2 = high - ratio * (high - low), low + ratio * (high - low)
-    f1, f2 = objective(x1), objective(x2)
-    for _ in range(iterations):
-        left = f1 <= f2  # the minimum lies in [low, x2]
-        high = np.where(left, x2, high)
-        low = np.where(left, low, x1)
-        x_new = np.where(left, high - ratio * (high - low), low + ratio * (high - low))
-        f_new = objective(x_new)
-        x1, x2 = np.where(left, x_new, x2), np.where(left, x1, x_new)
-        f1, f2 = np.where(left, f_new, f2), np.where(left, f1, f_new)
-    return (low + high) / 2
+GOLDEN_STEPS = 60
+"""Golden-section steps after the grid: each bracket shrinks about 3e12-fold, below the loss's rounding."""
 
 
 def _optimise(params: np.ndarray, budget: np.ndarray, z_model: float, z_data: float,
@@ -251,7 +242,7 @@ def _optimise(params: np.ndarray, budget: np.ndarray, z_model: float, z_data: fl
     N >= min_n and D >= min_d: a uniform grid in it is log-spaced near both ends of the line.
     Arrays are (sample, budget, point along the line).
     """
-    p = [params[:, i, None, None] for i in range(len(JOINT_PARAMS))]
+    p = [params[:, i, None, None] for i in range(len(JOINT.params))]
     budget = budget[None, :, None]
     share_low, share_high = min_n * z_model / budget, 1 - min_d * z_data / budget
     lo, hi = np.log(share_low / (1 - share_low)), np.log(share_high / (1 - share_high))
@@ -261,11 +252,13 @@ def _optimise(params: np.ndarray, budget: np.ndarray, z_model: float, z_data: fl
         return share * budget / z_model, (1 - share) * budget / z_data
 
     def loss(u: np.ndarray) -> np.ndarray:
-        return laws.joint_law(*split(u), *p)
+        return JOINT.function(*split(u), *p)
 
     width = (hi - lo) / (grid_size - 1)
     best = np.argmin(loss(lo + width * np.arange(grid_size)), axis=-1)[..., None]  # (S, B, 1)
-    u = _golden_section(loss, np.maximum(lo + (best - 1) * width, lo), np.minimum(lo + (best + 1) * width, hi))
+    # on a tie the lower end, the smaller model, is kept
+    u = golden_section(loss, np.maximum(lo + (best - 1) * width, lo), np.minimum(lo + (best + 1) * width, hi),
+                       GOLDEN_STEPS, tie="low").middle
     n, d = split(u)
     return n[..., 0], d[..., 0], loss(u)[..., 0]
 
@@ -284,7 +277,7 @@ def optimal_allocation(
 
     `law`: a fit result with `.params` and `.bootstrap` (then every bootstrap sample is
     optimised too and `intervals` holds the central `interval` percentile bounds of N*, D*
-    and L*), a `reference.PublishedLaw`, or a mapping of a, b, alpha, beta, delta.
+    and L*), a `published.PublishedLaw`, or a mapping of a, b, alpha, beta, delta.
     `cost_model` defaults to the paper's; `include_inference` adds Z_infer * N to the cost.
     """
     joint = as_joint_law(law)
@@ -303,7 +296,7 @@ def optimal_allocation(
             f"`budget_usd` {budget.min()!r} cannot buy the smallest allowed model and data "
             f"(min_n_params={min_n_params!r}, min_data_size={min_data_size!r} cost {floor:.4g} USD)"
         )
-    point = np.array([[joint.params[k] for k in JOINT_PARAMS]])
+    point = np.array([[joint.params[k] for k in JOINT.params]])
     n, d, loss = (x[0] for x in _optimise(point, budget, z_model, z_data, min_n_params, min_data_size, grid_size))
     intervals = None
     if joint.bootstrap is not None:

@@ -1,6 +1,6 @@
 """An ipywidgets panel over `drscale.budget.cost`: move the budget or a cost assumption, see (N*, D*) move.
 
-The panel is a thin layer. `compute_view(settings, laws)` is a pure function from the
+The panel is a thin layer. `compute_view(settings, choices)` is a pure function from the
 controls' values to every number the panel shows; `contour_figure` and `optimum_figure`
 draw a view; `BudgetPanel` only reads its widgets, calls those, and puts the results in an
 HTML widget and an Output widget. So tests can drive the panel by setting `.value` on its
@@ -11,11 +11,9 @@ Only core ipywidgets are used: a served notebook needs no widget JavaScript from
 from __future__ import annotations
 
 import io
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import ipywidgets as widgets
@@ -25,41 +23,12 @@ from IPython.display import Image, display
 from matplotlib.figure import Figure
 
 from drscale.budget import cost
+from drscale.budget.choices import LAW_LABELS, chosen_law
 
-from drscale.fit import laws
-
-from drscale.fit import published as reference
-
-LAW_LABELS = {"paper_v1": "Paper, arXiv v1", "paper_sigir": "Paper, SIGIR (secondary source)", "our_fit": "Our fit"}
 BUDGET_RANGE_USD = np.logspace(3, 9, 61)
 """Budgets of the 'optimum against budget' figure: 1e3 to 1e9 USD, 10 per decade."""
-
-
-def load_joint_fit(fits_path: str | Path) -> cost.JointLaw | None:
-    """The joint fit the fitting notebook saved, or None when it saved none (yet).
-
-    `bootstrap` may be a mapping of parameter -> list of samples or a list of per-sample
-    mappings; both become one table. A present but malformed entry raises ValueError.
-    """
-    path = Path(fits_path)
-    if not path.exists():
-        return None
-    entry = json.loads(path.read_text()).get("joint")
-    if not entry or "params" not in entry:
-        return None
-    return cost.as_joint_law(SimpleNamespace(params=entry["params"], bootstrap=entry.get("bootstrap") or None))
-
-
-def available_laws(data_dir: str | Path) -> dict[str, cost.JointLaw]:
-    """The laws the panel can optimise: both published joint fits, and ours if fits.json has one."""
-    choices = {
-        "paper_v1": cost.as_joint_law(reference.published_law("joint", "msmarco", "v1")),
-        "paper_sigir": cost.as_joint_law(reference.published_law("joint", "msmarco", "sigir")),
-    }
-    ours = load_joint_fit(Path(data_dir) / "results" / "fits.json")
-    if ours is not None:
-        choices["our_fit"] = ours
-    return choices
+PAPER = cost.paper_cost_model()
+"""The paper's cost assumptions, where the panel's controls start."""
 
 
 @dataclass(frozen=True)
@@ -67,10 +36,10 @@ class PanelSettings:
     """The values of the panel's controls; the paper's assumptions by default."""
 
     budget_usd: float = 1e5
-    annotation_usd_per_pair: float = 0.6
-    gpu_hour_usd: float = 3.93
-    utilisation: float = 0.25
-    index_passages: float = 30e12
+    annotation_usd_per_pair: float = PAPER.annotation_usd_per_pair
+    gpu_hour_usd: float = PAPER.hardware.gpu_hour_usd
+    utilisation: float = PAPER.hardware.utilisation
+    index_passages: float = PAPER.inference.index_passages
     include_inference: bool = False
     law: str = "paper_v1"
 
@@ -99,9 +68,7 @@ def compute_view(
     settings: PanelSettings, choices: Mapping[str, cost.JointLaw], budgets_usd: np.ndarray = BUDGET_RANGE_USD
 ) -> PanelView:
     """The pure update function: control values in, every optimum the panel shows out."""
-    if settings.law not in choices:
-        raise ValueError(f"`law` {settings.law!r} is not available; choose one of {sorted(choices)}")
-    law = choices[settings.law]
+    law = chosen_law(choices, settings.law)
     model = settings.cost_model()
     inference = settings.include_inference
     return PanelView(
@@ -145,7 +112,7 @@ def contour_figure(view: PanelView) -> Figure:
     n_star, d_star = view.optimum.n_params[0], view.optimum.data_size[0]
     n_grid = np.logspace(np.log10(n_star) - 3, np.log10(n_star) + 3, 200)
     d_grid = np.logspace(np.log10(d_star) - 3, np.log10(d_star) + 3, 200)
-    loss = laws.joint_law(n_grid[None, :], d_grid[:, None], **view.law.params)
+    loss = cost.JOINT.predict(view.law.params, n_grid[None, :], d_grid[:, None])
     delta = view.law.params["delta"]
     reducible = view.optimum.loss[0] - delta
     levels = delta + reducible * np.geomspace(1 / 16, 16, 9)
@@ -227,8 +194,7 @@ class BudgetPanel:
 
     def __init__(self, choices: Mapping[str, cost.JointLaw], settings: PanelSettings = PanelSettings(),
                  budgets_usd: np.ndarray = BUDGET_RANGE_USD) -> None:
-        if settings.law not in choices:
-            raise ValueError(f"`law` {settings.law!r} is not available; choose one of {sorted(choices)}")
+        chosen_law(choices, settings.law)
         self.choices = dict(choices)
         self.budgets_usd = budgets_usd
         style = {"description_width": "initial"}

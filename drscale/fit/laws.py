@@ -1,17 +1,29 @@
-"""The paper's three scaling laws as plain, vectorised NumPy functions.
+"""The paper's three scaling laws: the one registry of their forms, variables and parameters.
 
-Every other module (fitting, published references, cost optimisation) evaluates the laws
-through these functions, so the algebra lives in exactly one place.
+Fitting, the published fits, the fit results and the budget optimiser all look a law up here
+by name, so its algebra and the names and order of its parameters live in one place.
 
     model size:  L(N)    = (A / N) ** alpha + delta
     data size:   L(D)    = (B / D) ** beta + delta
     joint:       L(N, D) = [ (A / N) ** (alpha / beta) + B / D ] ** beta + delta
+
+Each law also has a log-space form, log L as a logsumexp of the log scales, which stays
+finite for any parameters and is what the fits minimise.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Callable
+
 import numpy as np
 from numpy.typing import ArrayLike
+
+EXPONENTS = ("alpha", "beta")
+"""The laws' exponents; every other parameter (A, B, delta) is a positive scale."""
+EXPONENT_BOUNDS = (0.01, 5.0)
+"""Search range of alpha and beta: wide around the paper's 0.19-1.39."""
 
 
 def model_size_law(n_params: ArrayLike, a: float, alpha: float, delta: float) -> np.ndarray:
@@ -37,3 +49,71 @@ def joint_law(
     n = np.asarray(n_params, dtype=float)
     d = np.asarray(data_size, dtype=float)
     return ((a / n) ** (alpha / beta) + b / d) ** beta + delta
+
+
+def _log_power(log_x: np.ndarray, log_scale: float, exponent: float, log_delta: float) -> np.ndarray:
+    return np.logaddexp(exponent * (log_scale - log_x), log_delta)
+
+
+def log_model_size_law(n_params: np.ndarray, log_a: float, alpha: float, log_delta: float) -> np.ndarray:
+    """log of `model_size_law`, in logsumexp form so it stays finite for any parameters."""
+    return _log_power(np.log(n_params), log_a, alpha, log_delta)
+
+
+def log_data_size_law(data_size: np.ndarray, log_b: float, beta: float, log_delta: float) -> np.ndarray:
+    """log of `data_size_law`, in logsumexp form."""
+    return _log_power(np.log(data_size), log_b, beta, log_delta)
+
+
+def log_joint_law(
+    n_params: np.ndarray, data_size: np.ndarray, log_a: float, log_b: float, alpha: float, beta: float, log_delta: float
+) -> np.ndarray:
+    """log of `joint_law`: log L = logsumexp(beta * logsumexp(...), log delta)."""
+    inner = np.logaddexp(alpha / beta * (log_a - np.log(n_params)), log_b - np.log(data_size))
+    return np.logaddexp(beta * inner, log_delta)
+
+
+@dataclass(frozen=True)
+class Law:
+    """One law: its variables and parameters, in the order its functions take them, and both forms."""
+
+    name: str
+    title: str
+    variables: tuple[str, ...]
+    params: tuple[str, ...]
+    function: Callable[..., np.ndarray]
+    log_function: Callable[..., np.ndarray]
+
+    @property
+    def exponents(self) -> tuple[str, ...]:
+        return tuple(p for p in self.params if p in EXPONENTS)
+
+    def predict(self, params: Mapping[str, ArrayLike], *x: ArrayLike) -> np.ndarray:
+        """The law at `x` (its variables, in order) with `params` by name."""
+        return self.function(*x, **params)
+
+    def parameters(self, values: Mapping[str, object], source: str = "law") -> dict[str, float]:
+        """This law's parameters taken from `values`, as floats in the law's order.
+
+        `source` names what `values` came from in the error raised when one is missing.
+        """
+        if not isinstance(values, Mapping) or set(self.params) - set(values):
+            raise ValueError(f"`{source}` must carry {self.name}-law parameters {self.params}, got {values!r}")
+        return {p: float(values[p]) for p in self.params}
+
+
+LAWS = {
+    "model_size": Law("model_size", "L(N) = (A/N)^alpha + delta", ("n_params",), ("a", "alpha", "delta"),
+                      model_size_law, log_model_size_law),
+    "data_size": Law("data_size", "L(D) = (B/D)^beta + delta", ("data_size",), ("b", "beta", "delta"),
+                     data_size_law, log_data_size_law),
+    "joint": Law("joint", "L(N,D) = [(A/N)^(alpha/beta) + B/D]^beta + delta", ("n_params", "data_size"),
+                 ("a", "b", "alpha", "beta", "delta"), joint_law, log_joint_law),
+}
+
+
+def get(law: str) -> Law:
+    """The law named `law` ("model_size", "data_size" or "joint")."""
+    if law not in LAWS:
+        raise ValueError(f"law={law!r} is unknown; choose one of {sorted(LAWS)}")
+    return LAWS[law]

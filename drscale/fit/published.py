@@ -28,19 +28,17 @@ class PublishedLaw:
     params: dict[str, float] = field(hash=False)
     r2_reported: float | None = None
 
+    def __post_init__(self) -> None:
+        laws.get(self.law).parameters(self.params, source="params")
+
     def predict(self, n_params: ArrayLike | None = None, data_size: ArrayLike | None = None) -> np.ndarray:
         """Evaluate the law; pass `n_params`, `data_size` or both, as the law needs."""
-        if self.law == "model_size":
-            return laws.model_size_law(_required(n_params, "n_params"), **self.params)
-        if self.law == "data_size":
-            return laws.data_size_law(_required(data_size, "data_size"), **self.params)
-        return laws.joint_law(_required(n_params, "n_params"), _required(data_size, "data_size"), **self.params)
-
-
-def _required(value: ArrayLike | None, name: str) -> ArrayLike:
-    if value is None:
-        raise ValueError(f"this law needs `{name}`")
-    return value
+        law = laws.get(self.law)
+        given = {"n_params": n_params, "data_size": data_size}
+        for name in law.variables:
+            if given[name] is None:
+                raise ValueError(f"the {self.law} law needs `{name}`")
+        return law.predict(self.params, *(given[name] for name in law.variables))
 
 
 PUBLISHED: tuple[PublishedLaw, ...] = (

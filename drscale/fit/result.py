@@ -17,14 +17,20 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
-from drscale.fit import laws
-from drscale.fit.bootstrap import percentile_interval
 from drscale.common.files import write_text_atomic
+from drscale.fit import laws
 
-_LAW_FUNCTIONS = {"model_size": laws.model_size_law, "data_size": laws.data_size_law, "joint": laws.joint_law}
 IDENTIFIABLE_DECADES = 2.0
 """Below this span of a variable, scale, exponent and delta trade off against each other."""
 STRONG_CORRELATION = 0.9
+
+
+def percentile_interval(samples: np.ndarray, level: float, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Equal-tailed percentile interval of bootstrap `samples` at confidence `level`."""
+    if not 0 < level < 1:
+        raise ValueError(f"level must lie in (0, 1); got {level!r}")
+    tail = (1 - level) / 2
+    return np.quantile(samples, tail, axis=axis), np.quantile(samples, 1 - tail, axis=axis)
 
 
 @dataclass
@@ -83,14 +89,14 @@ class FitResult:
 
     def predict(self, *x: ArrayLike) -> np.ndarray:
         """Contrastive entropy the fitted law predicts at `x` (n_params and/or data_size)."""
-        return _LAW_FUNCTIONS[self.law](*x, **self.params)
+        return laws.get(self.law).predict(self.params, *x)
 
     def band(self, *x: ArrayLike, level: float | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Pointwise percentile band of the prediction at `x` over the bootstrap resamples."""
         columns = {p: self.bootstrap[p].to_numpy()[:, None] for p in self.params}
         grid = [np.asarray(v, dtype=float)[None, :] for v in np.broadcast_arrays(*map(np.atleast_1d, x))]
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            curves = _LAW_FUNCTIONS[self.law](*grid, **columns)
+            curves = laws.get(self.law).predict(columns, *grid)
         return percentile_interval(curves, level or self.level)
 
     def intervals(self, level: float | None = None) -> dict[str, tuple[float, float]]:
@@ -103,7 +109,7 @@ class FitResult:
         table = {}
         with np.errstate(divide="ignore"):
             for p in self.params:
-                exponent = p in ("alpha", "beta")
+                exponent = p in laws.EXPONENTS
                 table[p if exponent else f"log {p}"] = self.bootstrap[p] if exponent else np.log(self.bootstrap[p])
         return pd.DataFrame(table).replace([np.inf, -np.inf], np.nan).dropna().corr()
 
@@ -214,6 +220,11 @@ def load_fits(path: str | os.PathLike) -> dict[str, FitResult]:
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist: run notebooks/05_fit_scaling_laws.ipynb first")
     return {name: FitResult.from_dict(data) for name, data in json.loads(path.read_text(encoding="utf-8")).items()}
+
+
+def parameters_table(fits: dict[str, FitResult | None]) -> pd.DataFrame:
+    """Every fit's `to_frame()` stacked, one block of parameters per fit."""
+    return pd.concat({name: r.to_frame() for name, r in fits.items() if r is not None})
 
 
 def checks_table(fits: dict[str, FitResult | None]) -> pd.DataFrame:

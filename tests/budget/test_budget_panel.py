@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from drscale.budget import panel as budget_panel
-
+from drscale.budget import choices as budget_laws
 from drscale.budget import cost
-
-from drscale.fit import published as reference
-
-V1 = reference.published_law("joint", "msmarco", "v1")
+from drscale.budget import panel as budget_panel
+from drscale.fit import published
+from drscale.fit.estimate import fit_model_size
+from drscale.fit.result import save_fits
+from drscale.study import Study
+from budget.v1_fit import V1, v1_fit
 FEW_BUDGETS = np.geomspace(1e3, 1e9, 7)  # a short range keeps each redraw quick
 
 
@@ -28,13 +28,7 @@ def shown(panel: budget_panel.BudgetPanel, symbol: str) -> float:
 
 @pytest.fixture
 def panel(tmp_path: Path) -> budget_panel.BudgetPanel:
-    return budget_panel.BudgetPanel(budget_panel.available_laws(tmp_path), budgets_usd=FEW_BUDGETS)
-
-
-def write_fits(data_dir: Path, bootstrap: object) -> None:
-    (data_dir / "results").mkdir(parents=True)
-    entry = {"joint": {"params": V1.params, "bootstrap": bootstrap}}
-    (data_dir / "results" / "fits.json").write_text(json.dumps(entry))
+    return budget_panel.BudgetPanel(budget_laws.available_laws(tmp_path), budgets_usd=FEW_BUDGETS)
 
 
 def test_panel_shows_the_cost_models_optimum(panel: budget_panel.BudgetPanel) -> None:
@@ -80,33 +74,30 @@ def test_cost_assumptions_move_the_optimum_the_way_the_model_says(panel: budget_
 
 def test_choosing_another_law_shows_its_optimum(panel: budget_panel.BudgetPanel) -> None:
     panel.law.value = "paper_sigir"
-    sigir = reference.published_law("joint", "msmarco", "sigir")
+    sigir = published.published_law("joint", "msmarco", "sigir")
     expected = cost.optimal_allocation(sigir, 1e5, include_inference=False)
     assert shown(panel, "N*") == pytest.approx(expected.n_params[0], rel=1e-2)
 
 
-@pytest.mark.parametrize("layout", ["columns", "records"])
-def test_our_fit_is_offered_with_intervals_when_fits_json_holds_one(tmp_path: Path, layout: str) -> None:
-    rng = np.random.default_rng(0)
-    columns = {k: list(v * np.exp(rng.normal(0, 0.03, 50))) for k, v in V1.params.items()}
-    records = [dict(zip(columns, row)) for row in zip(*columns.values())]
-    write_fits(tmp_path, columns if layout == "columns" else records)
-    choices = budget_panel.available_laws(tmp_path)
+def test_our_fit_is_offered_with_intervals_when_the_studys_fits_hold_one(tmp_path: Path) -> None:
+    save_fits(Study(tmp_path).fits, {"joint": v1_fit(n_samples=50)})
+    choices = budget_laws.available_laws(tmp_path)
     assert list(choices) == ["paper_v1", "paper_sigir", "our_fit"]
+    assert choices["our_fit"].params == V1.params
     assert len(choices["our_fit"].bootstrap) == 50
     panel = budget_panel.BudgetPanel(choices, budget_panel.PanelSettings(law="our_fit"), budgets_usd=FEW_BUDGETS)
     assert "95% interval" in panel.summary.value
 
 
-def test_fits_json_without_a_joint_fit_offers_only_the_papers_laws(tmp_path: Path) -> None:
-    (tmp_path / "results").mkdir()
-    (tmp_path / "results" / "fits.json").write_text(json.dumps({"model_size": {"params": {}}}))
-    assert list(budget_panel.available_laws(tmp_path)) == ["paper_v1", "paper_sigir"]
+def test_fits_without_a_joint_fit_offer_only_the_papers_laws(tmp_path: Path) -> None:
+    n = np.geomspace(1e4, 1e6, 6)
+    save_fits(Study(tmp_path).fits, {"model_size": fit_model_size(n, 1 + (1e5 / n) ** 0.5, n_bootstrap=10), "joint": None})
+    assert list(budget_laws.available_laws(tmp_path)) == ["paper_v1", "paper_sigir"]
 
 
 def test_unaffordable_setting_is_shown_and_recovers(tmp_path: Path) -> None:
     settings = budget_panel.PanelSettings(budget_usd=1.0, include_inference=True)
-    panel = budget_panel.BudgetPanel(budget_panel.available_laws(tmp_path), settings, budgets_usd=FEW_BUDGETS)
+    panel = budget_panel.BudgetPanel(budget_laws.available_laws(tmp_path), settings, budgets_usd=FEW_BUDGETS)
     assert panel.view is None and "cannot buy" in panel.summary.value
     panel.budget.value = 1e4
     assert panel.view is not None and shown(panel, "N*") > 1
@@ -114,7 +105,7 @@ def test_unaffordable_setting_is_shown_and_recovers(tmp_path: Path) -> None:
 
 def test_unknown_law_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="our_fit"):
-        budget_panel.BudgetPanel(budget_panel.available_laws(tmp_path), budget_panel.PanelSettings(law="our_fit"))
+        budget_panel.BudgetPanel(budget_laws.available_laws(tmp_path), budget_panel.PanelSettings(law="our_fit"))
 
 
 @pytest.mark.slow

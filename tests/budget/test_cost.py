@@ -7,27 +7,11 @@ import pandas as pd
 import pytest
 
 from drscale.budget import cost
-
 from drscale.fit import laws
-
-from drscale.fit import published as reference
-
-V1 = reference.published_law("joint", "msmarco", "v1")
+from budget.v1_fit import V1, v1_fit
 
 # (budget in USD, include inference cost, N* of the published recomputation)
 PUBLISHED_OPTIMA = [(1e4, False, 8.6e9), (1e5, False, 2.1e11), (1e6, True, 2.1e6), (1e7, True, 2.2e7)]
-
-
-def bootstrapped_v1(n_samples: int = 400, seed: int = 0) -> object:
-    """A stand-in fit result: the v1 law with log-normal scatter on every parameter."""
-    rng = np.random.default_rng(seed)
-    samples = pd.DataFrame({k: v * np.exp(rng.normal(0, 0.03, n_samples)) for k, v in V1.params.items()})
-
-    class FitResult:
-        params = dict(V1.params)
-        bootstrap = samples
-
-    return FitResult()
 
 
 def test_paper_preset_gives_published_z_constants() -> None:
@@ -90,19 +74,19 @@ def test_vectorised_budgets_equal_per_budget_calls() -> None:
 def test_law_may_be_a_published_law_a_mapping_or_a_fit_result() -> None:
     expected = cost.optimal_allocation(V1, 1e5).n_params
     assert cost.optimal_allocation(dict(V1.params), 1e5).n_params == pytest.approx(expected, rel=1e-12)
-    fit = bootstrapped_v1()
+    fit = v1_fit()
     assert cost.optimal_allocation(fit, 1e5).n_params == pytest.approx(expected, rel=1e-12)
 
 
 def test_bootstrap_interval_contains_the_point_estimate() -> None:
-    frame = cost.optimal_allocation(bootstrapped_v1(), [1e4, 1e5, 1e6, 1e7], include_inference=True).to_frame()
+    frame = cost.optimal_allocation(v1_fit(), [1e4, 1e5, 1e6, 1e7], include_inference=True).to_frame()
     for column in ("n_params", "data_size", "loss"):
         assert (frame[f"{column}_low"] < frame[column]).all()
         assert (frame[column] < frame[f"{column}_high"]).all()
 
 
 def test_bootstrap_as_list_of_records_gives_the_same_interval() -> None:
-    fit = bootstrapped_v1()
+    fit = v1_fit()
 
     class Records:
         params = fit.params

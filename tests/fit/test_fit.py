@@ -8,11 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from drscale.fit import bootstrap
-
 from drscale.fit import estimate as fit
-
-from drscale.fit import laws
+from drscale.fit import laws, projection
 
 NOISE = 0.02  # log-normal noise: 2% of L, about the seed-to-seed spread of a sweep
 # Each study draws its own noise (seed 1, 2, 3): with one shared seed the studies would share one
@@ -91,7 +88,7 @@ def test_noise_free_fits_are_exact() -> None:
 def test_varpro_and_lmfit_routes_agree() -> None:
     for study, law in ((model_size_study, "model_size"), (data_size_study, "data_size")):
         x, ce = study(seed=3)
-        check = fit.fit_law(law, {fit.LAWS[law].variables[0]: x}, ce, n_bootstrap=10).route_check
+        check = fit.fit_law(law, {laws.LAWS[law].variables[0]: x}, ce, n_bootstrap=10).route_check
         assert check.other_method == "lmfit"
         assert check.agree and check.max_prediction_gap < check.tolerance <= 2 * NOISE
         assert abs(check.exponent_gap) < 0.05
@@ -100,10 +97,9 @@ def test_varpro_and_lmfit_routes_agree() -> None:
 def test_vectorised_bootstrap_solver_matches_scipy_route() -> None:
     """The bootstrap's closed-form NNLS + golden section equals nnls + Brent on the same data."""
     n, ce = model_size_study(seed=5)
-    spec = fit.LAWS["model_size"]
-    reference, _, _ = fit.varpro_fit(spec, {"n_params": n}, ce)
+    reference, _, _ = projection.varpro_fit(laws.LAWS["model_size"], {"n_params": n}, ce)
     log_n = np.log(n)
-    c, e, d = bootstrap.varpro_batch((log_n - log_n.mean())[None], np.log(ce)[None], fit.EXPONENT_BOUNDS)
+    c, e, d = projection.varpro_batch((log_n - log_n.mean())[None], np.log(ce)[None], laws.EXPONENT_BOUNDS)
     assert e[0] == pytest.approx(reference["alpha"], rel=1e-6)
     assert d[0] == pytest.approx(reference["delta"], rel=1e-6)
 
@@ -111,12 +107,12 @@ def test_vectorised_bootstrap_solver_matches_scipy_route() -> None:
 def test_log_space_forms_match_the_laws() -> None:
     n, d = np.geomspace(1e4, 1e8, 7), np.geomspace(1e2, 1e6, 7)
     p = JOINT_TRUE
-    assert np.exp(fit._log_model_size(n, np.log(p["a"]), p["alpha"], np.log(p["delta"]))) == pytest.approx(
+    assert np.exp(laws.log_model_size_law(n, np.log(p["a"]), p["alpha"], np.log(p["delta"]))) == pytest.approx(
         laws.model_size_law(n, p["a"], p["alpha"], p["delta"]))
-    assert np.exp(fit._log_data_size(d, np.log(p["b"]), p["beta"], np.log(p["delta"]))) == pytest.approx(
+    assert np.exp(laws.log_data_size_law(d, np.log(p["b"]), p["beta"], np.log(p["delta"]))) == pytest.approx(
         laws.data_size_law(d, p["b"], p["beta"], p["delta"]))
     logs = {k: np.log(p[k]) for k in ("a", "b", "delta")}
-    assert np.exp(fit._log_joint(n, d, logs["a"], logs["b"], p["alpha"], p["beta"], logs["delta"])) == pytest.approx(
+    assert np.exp(laws.log_joint_law(n, d, logs["a"], logs["b"], p["alpha"], p["beta"], logs["delta"])) == pytest.approx(
         laws.joint_law(n, d, **p))
 
 

@@ -2,29 +2,23 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
-from drscale.fit import published as reference
-
 from drscale import suite
-
-V1 = reference.published_law("joint", "msmarco", "v1")
+from drscale.fit.result import save_fits
+from drscale.study import Study
+from budget.v1_fit import v1_fit
 
 
 @pytest.mark.slow
 @pytest.mark.notebook
 def test_notebook_06_stores_optima_and_figures(tmp_path: Path, capfd) -> None:
-    data_dir, figures_dir = tmp_path / "data", tmp_path / "figures"
-    (data_dir / "results").mkdir(parents=True)
-    rng = np.random.default_rng(0)
-    bootstrap = [{k: v * np.exp(rng.normal(0, 0.03)) for k, v in V1.params.items()} for _ in range(50)]
-    fits = {"joint": {"params": V1.params, "bootstrap": bootstrap}}
-    (data_dir / "results" / "fits.json").write_text(json.dumps(fits))
+    study = Study(tmp_path / "data", tmp_path / "figures")
+    data_dir, figures_dir = study.root, study.figures
+    save_fits(study.fits, {"joint": v1_fit(n_samples=50)})
 
     suite.run_notebook(
         "06_budget_allocation",
@@ -41,7 +35,7 @@ def test_notebook_06_stores_optima_and_figures(tmp_path: Path, capfd) -> None:
     )
     assert "without encryption" not in capfd.readouterr().err  # the kernel's log stays out of a headless run
 
-    table = pd.read_csv(data_dir / "results" / "budget_optimum.csv").set_index(["budget_usd", "include_inference"])
+    table = pd.read_csv(study.table("budget_optimum")).set_index(["budget_usd", "include_inference"])
     assert len(table) == 8
     for budget, inference, published_n in [(1e4, False, 8.6e9), (1e5, False, 2.1e11), (1e6, True, 2.1e6), (1e7, True, 2.2e7)]:
         row = table.loc[(budget, inference)]
