@@ -32,6 +32,7 @@ from drscale.common.search import golden_section
 from drscale.fit import laws
 
 JOINT = laws.get("joint")
+"""The law the budget is optimised under: its parameters, in the order `_optimise` stacks them."""
 
 
 def _check_positive(**values: float) -> None:
