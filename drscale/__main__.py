@@ -27,6 +27,7 @@ from drscale.measure.config import EvalConfig
 from drscale.study import Study
 from drscale.sweep.executors import LocalBackend, RayBackend
 from drscale.sweep.spec import GRID_KEYS, TOP_KEYS, SweepSpec
+from drscale.train import keep_freed_memory
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -117,6 +118,7 @@ def _spec_keys() -> str:
 
 
 def _run_sweep(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    keep_freed_memory()  # this process is drscale's own: in-process runs train faster, as pool workers do
     spec = SweepSpec.from_file(args.spec)
     data = load_prepared(spec.data_dir, spec.dataset)
     if args.ray:
