@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from drscale.data.corpus import RetrievalData, split_qrels_by_query, table
-from drscale.data.embedded import docstring_pairs, source_files
+from drscale.data.docstrings import docstring_pairs, source_files
 
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
 SMALL_PACKAGES = ("asyncio", "email", "logging", "json", "unittest", "http", "concurrent", "importlib")

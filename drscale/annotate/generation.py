@@ -20,8 +20,8 @@ from typing import Any
 
 import torch
 
-from drscale.common.files import write_text_atomic
-from drscale.common.files import config_hash
+from drscale.common.files import config_hash, write_text_atomic
+from drscale.study import Study
 
 QueryGenerator = Callable[[list[str]], list[str]]
 """passages -> queries, one query per passage, same order: a seq2seq model, an LLM call, ..."""
@@ -93,8 +93,6 @@ class GenerationCache:
         write_text_atomic(self._path(batch), json.dumps({"passage_ids": passage_ids, "queries": queries}))
 
 
-
-
 def generation_cache(cache_dir: str | Path, name: str, generator: Mapping[str, Any],
                      passages: Iterable[tuple[str, str]], **settings: Any) -> GenerationCache:
     """The cache of one request under `cache_dir`: named by `name` and a hash of the generator's
@@ -107,8 +105,8 @@ def generation_cache(cache_dir: str | Path, name: str, generator: Mapping[str, A
 
 
 def cache_folder(data_dir: str | Path) -> Path:
-    """Where a study keeps generated pairs: `data_dir/annotations`."""
-    return Path(data_dir) / "annotations"
+    """Where the study under `data_dir` keeps generated pairs (`Study.annotations`)."""
+    return Study(data_dir).annotations
 
 
 class Seq2SeqGenerator:

@@ -189,7 +189,7 @@ class RetrievalData:
     @property
     def evaluated_passages(self) -> int:
         """Corpus rows a test measurement may meet: all of them here (copies with rows made
-        only for training, `drscale.annotate.sources.AnnotatedData`, have fewer)."""
+        only for training, `drscale.annotate.pairs.AnnotatedData`, have fewer)."""
         return len(self.corpus)
 
     def test_fingerprint(self) -> str:

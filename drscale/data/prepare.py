@@ -6,6 +6,9 @@ the tables, `provenance.json` records what they were prepared from (source, reso
 options, dev split and a fingerprint of the input files). A later call under the same name
 reuses them only when all of that agrees; any other input is refused with the way out
 (`overwrite=True`, or another `name`), so a name never silently stands for stale data.
+The tables, `provenance.json` and `summary.json` are written whole or not at all: staged in
+a folder under a temporary name that then replaces the prepared folder
+(`RetrievalData.save`), so provenance never describes tables it was not written with.
 """
 
 from __future__ import annotations
@@ -26,8 +29,12 @@ import numpy as np
 import pandas as pd
 
 from drscale.data import loaders
+from drscale.data.assembly import check_options
 from drscale.data.corpus import RetrievalData, check_int, column
-from drscale.data.embedded import DEFAULT_PACKAGES, SNAPSHOT_SHA256, build_docstring_data, load_docstring_snapshot
+from drscale.data.docstrings import DEFAULT_PACKAGES, build_docstring_data
+from drscale.data.hf import load_hf
+from drscale.data.snapshot import SNAPSHOT_SHA256, load_docstring_snapshot
+from drscale.study import Study
 
 SOURCES = ("docstrings", "msmarco", "beir", "t2ranking", "hf")
 """`docstrings` is the embedded default; the others read files from `path`."""
@@ -36,7 +43,7 @@ LOADERS: Mapping[str, Callable[..., RetrievalData]] = {
     "msmarco": loaders.load_msmarco,
     "beir": loaders.load_beir,
     "t2ranking": loaders.load_t2ranking,
-    "hf": loaders.load_hf,
+    "hf": load_hf,
 }
 
 DOCSTRING_OPTIONS = {"packages": None, "snapshot": None, "test_queries": 1000, "seed": 0, "workers": None}
@@ -54,13 +61,14 @@ _HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?")
 
 
 def prepared_folder(data_dir: str | Path, name: str) -> Path:
-    """Where the data prepared as `name` lives; `name` must be one folder name, so that no
-    name reaches outside `data_dir/prepared` or collides with the hidden staging folders."""
+    """Where the data prepared as `name` lives in the study under `data_dir` (`Study.prepared`);
+    `name` must be one folder name, so that no name reaches outside the study's prepared
+    folder or collides with the hidden staging folders."""
     if not isinstance(name, str) or not name.strip() or name.startswith(".") or any(sep in name for sep in ("/", "\\", os.sep)):
         raise ValueError(f"name must be a folder name (no path separators, not starting with '.'); got {name!r}")
     if not isinstance(data_dir, (str, os.PathLike)):
         raise ValueError(f"data_dir must be a path; got {data_dir!r}")
-    return Path(data_dir) / "prepared" / name
+    return Study(data_dir).prepared(name)
 
 
 def prepare_data(
@@ -204,7 +212,7 @@ def load_prepared(data_dir: str | Path, name: str = "docstrings") -> RetrievalDa
     folder = prepared_folder(data_dir, name)
     if not (folder / "NAME").exists():
         raise FileNotFoundError(
-            f"no prepared data {name!r} under {Path(data_dir) / 'prepared'}: run notebooks/01_prepare_data.ipynb "
+            f"no prepared data {name!r} under {folder.parent}: run notebooks/01_prepare_data.ipynb "
             f"(or drscale.data.prepare.prepare_data) first"
         )
     return RetrievalData.load(folder)
@@ -304,14 +312,14 @@ def _docstring_inputs(options: Mapping[str, Any]) -> dict[str, str]:
 
 
 def _loader_options(source: str, given: Mapping[str, Any]) -> dict[str, Any]:
-    """The loader's keyword options with defaults filled in, checked (`loaders.check_options`)."""
+    """The loader's keyword options with defaults filled in, checked (`drscale.data.assembly.check_options`)."""
     parameters = list(inspect.signature(LOADERS[source]).parameters.values())[1:]
     accepted = {p.name: p.default for p in parameters if p.name != "name"}
     unknown = sorted(set(given) - set(accepted))
     if unknown:
         raise ValueError(f"unknown option(s) {unknown} for source {source!r}; its options: {sorted(accepted)}")
     options = {**accepted, **given}
-    loaders.check_options(**options)
+    check_options(**options)
     for option, value in options.items():
         if option.endswith("_file") and value is not None:
             options[option] = Path(value).expanduser().resolve()

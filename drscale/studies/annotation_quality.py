@@ -5,25 +5,97 @@ pairs (Inverse Cloze Task, docT5query, human labels, LLM-written queries), flatt
 published only the figure. This module holds that comparison: the same sweep on each source's
 data (refused unless every source is evaluated on identical rows and texts and holds enough
 pairs for the whole grid), one fitted law per source, and the order of the fitted exponents
-against the paper's, with how often the bootstrap agrees. The sources themselves are
-`drscale.annotate.sources`; notebook 07 tells the story.
+against the paper's, with how often the bootstrap agrees. It also builds the sources a
+study compares from its settings (`pair_sources`) and the data each makes (`annotate_sources`).
+The sources themselves are `drscale.annotate.sources`; notebook 07 tells the story.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from drscale.annotate.sources import HUMAN
+from drscale.annotate.generation import Seq2SeqGenerator
+from drscale.annotate.pairs import HUMAN, AnnotatedData, PairSource, TrainingPairs, with_pairs
+from drscale.annotate.sources import GeneratedQueries, HumanLabels, InverseClozeTask
 from drscale.data.corpus import RetrievalData
 from drscale.fit.estimate import fit_runs
 from drscale.fit.result import FitResult
 from drscale.measure.entropy import evaluation_rows
 from drscale.sweep.runner import run_sweep
+
+
+BUILT_IN_SOURCES = (HUMAN, "ict")
+"""Sources a study names in its list: the data's own labels and Inverse Cloze Task pairs; a
+generated source is given by its generator instead."""
+
+
+def pair_sources(
+    names: Sequence[str],
+    *,
+    scope: str = "train",
+    seed: int = 0,
+    ict_remove_sentence: float = 1.0,
+    ict_query_words: tuple[int, int] = (4, 64),
+    ict_min_rest_words: int = 8,
+    generator: str | Path | None = None,
+    generator_name: str = "doct5query",
+    generator_local_files_only: bool = True,
+    generator_max_passages: int | None = None,
+    generator_queries_per_passage: int = 1,
+    generator_batch_size: int = 32,
+    generator_max_new_tokens: int = 64,
+    generator_do_sample: bool = True,
+    device: str | None = None,
+) -> dict[str, PairSource]:
+    """The sources a study compares, by name, in the order given: each of `names` (from
+    `BUILT_IN_SOURCES`), then, when `generator` names a seq2seq model (a local folder or a hub
+    name), the source of the queries it writes, as `generator_name`.
+
+    Synthetic sources write queries for the passages of `scope` with `seed`; the `ict_*`
+    settings are `InverseClozeTask`'s, the `generator_*` settings those of `Seq2SeqGenerator`
+    and `GeneratedQueries`. An unknown or repeated name, or a generator named as a built-in
+    source, is refused before anything is built.
+    """
+    if isinstance(names, str) or not isinstance(names, Sequence) or not all(isinstance(n, str) for n in names):
+        raise ValueError(f"sources must be a list of source names from {BUILT_IN_SOURCES}; got {names!r}")
+    unknown = sorted(set(names) - set(BUILT_IN_SOURCES))
+    if unknown:
+        raise ValueError(f"unknown source(s) {unknown} in `sources`; built-in: {sorted(BUILT_IN_SOURCES)} "
+                         f"(a generator is set with `generator`)")
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise ValueError(f"source(s) {repeated} named more than once in `sources`")
+    if generator is not None and generator_name in names:
+        raise ValueError(f"generator_name {generator_name!r} is also in `sources`; name the generated source otherwise, "
+                         f"e.g. 'doct5query' or 'llm'")
+    built: dict[str, PairSource] = {}
+    for name in names:
+        if name == HUMAN:
+            built[name] = HumanLabels()
+        else:
+            built[name] = InverseClozeTask(remove_sentence=ict_remove_sentence, query_words=tuple(ict_query_words),
+                                           min_rest_words=ict_min_rest_words, scope=scope, seed=seed)
+    if generator is not None:
+        model = Seq2SeqGenerator(generator, local_files_only=generator_local_files_only,
+                                 max_new_tokens=generator_max_new_tokens, do_sample=generator_do_sample, device=device)
+        built[generator_name] = GeneratedQueries(model, name=generator_name, queries_per_passage=generator_queries_per_passage,
+                                                 batch_size=generator_batch_size, scope=scope,
+                                                 max_passages=generator_max_passages, seed=seed)
+    return built
+
+
+def annotate_sources(data: RetrievalData, sources: Mapping[str, PairSource], cache_dir: str | Path | None = None,
+                     ) -> tuple[dict[str, TrainingPairs], dict[str, AnnotatedData]]:
+    """(pairs, data) of each source: the training pairs it makes over `data` (generated ones
+    cached under `cache_dir`) and `data` with those pairs, every id checked (`with_pairs`)."""
+    pairs = {name: source.pairs(data, cache_dir=cache_dir) for name, source in sources.items()}
+    return pairs, {name: with_pairs(data, found) for name, found in pairs.items()}
 
 
 def check_same_evaluation(reference: RetrievalData, other: RetrievalData, pool_size: int | None = None,

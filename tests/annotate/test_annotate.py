@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 
 from drscale.annotate import sources as annotate
-from drscale.annotate.sources import GeneratedQueries, HumanLabels, InverseClozeTask, TrainingPairs, source_passages, with_pairs
-from drscale.studies.annotation_quality import (OrderCheck, check_same_evaluation, compare_with_paper, exponent_table,
-                                        source_sweeps)
+from drscale.annotate.pairs import AnnotatedData, TrainingPairs, source_passages, with_pairs
+from drscale.annotate.sources import GeneratedQueries, HumanLabels, InverseClozeTask
+from drscale.studies.annotation_quality import (OrderCheck, annotate_sources, check_same_evaluation, compare_with_paper,
+                                                exponent_table, pair_sources, source_sweeps)
 from drscale.data.corpus import column
 from drscale.annotate.generation import Seq2SeqGenerator
 
@@ -90,7 +91,8 @@ def test_ict_positives_are_training_only_and_evaluation_is_unchanged(small_data)
 
 def test_annotated_data_saves_and_loads_with_its_training_only_rows(small_data, tmp_path):
     annotated = annotate.annotate(small_data, InverseClozeTask())
-    loaded = annotate.AnnotatedData.load(annotated.save(tmp_path / "ict"))
+    loaded = AnnotatedData.load(annotated.save(tmp_path / "ict"))
+    assert [path.name for path in tmp_path.iterdir()] == ["ict"]  # written whole: no staging folder left
     assert loaded.training_only_passages == annotated.training_only_passages
     assert loaded.fingerprint() == annotated.fingerprint()
 
@@ -202,6 +204,31 @@ def test_bad_settings_are_refused_with_their_name(build, error, message):
         build()
 
 
+def test_a_study_builds_its_sources_by_name_with_the_generated_one_last(small_data, tiny_seq2seq, tmp_path):
+    sources = pair_sources(["ict", "human"], seed=2, ict_query_words=[5, 30], generator=tiny_seq2seq, generator_name="llm",
+                           generator_max_passages=4, generator_max_new_tokens=4, generator_batch_size=2)
+    assert list(sources) == ["ict", "human", "llm"]
+    assert sources["ict"] == InverseClozeTask(query_words=(5, 30), seed=2) and sources["human"] == HumanLabels()
+    assert (sources["llm"].name, sources["llm"].max_passages, sources["llm"].seed) == ("llm", 4, 2)
+    pairs, annotated = annotate_sources(small_data, {"human": sources["human"]}, cache_dir=tmp_path)
+    assert len(pairs["human"]) == small_data.n_train_pairs
+    assert annotated["human"].fingerprint() == small_data.fingerprint()
+
+
+@pytest.mark.parametrize(
+    "names, settings, message",
+    [
+        (["human", "bm25"], {}, r"unknown source\(s\) \['bm25'\] in `sources`; built-in: \['human', 'ict'\]"),
+        ("human", {}, r"sources must be a list of source names"),
+        (["ict", "ict"], {}, r"source\(s\) \['ict'\] named more than once"),
+        (["human"], {"generator": "t5", "generator_name": "human"}, r"generator_name 'human' is also in `sources`"),
+    ],
+)
+def test_a_study_refuses_a_sources_list_it_cannot_build(names, settings, message):
+    with pytest.raises(ValueError, match=message):
+        pair_sources(names, **settings)
+
+
 def test_a_hub_name_not_in_the_local_cache_says_how_to_download(small_data):
     source = GeneratedQueries(Seq2SeqGenerator("nobody/no-such-doc2query"), max_passages=2)
     with pytest.raises(FileNotFoundError, match="local_files_only=False"):
@@ -230,7 +257,7 @@ def test_pairs_naming_unknown_passages_or_test_positives_are_refused(small_data)
 
 
 def test_a_grid_larger_than_a_source_is_refused_naming_the_source(small_data, tmp_path):
-    from drscale.sweep.runner import RunConfig
+    from drscale.sweep.config import RunConfig
     from drscale.train.config import CPU_PRESET
 
     few = annotate.annotate(small_data, GeneratedQueries(lambda ps: ["q"] * len(ps), name="few", max_passages=30))

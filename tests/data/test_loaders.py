@@ -7,7 +7,8 @@ import re
 import datasets
 import pytest
 
-from drscale.data.loaders import load_beir, load_hf, load_msmarco, load_t2ranking
+from drscale.data.hf import load_hf
+from drscale.data.loaders import load_beir, load_msmarco, load_t2ranking
 from real_shapes import SHAPES, write_beir, write_msmarco
 from samples import BEIR, MSMARCO, T2RANKING, hf_tables, write
 

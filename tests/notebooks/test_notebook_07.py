@@ -13,7 +13,7 @@ import pytest
 from drscale.fit.estimate import load_fits
 from drscale.data.prepare import prepared_folder
 from drscale.suite import run_notebook
-from drscale.sweep.runner import study_store
+from drscale.sweep.store import study_store
 
 pytestmark = pytest.mark.notebook
 
@@ -36,6 +36,14 @@ TINY = {
     "workers": 1,
 }
 SOURCES = ("doct5query", "human", "ict")
+SWEEP_03 = {
+    "train": {key: TINY[key] for key in ("eval_points", "selection", "steps", "batch_size", "negatives", "warmup_steps",
+                                         "passage_max_length", "query_max_length")},
+    "evaluation": {"negatives": TINY["ce_negatives"], "repeats": TINY["ce_repeats"], "pool_size": TINY["ce_pool_size"],
+                   "seed": 1, "ranking": TINY["ranking"]},
+    **{key: TINY[key] for key in ("model", "data_sizes", "workers")},
+}
+"""The same runs in notebook 03's parameters, whose knobs are a sweep spec's keys."""
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -54,7 +62,7 @@ def study(small_data, tiny_seq2seq, tmp_path_factory):
     root = tmp_path_factory.mktemp("annotation")
     dirs = {"data_dir": str(root / "data"), "figures_dir": str(root / "figures")}
     small_data.save(prepared_folder(dirs["data_dir"], "docstrings"))
-    run_notebook("03_data_size_sweep", {**dirs, **TINY}, output_dir=root / "executed")
+    run_notebook("03_data_size_sweep", {**dirs, **SWEEP_03}, output_dir=root / "executed")
     human_runs = set(study_store(dirs["data_dir"]).finished())
     # a few passages beyond the largest data size, in case the generator writes some empty queries
     params = {**dirs, **TINY, "generator": str(tiny_seq2seq), "generator_max_new_tokens": 6,

@@ -1,79 +1,30 @@
+"""The shipped snapshot: the default data, the same on every install, refused when damaged."""
+
 import hashlib
 import json
 import lzma
 import sysconfig
-import textwrap
 from pathlib import Path
 
 import pytest
 
-from drscale.data import embedded
+from drscale.data import docstrings
 from drscale.data.corpus import column
-from drscale.data.embedded import (
-    DEFAULT_PACKAGES,
+from drscale.data.docstrings import DEFAULT_PACKAGES, source_files
+from drscale.data.prepare import prepare_data
+from drscale.data.snapshot import (
+    REBUILD,
     SNAPSHOT_FINGERPRINT,
     SNAPSHOT_PAIRS,
     SNAPSHOT_PATH,
     SNAPSHOT_SHA256,
-    docstring_pairs,
-    file_docstrings,
     load_docstring_snapshot,
     manifest_path,
     read_docstring_snapshot,
-    source_files,
     write_docstring_snapshot,
 )
-from drscale.data.prepare import prepare_data
 
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
-
-SOURCE = '''
-def mean(values):
-    """Compute the arithmetic mean of a sequence of numbers.
-
-    The mean is the sum of the values divided by how many there are; an empty sequence
-    raises an error because its mean is undefined.
-    """
-
-class Stack:
-    """A last-in first-out container.
-
-    Items are pushed on top and popped from the top, so the newest item leaves first of all.
-    """
-
-def undocumented():
-    pass
-
-def one_paragraph():
-    """Only a summary, no body: not a query-passage pair."""
-'''
-
-
-def test_summary_is_the_query_and_the_rest_is_its_passage(tmp_path):
-    (tmp_path / "pkg").mkdir()
-    (tmp_path / "pkg" / "stats.py").write_text(textwrap.dedent(SOURCE))
-    (tmp_path / "pkg" / "tests").mkdir()
-    (tmp_path / "pkg" / "tests" / "test_stats.py").write_text(textwrap.dedent(SOURCE))
-    files = source_files(tmp_path / "pkg", "pkg")
-    assert [module for _, module in files] == ["pkg.stats"]
-    pairs = file_docstrings(*files[0])
-    assert [key for key, _, _ in pairs] == ["pkg.stats:mean:2", "pkg.stats:Stack:9"]
-    key, summary, body = pairs[0]
-    assert summary == "Compute the arithmetic mean of a sequence of numbers."
-    assert body.startswith("The mean is the sum") and "\n" not in body and summary not in body
-
-
-def test_unparsable_files_are_skipped(tmp_path):
-    (tmp_path / "broken.py").write_text("def f(:\n")
-    assert file_docstrings(tmp_path / "broken.py", "broken") == []
-
-
-def test_parallel_parsing_gives_the_same_pairs_in_the_same_order():
-    files = source_files(STDLIB / "json", "json") + source_files(STDLIB / "email", "email")
-    assert list(docstring_pairs(files, workers=2)) == list(docstring_pairs(files, workers=1))
-
-
-# The shipped snapshot: the default data, the same on every install ---------------------------
 
 
 @pytest.fixture(scope="module")
@@ -89,6 +40,7 @@ def test_the_shipped_snapshot_holds_the_pinned_pairs_with_its_manifest_and_notic
     assert (manifest["pairs"], manifest["sha256"], manifest["default_split"]["fingerprint"]) == (
         SNAPSHOT_PAIRS, SNAPSHOT_SHA256, SNAPSHOT_FINGERPRINT)
     assert [source["name"] for source in manifest["sources"]] == ["stdlib", *DEFAULT_PACKAGES]
+    assert manifest["rebuild"] == REBUILD and manifest["built_with"]["function"] == f"{write_docstring_snapshot.__module__}.write_docstring_snapshot"
     assert sum(source["pairs"] for source in manifest["sources"]) == SNAPSHOT_PAIRS
     notice = (SNAPSHOT_PATH.parent / "NOTICE.md").read_text()
     licences = (SNAPSHOT_PATH.parent / "THIRD_PARTY_LICENSES.txt").read_text()
@@ -134,8 +86,8 @@ def test_prepare_data_reads_the_snapshot_and_parses_no_installed_sources(tmp_pat
     def refuse(*args, **kwargs):
         raise AssertionError("parsed installed sources")
 
-    monkeypatch.setattr(embedded, "source_roots", refuse)
-    monkeypatch.setattr(embedded, "source_files", refuse)
+    monkeypatch.setattr(docstrings, "source_roots", refuse)
+    monkeypatch.setattr(docstrings, "source_files", refuse)
     data = prepare_data("docstrings", data_dir=tmp_path)
     assert data.source.startswith("docstring snapshot") and len(data.corpus) == SNAPSHOT_PAIRS
     assert len(data.test_qrels) == 1000
@@ -149,10 +101,10 @@ def test_prepare_data_reads_the_snapshot_and_parses_no_installed_sources(tmp_pat
 
 def test_a_written_snapshot_reads_back_its_records(tmp_path, monkeypatch):
     sources = [("stdlib", STDLIB / "json", source_files(STDLIB / "json", "stdlib.json"))]
-    monkeypatch.setattr(embedded, "_sources", lambda packages: sources)
+    monkeypatch.setattr(docstrings, "docstring_sources", lambda packages: sources)
     path = tmp_path / "mine.jsonl.xz"
     manifest = write_docstring_snapshot(path, workers=1)
-    records = embedded.docstring_records(workers=1, sources=sources)
+    records = docstrings.docstring_records(workers=1, sources=sources)
     assert records and manifest["pairs"] == len(records) and manifest["default_split"] is None
     assert json.loads(manifest_path(path).read_text()) == manifest
     assert read_docstring_snapshot(path, sha256=manifest["sha256"]) == records
