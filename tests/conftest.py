@@ -66,3 +66,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if item.get_closest_marker("notebook") is not None:
             item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(scope="session")
+def dev_data(small_data: RetrievalData) -> RetrievalData:
+    """`small_data` with 30 of its training queries set aside as a dev split."""
+    return small_data.with_dev_split(30, seed=0)
+

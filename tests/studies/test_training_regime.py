@@ -1,0 +1,53 @@
+"""The regime chosen on dev: the rate search, the scores and the choice rule see dev alone."""
+
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from drscale.sweep.regime import CHOSEN_REGIME, CPU_LEARNING_RATES, candidate_regimes
+from drscale.studies.training_regime import TARGETS, choose_regime, chosen_rates, learning_rate_search, score_sweeps, targets_met
+from drscale.sweep.store import ResultsStore
+from drscale.measure.config import EvalConfig
+from drscale.train.config import CPU_PRESET
+
+
+TINY = replace(CPU_PRESET, steps=4, warmup_steps=1, epochs=None, batch_size=8, negatives=16, passage_max_length=24, query_max_length=12,
+               eval_points=3, dev_pairs=20, dev_pool_size=64)
+QUICK = EvalConfig(negatives=16, repeats=1, pool_size=64, ranking=False)
+
+
+@pytest.mark.slow
+def test_the_rate_search_chooses_on_dev_alone(dev_data, tmp_path):
+    trials = learning_rate_search(dev_data, ResultsStore(tmp_path / "results.jsonl"), models=["L1_H8", "L1_H16"],
+                                  rates=[1e-4, 3e-3], base=TINY, evaluation=QUICK)
+    assert len(trials) == 4 and trials.dev_ce.notna().all()
+    for model, rows in trials.groupby("model"):
+        assert rows.loc[rows.dev_ce.idxmin(), "chosen"] and rows.chosen.sum() == 1
+    assert set(chosen_rates(trials)) == {"L1_H8", "L1_H16"}
+
+def test_scores_count_monotone_steps_and_points_below_chance():
+    n = np.array([1e4, 3e4, 1e5, 3e5, 1e6, 3e6])
+    d = np.array([128, 512, 2048, 8192, 32768])
+    law = lambda x, a, e: (a / x) ** e + 1.0  # noqa: E731
+    sweeps = {
+        "model_size": pd.DataFrame({"n_params": n, "dev_ce": law(n, 3e3, 0.4), "train_time_s": 1.0}),
+        "data_size": pd.DataFrame({"data_size": d, "dev_ce": law(d, 50.0, 0.5), "train_time_s": 2.0}),
+    }
+    scores = score_sweeps(sweeps, n_bootstrap=50)
+    assert scores["N falls"] == "5/5" and scores["D falls"] == "4/4"
+    assert scores["N below chance"] == "6/6" and scores["D below chance"] == "5/5"
+    assert scores["alpha"] == pytest.approx(0.4, rel=1e-3) and scores["beta"] == pytest.approx(0.5, rel=1e-3)
+    assert scores["N R2"] > 0.999 and scores["train time (s)"] == 16.0
+
+def test_the_choice_rule_counts_targets_then_prefers_the_cheaper():
+    good = {"N falls": "6/6", "D falls": "7/7", "N below chance": "7/7", "D below chance": "8/8", "N R2": 0.99,
+            "D R2": 0.985, "alpha hi/lo": 3.0, "beta hi/lo": 2.0, "N extrap. err": 0.01, "D extrap. err": 0.02,
+            "train time (s)": 900.0}
+    worse = {**good, "D below chance": "6/8", "D R2": 0.97, "train time (s)": 10.0}
+    assert all(targets_met(good).values()) and sum(targets_met(worse).values()) == len(TARGETS) - 2
+    scores = pd.DataFrame({"slow-but-lawful": good, "fast": worse}).T
+    assert choose_regime(scores) == "slow-but-lawful"
+    assert choose_regime(pd.DataFrame({"a": good, "b": {**good, "train time (s)": 5.0}}).T) == "b"
+    assert CHOSEN_REGIME in candidate_regimes(CPU_LEARNING_RATES)

@@ -1,0 +1,39 @@
+"""Training regimes by preset name: the preset's settings, replaced where asked, a rate per size."""
+
+from dataclasses import replace
+
+import pytest
+
+from drscale.train.pretrain import Pretraining
+from drscale.sweep.regime import CPU_LEARNING_RATES, Regime, study_regime
+from drscale.measure.config import EvalConfig
+from drscale.train.config import CPU_PRESET, PAPER_PRESET
+
+
+TINY = replace(CPU_PRESET, steps=4, warmup_steps=1, epochs=None, batch_size=8, negatives=16, passage_max_length=24, query_max_length=12,
+               eval_points=3, dev_pairs=20, dev_pool_size=64)
+QUICK = EvalConfig(negatives=16, repeats=1, pool_size=64, ranking=False)
+
+
+def test_study_regime_takes_the_preset_and_replaces_what_is_asked():
+    cpu = study_regime("cpu")
+    assert cpu.train.selection == "best_dev" and cpu.train.epochs == 1.0 and cpu.name == "cpu"
+    assert study_regime("cpu", learning_rate=1e-4).learning_rates is None
+    assert study_regime("cpu+lr").learning_rates == CPU_LEARNING_RATES
+    assert study_regime("cpu+lr").run_config("L2_H128", 64, QUICK).train.learning_rate == 1e-3
+    assert study_regime("cpu", learning_rate=1e-4).run_config("L1_H8", 64, QUICK).train.learning_rate == 1e-4
+    assert study_regime("cpu", pretraining="ict").pretraining == Pretraining()
+    assert study_regime("cpu", pretraining="none").pretraining is None
+    assert study_regime("cpu", selection="last", eval_points=0).train.selection == "last"
+    paper = study_regime("paper")
+    assert paper.train.selection == "best_dev" and paper.train.steps == PAPER_PRESET.steps
+    with pytest.raises(ValueError, match="pretraining must be None, 'none' or 'ict'"):
+        study_regime("cpu", pretraining="mlm")
+    with pytest.raises(ValueError, match="unknown training preset"):
+        study_regime("gpu")
+
+def test_a_regime_gives_each_size_its_own_rate():
+    regime = Regime("r", "", TINY, learning_rates={"L1_H8": 1e-3})
+    assert regime.run_config("L1_H8", 64, QUICK).train.learning_rate == 1e-3
+    assert regime.run_config("L1_H16", 64, QUICK).train.learning_rate == TINY.learning_rate
+    assert [c.model for c in regime.model_size_grid(["minilm"], 64, QUICK)][:2] == ["MiniLM_L1", "MiniLM_L2"]
