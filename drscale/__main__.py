@@ -18,7 +18,7 @@ import ast
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import fields
+from dataclasses import fields, replace
 from typing import Any
 
 from drscale import suite
@@ -64,6 +64,8 @@ def _parser() -> argparse.ArgumentParser:
     sweep.add_argument("--ray", metavar="ADDRESS", nargs="?", const="local",
                        help="run on Ray: 'local', 'auto' or a cluster address")
     sweep.add_argument("--no-progress", action="store_true", help="no progress bars (for logs)")
+    sweep.add_argument("--save-models", action="store_true",
+                       help="keep every model trained under the study's checkpoints/ folder (as the spec's save_models)")
     sweep.set_defaults(command=_run_sweep, name="sweep")
 
     listing = commands.add_parser("notebooks", help="list the notebooks and what each suite runs")
@@ -120,6 +122,8 @@ def _spec_keys() -> str:
 def _run_sweep(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     keep_freed_memory()  # this process is drscale's own: in-process runs train faster, as pool workers do
     spec = SweepSpec.from_file(args.spec)
+    if args.save_models:
+        spec = replace(spec, save_models=True)
     data = load_prepared(spec.data_dir, spec.dataset)
     if args.ray:
         backend = RayBackend(address=None if args.ray == "local" else args.ray)

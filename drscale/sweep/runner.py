@@ -10,6 +10,7 @@ Sweeps on one store claim runs (`drscale.sweep.claims`), so each run trains once
 from __future__ import annotations
 
 import traceback
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -42,7 +43,8 @@ def run_sweep(
     """Run every config not already finished in `store`; return the table of all of them.
 
     With `checkpoint_dir`, each trained model is also saved there as a sentence-transformers
-    folder named by its run id (see `save_checkpoint`).
+    folder named by its run id (see `save_checkpoint`); runs the store already holds without
+    a saved model are named in a warning (they are not trained again).
 
     Everything that could only fail later is refused before any training starts: bad
     configurations (a data size above the training set, a batch above the data size, more
@@ -101,6 +103,8 @@ def run_sweep(
                 claims.release(record["run_id"])
                 if record.get("traceback"):
                     errors.append(record)
+    if checkpoint_dir is not None:
+        _warn_unsaved(store, run_ids)
     if errors:
         described = "; ".join(f"{r['model']} D={r['data_size']}: {r['error']}" for r in errors)
         raise RuntimeError(f"{len(errors)} run(s) raised (recorded as failed in {store.path}, with tracebacks; "
@@ -134,6 +138,17 @@ def _pretrain(backend: Backend, claims: RunClaims, configs: Sequence[RunConfig],
     finally:
         for key in keys:
             claims.release(key)
+
+
+def _warn_unsaved(store: ResultsStore, run_ids: Sequence[str]) -> None:
+    """Name the finished runs of a sweep that asked for saved models but have none: they
+    finished before models were asked for, and a finished run is never trained again."""
+    finished = store.finished()
+    unsaved = [finished[i] for i in dict.fromkeys(run_ids) if i in finished and "checkpoint" not in finished[i]]
+    if unsaved:
+        described = ", ".join(f"{r.model} D={r.data_size} ({r.run_id})" for r in unsaved)
+        warnings.warn(f"{len(unsaved)} run(s) finished before models were saved, so none is kept for them: "
+                      f"{described}; to keep them, run the sweep into another store", stacklevel=3)
 
 
 def _expected_cost(config: RunConfig) -> float:

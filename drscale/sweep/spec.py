@@ -35,7 +35,7 @@ from drscale.sweep.runner import run_sweep
 
 GRID_KEYS = {"models", "data_sizes", "seeds", "init_seeds"}
 TOP_KEYS = {"data_dir", "dataset", "store", "preset", "pretraining", "train", "evaluation", "grid", "workers", "threads",
-            "device"}
+            "device", "save_models"}
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,7 @@ class SweepSpec:
     workers: int | None = None
     threads: int = 1  # torch threads of each run (part of its id when not 1)
     device: str | None = None
+    save_models: bool = False  # keep every model trained as a sentence-transformers folder (`checkpoint_dir`)
 
     @classmethod
     def from_file(cls, path: str | Path) -> SweepSpec:
@@ -104,7 +105,10 @@ class SweepSpec:
             workers=raw.get("workers"),
             threads=raw.get("threads", 1),
             device=raw.get("device"),
+            save_models=raw.get("save_models", False),
         )
+        if not isinstance(spec.save_models, bool):
+            raise ValueError(f"{source}: save_models must be true or false; got {spec.save_models!r}")
         try:
             spec.configs()  # every run is built once here, so a bad value fails before any training
             if spec.workers is not None:
@@ -151,8 +155,13 @@ class SweepSpec:
             runs.append(replace(run, train=replace(run.train, seed=seed), init_seed=init, threads=self.threads))
         return runs
 
+    @property
+    def checkpoint_dir(self) -> Path | None:
+        """Where trained models are kept when `save_models` (the study's checkpoints folder), else None."""
+        return Study(self.data_dir).checkpoints if self.save_models else None
+
     def run(self, data: RetrievalData, progress: bool = True, backend: Backend | None = None) -> pd.DataFrame:
         """Run the grid on `data` (the prepared set `dataset`) into the spec's store, on a local
         pool of `workers` unless `backend` says otherwise; return the sweep's table."""
         return run_sweep(self.configs(), data, self.store, device=self.device, progress=progress,
-                         backend=backend or LocalBackend(self.workers))
+                         backend=backend or LocalBackend(self.workers), checkpoint_dir=self.checkpoint_dir)

@@ -84,6 +84,25 @@ def test_growing_a_finished_grid_runs_only_the_new_points(study):
     assert "64" in result.stdout and "128" in result.stdout
 
 
+@pytest.mark.slow
+def test_save_models_keeps_each_new_model_and_names_the_runs_that_finished_without_one(study):
+    """`--save-models` keeps every model a sweep trains, under the study's checkpoints folder,
+    loadable by sentence-transformers; runs the store already held are named, not retrained."""
+    from sentence_transformers import SentenceTransformer
+
+    store = ResultsStore(study / "models.jsonl")
+    subprocess.run(sweep_command(write_spec(study, "models.jsonl", ["L1_H16"], [64])), check=True, capture_output=True, timeout=600)
+    result = subprocess.run(sweep_command(write_spec(study, "models.jsonl", ["L1_H16"], [64, 128])) + ["--save-models"],
+                            check=True, capture_output=True, text=True, timeout=600)
+    first, second = store.records()
+    assert "checkpoint" not in first and "1 run(s) finished before models were saved" in result.stderr
+    assert first["run_id"] in result.stderr
+    folder = Path(second["checkpoint"])
+    assert folder == study / "data" / "checkpoints" / second["run_id"]
+    embeddings = SentenceTransformer(str(folder), device="cpu").encode(["how to open a file", "sort a list"])
+    assert embeddings.shape == (2, 768)
+
+
 @pytest.mark.bad_input
 @pytest.mark.parametrize(
     "change, message",
@@ -97,6 +116,7 @@ def test_growing_a_finished_grid_runs_only_the_new_points(study):
         ({"evaluation": {"negativez": 3}}, r"unknown evaluation key\(s\) \['negativez'\]"),
         ({"grid": {"models": ["L9_H9"], "data_sizes": [8]}}, "'L9_H9' is neither a size name"),
         ({"preset": "fast"}, "unknown training preset 'fast'"),
+        ({"save_models": "yes"}, "save_models must be true or false; got 'yes'"),
     ],
 )
 def test_bad_specs_name_the_key(change, message):
