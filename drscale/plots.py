@@ -149,6 +149,20 @@ def plot_joint_grid(table: pd.DataFrame) -> Figure:
     return fig
 
 
+def plot_token_lengths(lengths: pd.DataFrame, name: str) -> Figure:
+    """Histograms of the token lengths of sampled passages and queries of the data set `name`
+    (`drscale.data.prepare.token_lengths`), on a log axis so short queries and passages
+    thousands of tokens long show on one scale; the title says how many of each were sampled."""
+    if len(lengths) == 0:
+        raise ValueError("no token lengths to draw")
+    sampled = lengths["text"].value_counts()
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    sns.histplot(data=lengths, x="tokens", hue="text", log_scale=True, element="step", ax=ax)
+    ax.set(title=f"{name}: token lengths (samples of {sampled.get('passage', 0)} passages, "
+                 f"{sampled.get('query', 0)} queries)")
+    return fig
+
+
 def save_figure(fig: Figure, figures_dir: str | Path, name: str) -> Path:
     """Save `fig` as `figures_dir/name` (folder created) at a resolution fit for the README."""
     path = Path(figures_dir) / name

@@ -24,6 +24,7 @@ from matplotlib.figure import Figure
 
 from drscale.budget import cost
 from drscale.budget.choices import LAW_LABELS, chosen_law
+from drscale.plots import save_figure
 
 BUDGET_RANGE_USD = np.logspace(3, 9, 61)
 """Budgets of the 'optimum against budget' figure: 1e3 to 1e9 USD, 10 per decade."""
@@ -161,17 +162,13 @@ def optimum_figure(view: PanelView) -> Figure:
 
 
 FIGURES = {"budget_contours.png": contour_figure, "budget_optimum.png": optimum_figure}
+"""The panel's figures by file name, as notebook 06 saves them among the study's figures."""
 
 
 def save_figures(view: PanelView, figures_dir: str | Path) -> list[Path]:
-    """Draw both figures of `view` and save them under `figures_dir`; returns the paths."""
-    figures_dir = Path(figures_dir)
-    figures_dir.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for name, draw in FIGURES.items():
-        draw(view).savefig(figures_dir / name, dpi=120)
-        paths.append(figures_dir / name)
-    return paths
+    """Draw both figures of `view` and save them in `figures_dir` (a study's `Study.figures`)
+    the way every notebook figure is saved (`drscale.plots.save_figure`); returns the paths."""
+    return [save_figure(draw(view), figures_dir, name) for name, draw in FIGURES.items()]
 
 
 def _png(fig: Figure) -> bytes:
@@ -252,7 +249,7 @@ class BudgetPanel:
         self.summary.value = summary_html(self.view)  # last, so a new summary means new figures too
 
     def save_figures(self, figures_dir: str | Path) -> list[Path]:
-        """Save the figures of the current view under `figures_dir`."""
+        """Save the figures of the current view in `figures_dir` (a study's `Study.figures`)."""
         if self.view is None:
             raise ValueError(f"nothing to save: {self.summary.value}")
         return save_figures(self.view, figures_dir)

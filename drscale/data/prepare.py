@@ -238,6 +238,28 @@ def token_lengths(data: RetrievalData, tokenizer: Any, sample: int = 3000, seed:
     return pd.concat(frames, ignore_index=True)
 
 
+def example_pairs(data: RetrievalData, n: int = 3, seed: int = 0, width: int = 300) -> str:
+    """`n` seeded random training pairs as text to read: each query, then the first `width`
+    characters of its positive. A first look at prepared data shows whether the queries read
+    like what a user would type and the passages like what should answer them."""
+    check_int("n", n, 1)
+    check_int("width", width, 1)
+    rows = data.train_pair_rows(seed=seed)
+    chosen = rows[np.random.default_rng(seed).choice(len(rows), size=min(n, len(rows)), replace=False)]
+    return "\n".join(f"QUERY  : {data.queries[int(query)]['text']}\nPASSAGE: {data.corpus[int(passage)]['text'][:width]} ...\n"
+                     for query, passage in chosen)
+
+
+def token_length_summary(lengths: pd.DataFrame, positions: int = 512) -> str:
+    """Count, mean, median and maximum of `token_lengths` for passages and queries, and the
+    share of sampled passages longer than the model's `positions`: how much of a passage
+    training and evaluation ever see, since both keep only its opening tokens."""
+    check_int("positions", positions, 1)
+    described = lengths.groupby("text")["tokens"].describe()[["count", "mean", "50%", "max"]]
+    passages = lengths.tokens[lengths.text == "passage"]
+    return f"{described}\npassages past {positions} tokens: {(passages > positions).mean():.1%} of the sample"
+
+
 def _build(source: str, path: Path | str | None, name: str, dev_queries: int, dev_seed: int,
            options: Mapping[str, Any]) -> RetrievalData:
     """The data of a checked request, named `name`, with its dev split."""

@@ -6,7 +6,8 @@ published only the figure. This module holds that comparison: the same sweep on 
 data (refused unless every source is evaluated on identical rows and texts and holds enough
 pairs for the whole grid), one fitted law per source, and the order of the fitted exponents
 against the paper's, with how often the bootstrap agrees. It also builds the sources a
-study compares from its settings (`pair_sources`) and the data each makes (`annotate_sources`).
+study compares from its settings (`pair_sources`) and the data each makes (`annotate_sources`),
+and runs the sweep a `SweepSpec` describes on each (`spec_sweeps`).
 The sources themselves are `drscale.annotate.sources`; notebook 07 tells the story.
 """
 
@@ -27,7 +28,9 @@ from drscale.data.corpus import RetrievalData
 from drscale.fit.estimate import fit_runs
 from drscale.fit.result import FitResult
 from drscale.measure.entropy import evaluation_rows
+from drscale.sweep.executors import LocalBackend
 from drscale.sweep.runner import run_sweep
+from drscale.sweep.spec import SweepSpec
 
 
 BUILT_IN_SOURCES = (HUMAN, "ict")
@@ -134,6 +137,17 @@ def source_sweeps(sources: Mapping[str, RetrievalData], configs: Sequence[Any], 
     tables = [run_sweep(configs, data, store, **kwargs).assign(source=name) for name, data in sources.items()]
     combined = pd.concat(tables, ignore_index=True)
     return combined[["source", *[c for c in combined.columns if c != "source"]]]
+
+
+def spec_sweeps(sources: Mapping[str, RetrievalData], spec: SweepSpec, progress: bool = True) -> pd.DataFrame:
+    """`source_sweeps` over the runs of `spec`, into its store, on its workers and device.
+
+    The runs are built from a sweep spec, as notebook 03 builds its data-size sweep, so with
+    the same settings the human source's runs are notebook 03's (same run ids) and are read
+    from the store rather than trained again.
+    """
+    return source_sweeps(sources, spec.configs(), spec.store, device=spec.device, progress=progress,
+                         backend=LocalBackend(spec.workers))
 
 
 PAPER_ORDER = ("ict", "doct5query", HUMAN, "llm")

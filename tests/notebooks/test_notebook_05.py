@@ -77,3 +77,35 @@ def test_notebook_refuses_laws_from_tables_of_different_data(tmp_path) -> None:
     with pytest.raises(PapermillExecutionError, match=r"tables fitted together"):
         run_notebook("05_fit_scaling_laws", {"data_dir": str(tmp_path / "data"), "figures_dir": str(tmp_path / "figures"),
                                               "n_bootstrap": 10}, output_dir=tmp_path / "executed")
+
+
+def test_notebook_paths_do_not_depend_on_the_working_directory(tmp_path) -> None:
+    """Run from an unrelated working directory with an absolute data_dir (figures_dir left at
+    its default), then re-run the executed copy from where the suite keeps it, the study's
+    executed/: both read the study's tables and write its fits and figures, and nothing lands
+    in the working directory."""
+    import papermill
+
+    from drscale.study import Study
+    from drscale.suite import notebook_path
+
+    study = Study(tmp_path / "study" / "data")
+    write_one_variable_sweeps(study.results)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    study.executed.mkdir(parents=True)
+    executed = study.executed / "05_fit_scaling_laws.ipynb"
+    outputs = [study.fits, study.figure("fit_model_size"), study.figure("fit_data_size")]
+    assert study.figures == tmp_path / "study" / "figures"
+
+    papermill.execute_notebook(str(notebook_path("05_fit_scaling_laws")), str(executed), kernel_name="python3",
+                               parameters={"data_dir": str(study.root), "n_bootstrap": 10}, cwd=str(elsewhere),
+                               progress_bar=False)
+    assert all(path.exists() for path in outputs) and not any(elsewhere.iterdir())
+
+    for path in outputs:
+        path.unlink()
+    papermill.execute_notebook(str(executed), str(elsewhere / "rerun.ipynb"), kernel_name="python3",
+                               cwd=str(study.executed), progress_bar=False)
+    assert all(path.exists() for path in outputs)
+    assert sorted(p.name for p in elsewhere.iterdir()) == ["rerun.ipynb"]
