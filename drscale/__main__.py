@@ -1,10 +1,11 @@
 """The command line: `python -m drscale` runs the notebook suite, one notebook with parameters,
-or a sweep spec, and lists the notebooks.
+or a sweep spec, writes the study's report, and lists the notebooks.
 
-    python -m drscale suite                 the demo: every notebook on its defaults
+    python -m drscale suite                 the demo: every notebook on its defaults, then the report
     python -m drscale suite --joint         the joint grid, then the fits and budgets again
     python -m drscale notebook 03_data_size_sweep -p data_sizes "[256, 1024]"
     python -m drscale sweep spec.json       a sweep without Jupyter (a cluster, a GPU box)
+    python -m drscale report                data/report.html from the notebooks executed so far
     python -m drscale notebooks             what there is to run
 
 A user's mistake (a notebook that does not exist, a parameter it does not declare, a bad
@@ -19,9 +20,10 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import fields, replace
+from pathlib import Path
 from typing import Any
 
-from drscale import suite
+from drscale import report, suite
 from drscale.data.prepare import load_prepared
 from drscale.measure.config import EvalConfig
 from drscale.study import Study
@@ -42,7 +44,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m drscale", description=__doc__.splitlines()[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter,
-                                     epilog="\n".join(__doc__.splitlines()[3:8]))
+                                     epilog="\n".join(__doc__.splitlines()[3:9]))
     commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
 
     run = commands.add_parser("suite", help="run the notebook suite headless (the demo)",
@@ -68,6 +70,13 @@ def _parser() -> argparse.ArgumentParser:
                        help="keep every model trained under the study's checkpoints/ folder (as the spec's save_models)")
     sweep.set_defaults(command=_run_sweep, name="sweep")
 
+    page = commands.add_parser("report", help="write the study's report: one HTML page of the executed notebooks, "
+                                              "figures, fits, regime and versions", description=report.__doc__.splitlines()[0])
+    page.add_argument("--output-dir", default=None,
+                      help=f"the folder of executed notebooks to read, and to write report.html into "
+                           f"(default: read {Study().executed}, write {report.report_path()})")
+    page.set_defaults(command=_write_report, name="report")
+
     listing = commands.add_parser("notebooks", help="list the notebooks and what each suite runs")
     listing.set_defaults(command=_list_notebooks, name="notebooks")
     return parser
@@ -82,7 +91,16 @@ def _notebook_options(parser: argparse.ArgumentParser) -> None:
 
 def _run_suite(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     names = suite.JOINT_NOTEBOOKS if args.joint else suite.REGIME_NOTEBOOKS if args.regime else suite.NOTEBOOKS
-    return _run(names, args)
+    _run(names, args)
+    return _write_report(args, parser)
+
+
+def _write_report(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """The report of the notebooks in --output-dir, written there; by default the study's."""
+    executed = Path(args.output_dir) if args.output_dir else None
+    path = report.write_report(executed=executed, path=executed / report.REPORT_NAME if executed else None)
+    print(f"[drscale] report -> {path}", flush=True)
+    return 0
 
 
 def _run_notebook(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:

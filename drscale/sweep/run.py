@@ -71,7 +71,7 @@ def _record_head(config: RunConfig, data: RetrievalData, fingerprint: str) -> di
         seed=config.train.seed,
         threads=config.threads,
         data={"name": data.name, "fingerprint": fingerprint, "test_fingerprint": _test_fingerprint(data, fingerprint)},
-        versions=_versions(),
+        versions=package_versions(),
     ))
 
 
@@ -158,7 +158,7 @@ def _tokenized(data: RetrievalData, fingerprint: str, tokenizer, config: TrainCo
     return _TOKENIZED[key]
 
 
-def _versions() -> dict[str, str]:
+def package_versions() -> dict[str, str]:
     """Versions of everything that shapes a run's numbers: the model code (torch,
     transformers, sentence-transformers), tokenisation (tokenizers), data tables (datasets),
     sampling and evaluation (numpy, scipy)."""
