@@ -5,7 +5,7 @@ STAMP := $(VENV)/.drscale-installed
 # A CPU wheel of this torch lies on the development machines; unpinned, pip would fetch a multi-GB CUDA build.
 TORCH ?= torch==2.13.0
 
-.PHONY: setup demo joint regime test test-fast bench clean chromium
+.PHONY: setup demo joint regime lab test test-fast bench clean chromium
 
 setup: $(STAMP)
 
@@ -27,6 +27,11 @@ joint: $(STAMP)
 regime: $(STAMP)
 	$(PY) -m drscale notebook 01_prepare_data
 	$(PY) -m drscale suite --regime
+
+# JupyterLab rooted at notebooks/, on this environment's python3 kernel; it prints the URL to open.
+# Root (as in containers) needs --allow-root; LAB_ARGS passes more, e.g. LAB_ARGS="--no-browser --port=8899".
+lab: $(STAMP)
+	$(PY) -m jupyter lab --notebook-dir=notebooks $$([ "$$(id -u)" = 0 ] && echo --allow-root) $(LAB_ARGS)
 
 test: $(STAMP) chromium
 	$(PY) -m pytest -q
