@@ -14,6 +14,7 @@ from typing import Any
 
 import papermill
 
+from drscale.common.progress import headless_kernels
 from drscale.study import PROJECT_ROOT, Study
 
 NOTEBOOK_DIR = PROJECT_ROOT / "notebooks"
@@ -60,7 +61,8 @@ def run_notebook(
     """Execute one notebook with `parameters`; returns the executed copy's path.
 
     The kernel is the running interpreter's own (`python3` kernelspec from this environment),
-    and the working directory is `notebooks/`, as in JupyterLab, so relative paths agree.
+    and the working directory is `notebooks/`, as in JupyterLab, so relative paths agree. The
+    kernel shows progress as plain lines, not widgets no one sees (`drscale.common.progress`).
     """
     source = notebook_path(name)
     parameters = dict(parameters or {})
@@ -73,18 +75,19 @@ def run_notebook(
     output_dir = Path(output_dir) if output_dir is not None else Study().executed
     output_dir.mkdir(parents=True, exist_ok=True)
     target = output_dir / source.name
-    papermill.execute_notebook(
-        str(source),
-        str(target),
-        parameters=parameters,
-        kernel_name="python3",
-        cwd=str(NOTEBOOK_DIR),
-        execution_timeout=cell_timeout_s,
-        progress_bar=False,
-        # the kernel's own log (its TCP transport warning, "KeyboardInterrupt caught" at shutdown)
-        # is noise in a headless run; errors still reach the log, and cell errors fail the run
-        extra_arguments=["--IPKernelApp.log_level=ERROR"],
-    )
+    with headless_kernels():
+        papermill.execute_notebook(
+            str(source),
+            str(target),
+            parameters=parameters,
+            kernel_name="python3",
+            cwd=str(NOTEBOOK_DIR),
+            execution_timeout=cell_timeout_s,
+            progress_bar=False,
+            # the kernel's own log (its TCP transport warning, "KeyboardInterrupt caught" at shutdown)
+            # is noise in a headless run; errors still reach the log, and cell errors fail the run
+            extra_arguments=["--IPKernelApp.log_level=ERROR"],
+        )
     return target
 
 

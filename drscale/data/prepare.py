@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from drscale.common.progress import progress_bar
 from drscale.data import loaders
 from drscale.data.assembly import check_options
 from drscale.data.corpus import RetrievalData, check_int, column
@@ -79,6 +80,7 @@ def prepare_data(
     overwrite: bool = False,
     dev_queries: int = 500,
     dev_seed: int = 0,
+    progress: bool = True,
     **options: Any,
 ) -> RetrievalData:
     """Build `source` (from `path` for file formats), carve a dev split of `dev_queries`
@@ -96,13 +98,15 @@ def prepare_data(
     replaces it. One made before provenance was recorded is
     reused only for the docstring snapshot, whose build takes a second and is compared by
     fingerprint; for any other source its input cannot be told, so it is refused.
+    `progress` shows the steps of a build (reading, dev split, saving) in a bar.
     """
     if not isinstance(overwrite, bool):
         raise ValueError(f"overwrite must be True or False; got {overwrite!r}")
     name = source if name is None else name
     key, options = preparation_key(source, data_dir, path, name, dev_queries, dev_seed, options)
     folder = prepared_folder(data_dir, name)
-    if (folder / "NAME").exists() and not overwrite:
+    existing = (folder / "NAME").exists() and not overwrite
+    if existing:
         stored = read_provenance(folder)
         if stored is not None:
             differences = _differences({k: stored.get(k) for k in KEY_FIELDS}, key)
@@ -111,15 +115,16 @@ def prepare_data(
             raise ValueError(_refusal(folder, name, "was prepared from other input: " + "; ".join(differences)))
         if not (key["source"] == "docstrings" and key["options"]["snapshot"]):
             raise ValueError(_refusal(folder, name, f"has no {PROVENANCE}, so what it was prepared from is unknown"))
-        data = _build(source, key["path"], name, dev_queries, dev_seed, options)
-        if data.fingerprint() != RetrievalData.load(folder).fingerprint():
+    with progress_bar(total=3, desc=f"preparing {name}", enabled=progress) as bar:
+        data = _build(source, key["path"], name, dev_queries, dev_seed, options, bar)
+        if existing and data.fingerprint() != RetrievalData.load(folder).fingerprint():
             raise ValueError(_refusal(folder, name, f"has no {PROVENANCE} and holds other data than the docstring "
                                                     f"snapshot with these settings"))
-    else:
-        data = _build(source, key["path"], name, dev_queries, dev_seed, options)
-    summary = data.summary()
-    provenance = {"format": PROVENANCE_FORMAT, "name": name, **key, "fingerprint": summary["fingerprint"]}
-    data.save(folder, extra_files={PROVENANCE: _json(provenance), "summary.json": _json(summary)})
+        bar.set_postfix(step="saving")
+        summary = data.summary()
+        provenance = {"format": PROVENANCE_FORMAT, "name": name, **key, "fingerprint": summary["fingerprint"]}
+        data.save(folder, extra_files={PROVENANCE: _json(provenance), "summary.json": _json(summary)})
+        bar.update()
     return data
 
 
@@ -261,8 +266,9 @@ def token_length_summary(lengths: pd.DataFrame, positions: int = 512) -> str:
 
 
 def _build(source: str, path: Path | str | None, name: str, dev_queries: int, dev_seed: int,
-           options: Mapping[str, Any]) -> RetrievalData:
-    """The data of a checked request, named `name`, with its dev split."""
+           options: Mapping[str, Any], bar: Any) -> RetrievalData:
+    """The data of a checked request, named `name`, with its dev split; each step advances `bar`."""
+    bar.set_postfix(step=f"reading {source}")
     if source == "docstrings":
         # The default packages come from the shipped snapshot (the same pairs on every install);
         # another list, or snapshot=False, builds from the installed sources.
@@ -274,7 +280,11 @@ def _build(source: str, path: Path | str | None, name: str, dev_queries: int, de
         data = dataclasses.replace(data, name=name)
     else:
         data = LOADERS[source](path, **{**options, "name": name})
-    return data.with_dev_split(dev_queries, seed=dev_seed) if dev_queries else data
+    bar.update()
+    bar.set_postfix(step="dev split")
+    data = data.with_dev_split(dev_queries, seed=dev_seed) if dev_queries else data
+    bar.update()
+    return data
 
 
 def _resolved_path(source: str, path: str | Path | None) -> Path | str | None:

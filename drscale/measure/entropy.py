@@ -18,6 +18,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from drscale.common.progress import progress_bar
 from drscale.data.corpus import RetrievalData
 from drscale.model.tokens import TokenizedData, pad_batch
 
@@ -29,18 +30,23 @@ def encode(
     batch_size: int = 256,
     pad_id: int = 0,
     device: torch.device | str = "cpu",
+    progress: bool = False,
+    desc: str = "encoding",
 ) -> torch.Tensor:
-    """(len(sequences), 768) float32 embeddings, batched by similar length to pad little."""
+    """(len(sequences), 768) float32 embeddings, batched by similar length to pad little;
+    `progress` counts the sequences encoded in a bar named `desc`."""
     if not sequences:
         raise ValueError("encode needs at least one sequence")
     was_training = model.training
     model.eval()
     order = np.argsort([len(s) for s in sequences], kind="stable")
     chunks = []
-    for start in range(0, len(order), batch_size):
-        rows = order[start : start + batch_size]
-        features = {k: v.to(device) for k, v in pad_batch([sequences[r] for r in rows], pad_id).items()}
-        chunks.append(model(features)["sentence_embedding"].float().cpu())
+    with progress_bar(total=len(order), desc=desc, enabled=progress) as bar:
+        for start in range(0, len(order), batch_size):
+            rows = order[start : start + batch_size]
+            features = {k: v.to(device) for k, v in pad_batch([sequences[r] for r in rows], pad_id).items()}
+            chunks.append(model(features)["sentence_embedding"].float().cpu())
+            bar.update(len(rows))
     model.train(was_training)
     embeddings = torch.empty((len(sequences), chunks[0].shape[1]), dtype=torch.float32)
     embeddings[torch.from_numpy(order)] = torch.cat(chunks)
@@ -72,6 +78,7 @@ def contrastive_entropy(
     per_pair: bool = False,
     route: str = "auto",
     pool_dtype: torch.dtype = torch.float32,
+    progress: bool = False,
 ) -> float | torch.Tensor:
     """Mean contrastive entropy of (query, positive) pairs against random pool negatives.
 
@@ -88,7 +95,7 @@ def contrastive_entropy(
 
     `pool_dtype=torch.bfloat16` (or float16) stores the pool in 2 bytes a value, halving
     its memory; scores are still accumulated in float32 and the softmax in float64
-    (benchmarks/bench_ce.py reports the error this costs).
+    (benchmarks/bench_ce.py reports the error this costs). `progress` counts the pairs done.
     """
     if query_embeddings.shape != positive_embeddings.shape or query_embeddings.ndim != 2:
         raise ValueError(
@@ -117,16 +124,18 @@ def contrastive_entropy(
         chunk = max(1, draws // (repeats * negatives))
     positive_scores = (query_embeddings * positive_embeddings).sum(dim=1)
     values = torch.empty(len(query_embeddings), dtype=torch.float64, device=device)
-    for start in range(0, len(query_embeddings), chunk):
-        queries, drawn = query_embeddings[start : start + chunk], rows[start : start + chunk].reshape(-1, repeats * negatives)
-        if route == "scores":
-            negative_scores = (queries @ pool_embeddings.T).gather(1, drawn)
-        else:
-            negative_scores = sampled_scores(queries, pool_embeddings, drawn)
-        negative_scores = negative_scores.view(-1, repeats, negatives)
-        positive = positive_scores[start : start + chunk, None, None].expand(-1, repeats, 1)
-        logits = torch.cat([positive, negative_scores], dim=2).double()
-        values[start : start + chunk] = (torch.logsumexp(logits, dim=2) - logits[:, :, 0]).mean(dim=1)
+    with progress_bar(total=len(query_embeddings), desc="contrastive entropy", enabled=progress) as bar:
+        for start in range(0, len(query_embeddings), chunk):
+            queries, drawn = query_embeddings[start : start + chunk], rows[start : start + chunk].reshape(-1, repeats * negatives)
+            if route == "scores":
+                negative_scores = (queries @ pool_embeddings.T).gather(1, drawn)
+            else:
+                negative_scores = sampled_scores(queries, pool_embeddings, drawn)
+            negative_scores = negative_scores.view(-1, repeats, negatives)
+            positive = positive_scores[start : start + chunk, None, None].expand(-1, repeats, 1)
+            logits = torch.cat([positive, negative_scores], dim=2).double()
+            values[start : start + chunk] = (torch.logsumexp(logits, dim=2) - logits[:, :, 0]).mean(dim=1)
+            bar.update(len(queries))
     return values if per_pair else float(values.mean())
 
 
@@ -201,6 +210,7 @@ def evaluate_contrastive_entropy(
     device: torch.device | str = "cpu",
     passage_embeddings: torch.Tensor | None = None,
     passage_rows: np.ndarray | None = None,
+    progress: bool = False,
 ) -> float:
     """Contrastive entropy of `model` on the test split of `data`.
 
@@ -208,13 +218,15 @@ def evaluate_contrastive_entropy(
     `seed` fixes both that sample and the negative draws, so every model of a sweep meets the
     same negatives. Pass `passage_embeddings` of the corpus rows `passage_rows` (default:
     every row) when they are already computed, e.g. for ranking metrics; they must cover the
-    test positives and the pool. Otherwise only the passages needed are encoded.
+    test positives and the pool. Otherwise only the passages needed are encoded. `progress`
+    shows bars for the encoding and the scoring, for an evaluation long enough to watch.
     """
     pairs = data.test_pair_rows()
     pool = data.pool_rows(pool_size, seed=seed)
     if passage_embeddings is None:
         passage_rows = evaluation_rows(data, pool_size, seed)
-        passage_embeddings = encode(model, [tokens.passages[r] for r in passage_rows], pad_id=tokens.pad_id, device=device)
+        passage_embeddings = encode(model, [tokens.passages[r] for r in passage_rows], pad_id=tokens.pad_id, device=device,
+                                    progress=progress, desc="encoding passages")
     elif passage_rows is None:
         passage_rows = np.arange(len(data.corpus))
     position = np.full(len(data.corpus), -1, dtype=np.int64)
@@ -222,7 +234,8 @@ def evaluate_contrastive_entropy(
     if (position[pairs[:, 1]] < 0).any() or (position[pool] < 0).any():
         raise ValueError("passage_embeddings must cover every test positive and every pool passage")
     query_rows, query_position = np.unique(pairs[:, 0], return_inverse=True)
-    query_embeddings = encode(model, [tokens.queries[r] for r in query_rows], pad_id=tokens.pad_id, device=device)
+    query_embeddings = encode(model, [tokens.queries[r] for r in query_rows], pad_id=tokens.pad_id, device=device,
+                              progress=progress, desc="encoding queries")
     return contrastive_entropy(
         query_embeddings[torch.from_numpy(query_position)],
         passage_embeddings[torch.from_numpy(position[pairs[:, 1]])],
@@ -230,6 +243,7 @@ def evaluate_contrastive_entropy(
         negatives=negatives,
         repeats=repeats,
         seed=seed,
+        progress=progress,
     )
 
 

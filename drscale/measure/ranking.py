@@ -27,6 +27,7 @@ import ir_measures
 import numpy as np
 import torch
 
+from drscale.common.progress import progress_bar
 from drscale.data.corpus import RetrievalData, column
 from drscale.measure.entropy import encode
 from drscale.model.tokens import TokenizedData
@@ -53,6 +54,7 @@ def retrieve(
     k: int,
     block_size: int = 16384,
     backend: str = "torch",
+    progress: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Exact top-k passages of each query by inner product: (scores, indices), both (queries, k).
 
@@ -60,6 +62,7 @@ def retrieve(
     first, equal scores by lowest row. `backend` "torch" scores `block_size` passages at a time
     (memory: Q * (block_size + k) floats, plus a few Q x k working arrays); "faiss" uses
     `IndexFlatIP` (which holds a copy of the passages); "auto" picks FAISS when it is installed.
+    `progress` counts the blocks of the "torch" backend (FAISS searches in one call).
     """
     _check_embeddings(query_embeddings, passage_embeddings)
     if not isinstance(k, (int, np.integer)) or k < 1:
@@ -74,7 +77,7 @@ def retrieve(
     if backend == "faiss" or (backend == "auto" and faiss_available()):
         scores, rows = _retrieve_faiss(queries, passage_embeddings, int(k), block_size)
     else:
-        scores, rows = _retrieve_blocked(queries, passage_embeddings, int(k), block_size)
+        scores, rows = _retrieve_blocked(queries, passage_embeddings, int(k), block_size, progress)
     if not torch.isfinite(scores).all():
         # NaN and +inf scores always reach the top k, so checking them is as good as checking
         # every passage, and costs nothing next to a corpus-sized isfinite
@@ -97,7 +100,8 @@ def _check_embeddings(queries: torch.Tensor, passages: torch.Tensor) -> None:
         raise ValueError("query_embeddings hold NaN or infinite values (a diverged model?)")
 
 
-def _retrieve_blocked(queries: torch.Tensor, passages: torch.Tensor, k: int, block_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+def _retrieve_blocked(queries: torch.Tensor, passages: torch.Tensor, k: int, block_size: int,
+                      progress: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """Score one block of passages at a time beside the running best k, then keep the best k.
 
     One buffer holds [running best k | scores of the block] for every query, and the block's
@@ -106,7 +110,7 @@ def _retrieve_blocked(queries: torch.Tensor, passages: torch.Tensor, k: int, blo
     n_queries = len(queries)
     buffer = queries.new_empty((n_queries, k + min(block_size, len(passages))))
     best_rows = torch.empty((n_queries, 0), dtype=torch.int64, device=queries.device)
-    for start in range(0, len(passages), block_size):
+    for start in progress_bar(range(0, len(passages), block_size), desc="retrieving (blocks)", enabled=progress):
         block = passages[start : start + block_size]
         kept, width = best_rows.shape[1], len(block)
         torch.mm(queries, block.T, out=buffer[:, kept : kept + width])
@@ -244,6 +248,7 @@ def evaluate_ranking(
     block_size: int = 16384,
     backend: str = "torch",
     corpus_rows: np.ndarray | None = None,
+    progress: bool = False,
 ) -> dict[str, float]:
     """Ranking metrics of `model` on the test queries of `data`, retrieving over the corpus.
 
@@ -252,6 +257,7 @@ def evaluate_ranking(
     (sub-)corpus size (recall@1000 of a 500-passage corpus is recall over all of it).
     `passage_embeddings`, (passages, dim) in the order of `corpus_rows` (default: every corpus
     row), skips encoding when the caller already has them (the contrastive-entropy pool).
+    `progress` shows bars for the encoding and the retrieval, for a corpus large enough to watch.
     """
     if not isinstance(k, (int, np.integer)) or k < 1:
         raise ValueError(f"k must be a positive integer; got {k!r}")
@@ -261,15 +267,17 @@ def evaluate_ranking(
     if depth < len(rows) and deepest > depth:
         raise ValueError(f"k ({k}) is below the deepest measure cut-off ({deepest}): retrieve at least that many")
     if passage_embeddings is None:
-        passage_embeddings = encode(model, [tokens.passages[r] for r in rows], batch_size, tokens.pad_id, device)
+        passage_embeddings = encode(model, [tokens.passages[r] for r in rows], batch_size, tokens.pad_id, device,
+                                    progress, "encoding passages")
     elif passage_embeddings.ndim != 2 or len(passage_embeddings) != len(rows):
         raise ValueError(
             f"passage_embeddings must be ({len(rows)}, dim), one row per passage of the (sub-)corpus in "
             f"order; got shape {tuple(passage_embeddings.shape)}"
         )
     query_rows = np.unique(data.test_pair_rows()[:, 0])
-    query_embeddings = encode(model, [tokens.queries[r] for r in query_rows], batch_size, tokens.pad_id, device)
-    scores, indices = retrieve(query_embeddings, passage_embeddings, depth, block_size, backend)
+    query_embeddings = encode(model, [tokens.queries[r] for r in query_rows], batch_size, tokens.pad_id, device,
+                              progress, "encoding queries")
+    scores, indices = retrieve(query_embeddings, passage_embeddings, depth, block_size, backend, progress)
     query_ids = column(data.queries, "id")
     passage_ids = column(data.corpus, "id")
     run = run_from_topk(scores, indices, [query_ids[r] for r in query_rows], [passage_ids[r] for r in rows])

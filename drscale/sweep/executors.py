@@ -6,7 +6,8 @@ sweep of the demo's 200-step runs finished 1.16x sooner (benchmarks/bench_sweep.
 local pool is the default there. Each worker's start-up (spawn, import, tokenise) is paid
 once per sweep; for runs of a few seconds it is not earned back (50-step runs: 0.85x). On a
 GPU, one run at a time owns the device. Workers return records to the parent, which alone
-writes the results store.
+writes the results store. A pool worker's progress bars are plain lines on its stderr, which
+a terminal, a log and (through ipykernel) a notebook cell show; a Ray worker's go to Ray's logs.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import Any, Protocol
 
 import torch
 
+from drscale.common.progress import headless_here
 from drscale.train import keep_freed_memory
 
 RunFn = Callable[..., dict[str, Any]]
@@ -56,10 +58,14 @@ class LocalBackend:
             raise ValueError(f"workers must be a positive integer or None; got {workers!r}")
         self.workers = workers
 
+    def worker_count(self, tasks: Sequence[Any], device: str | None) -> int:
+        """How many processes run `tasks` (1: this one)."""
+        threads = max((getattr(task, "threads", 1) for task in tasks), default=1)
+        return min(self.workers or max(1, default_workers(device) // threads), len(tasks))
+
     def execute(self, run: RunFn, tasks: Sequence[Any], shared: tuple, device: str | None) -> Iterator[dict[str, Any]]:
         """Yield `run(task, *shared)` for each task, in order of completion."""
-        threads = max((getattr(task, "threads", 1) for task in tasks), default=1)
-        workers = min(self.workers or max(1, default_workers(device) // threads), len(tasks))
+        workers = self.worker_count(tasks, device)
         if workers <= 1:
             for task in tasks:
                 yield run(task, *shared)
@@ -113,6 +119,7 @@ def _init_worker(inputs: str, parent: int) -> None:
     file, not through the start-up pipe: a worker that dies while starting (a script without a
     main guard) would leave the parent blocked forever writing a large payload into that pipe."""
     keep_freed_memory()  # a worker only trains: freed activation memory is reused instead of faulted in every step
+    headless_here()
     run, shared = pickle.loads(Path(inputs).read_bytes())
     _WORKER.update(run=run, shared=shared)
     threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True, name="exit-with-parent").start()
@@ -176,4 +183,5 @@ class RayBackend:
 
 def _ray_task(run: RunFn, task: Any, shared: tuple) -> dict[str, Any]:
     keep_freed_memory()  # a Ray worker process is drscale's own, as a pool worker is
+    headless_here()
     return run(task, *shared)

@@ -45,17 +45,19 @@ def run_one(
     or "failed" when training diverged or CE is not finite).
 
     A run with `pretraining` starts from its pretrained model under `pretrained_dir`
-    (`run_sweep` pre-trains every size a sweep needs before its runs start)."""
+    (`run_sweep` pre-trains every size a sweep needs before its runs start). `progress`
+    counts its training steps in a bar named after the run (model and D)."""
     with fixed_threads(config.threads):
         return _train_and_measure(config, data, fingerprint, pick_device(device), checkpoint_dir, pretrained_dir, progress)
 
 
 def run_recorded(config: RunConfig, data: RetrievalData, fingerprint: str, device: str | None = None,
-                 checkpoint_dir: str | None = None, pretrained_dir: str | None = None) -> dict[str, Any]:
+                 checkpoint_dir: str | None = None, pretrained_dir: str | None = None,
+                 progress: bool = False) -> dict[str, Any]:
     """`run_one`, with any error turned into a failed record (error and traceback), so that a
     sweep records every run whatever happens to the others."""
     try:
-        return run_one(config, data, fingerprint, device, checkpoint_dir, pretrained_dir)
+        return run_one(config, data, fingerprint, device, checkpoint_dir, pretrained_dir, progress)
     except Exception as error:
         return {**_record_head(config, data, fingerprint), "status": "failed", "error": f"{type(error).__name__}: {error}",
                 "traceback": traceback.format_exc()}
@@ -103,7 +105,8 @@ def _train_and_measure(config: RunConfig, data: RetrievalData, fingerprint: str,
     }
     try:
         pairs = data.train_pair_rows(config.data_size, seed=config.subset_seed)
-        result = train(model, tokens, pairs, config.train, device, progress, dev=dev)
+        result = train(model, tokens, pairs, config.train, device, progress, dev=dev,
+                       desc=f"{record['model']} D={config.data_size}")
     except TrainingDiverged as error:
         return {**record, "status": "failed", "error": str(error), "failed_step": error.step}
     start = time.perf_counter()

@@ -19,6 +19,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from drscale.common.device import pick_device
+from drscale.common.progress import progress_bar
 from drscale.data.corpus import RetrievalData
 from drscale.model.encoder import MINILM_FAMILY, MODEL_SIZES
 from drscale.sweep.checks import check_feasible, check_writable, warn_unread_pairs
@@ -56,7 +57,9 @@ def run_sweep(
     stopped. A run that raises is recorded as failed, with its error, and the others go on;
     the sweep then raises, naming the failures. Sweeps started at once on one store claim
     runs (`drscale.sweep.claims`), so each run trains once and each sweep returns the whole table.
-    The default backend is a local pool of single-thread workers, one per core.
+    The default backend is a local pool of single-thread workers, one per core. `progress`
+    shows the runs done and each run's training steps (`drscale.common.progress` says how,
+    for a notebook, a log or a terminal).
     """
     refuse_in_a_starting_worker()
     store = store if isinstance(store, ResultsStore) else ResultsStore(store)
@@ -74,7 +77,7 @@ def run_sweep(
         if folder is not None:
             check_writable(Path(folder))
     checkpoints = str(checkpoint_dir) if checkpoint_dir is not None else None
-    shared = (data, fingerprint, device, checkpoints, str(pretrained))
+    shared = (data, fingerprint, device, checkpoints, str(pretrained), progress)
     errors: list[dict[str, Any]] = []
     with RunClaims(store.path.with_name(store.path.name + ".claims")) as claims:
         before = len(store.records())
@@ -97,8 +100,8 @@ def run_sweep(
                 mine.remove(run_id)
             _pretrain(backend, claims, [by_id[i] for i in mine], shared[:2], str(pretrained), device, progress)
             tasks = sorted((by_id[i] for i in mine), key=_expected_cost, reverse=True)  # longest first keeps workers busy
-            for record in tqdm(backend.execute(run_recorded, tasks, shared, device), total=len(tasks), desc="runs",
-                               disable=not progress):
+            for record in progress_bar(backend.execute(run_recorded, tasks, shared, device), total=len(tasks),
+                                       desc="runs", enabled=progress, beside_workers=_pooled(backend, tasks, device)):
                 _append(store, record)
                 claims.release(record["run_id"])
                 if record.get("traceback"):
@@ -132,12 +135,19 @@ def _pretrain(backend: Backend, claims: RunClaims, configs: Sequence[RunConfig],
         while not claims.claim(key):
             claims.wait([key])
     try:
-        for _ in tqdm(backend.execute(pretrain, jobs, (*shared, folder, device), device), total=len(jobs),
-                      desc="pre-training", disable=not progress or not jobs):
+        for _ in progress_bar(backend.execute(pretrain, jobs, (*shared, folder, device, progress), device),
+                              total=len(jobs), desc="pre-training", enabled=progress and bool(jobs),
+                              beside_workers=_pooled(backend, jobs, device)):
             pass
     finally:
         for key in keys:
             claims.release(key)
+
+
+def _pooled(backend: Backend, tasks: Sequence[Any], device: str | None) -> bool:
+    """Whether `backend` runs `tasks` in worker processes that write to this one's stderr
+    (a local pool; Ray keeps its workers' output in its logs)."""
+    return isinstance(backend, LocalBackend) and backend.worker_count(tasks, device) > 1
 
 
 def _warn_unsaved(store: ResultsStore, run_ids: Sequence[str]) -> None:

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from drscale.common.device import pick_device
+from drscale.common.progress import progress_bar
 from drscale.measure.dev import DevSet, evaluation_steps
 from drscale.model.tokens import TokenizedData
 from drscale.train._cpu.dropout import generator_dropout
@@ -104,13 +104,15 @@ def train(
     device: str | torch.device | None = None,
     progress: bool = True,
     dev: DevSet | None = None,
+    desc: str = "train",
 ) -> TrainResult:
     """Train `model` in place on `pair_rows` ((D, 2) query and passage rows of `tokens`).
 
     The step budget is `config.steps_for(D)`. With `config.eval_points`, `dev` is measured
     at the start and at log-spaced steps; with `selection="best_dev"` the model ends holding
     the weights of its best dev measurement (ties keep the earlier one). Raises
-    TrainingDiverged at the first non-finite loss.
+    TrainingDiverged at the first non-finite loss. With `progress`, a bar named `desc` counts
+    the steps (`drscale.common.progress`).
     """
     if config.negatives + config.batch_size > len(tokens.passages):
         raise ValueError(
@@ -135,7 +137,7 @@ def train(
     losses: list[float] = []
     step_seconds: list[float] = []
     start = time.perf_counter()
-    bar = tqdm(range(config.steps), desc="train", disable=not progress, leave=False, mininterval=1.0)
+    bar = progress_bar(range(config.steps), desc=desc, enabled=progress, leave=False)
     with _dropout(model, config, device):
         if watch:
             watch.measure(0, losses, start)

@@ -79,9 +79,10 @@ def pretrained_folder(folder: str | Path, job: PretrainJob, data_fingerprint: st
 
 
 def pretrain(job: PretrainJob, data: RetrievalData, fingerprint: str, folder: str | Path,
-             device: str | None = None) -> dict[str, Any]:
+             device: str | None = None, progress: bool = False) -> dict[str, Any]:
     """Pre-train `job`'s model and save it under `folder` (atomically); a complete save found
-    there is kept, so an interrupted study resumes. Returns what was done, for the log."""
+    there is kept, so an interrupted study resumes. Returns what was done, for the log.
+    `progress` counts the steps in a bar named after the model."""
     target = pretrained_folder(folder, job, fingerprint)
     if checkpoint_problem(target) is None:
         return {"model": job.model, "folder": str(target), "trained": False}
@@ -90,7 +91,8 @@ def pretrain(job: PretrainJob, data: RetrievalData, fingerprint: str, folder: st
     tokens = TokenizedData.build(ict, model.tokenizer, job.train.query_max_length, job.train.passage_max_length)
     start = time.perf_counter()
     with fixed_threads(job.threads):
-        result = train(model, tokens, ict.train_pair_rows(seed=0), job.train, device=device, progress=False)
+        result = train(model, tokens, ict.train_pair_rows(seed=0), job.train, device=device, progress=progress,
+                       desc=f"pre-training {Path(job.model).name}")
     save_checkpoint(model, target)
     return {"model": job.model, "folder": str(target), "trained": True, "steps": len(result.losses),
             "train_time_s": time.perf_counter() - start, "final_loss": result.losses[-1]}

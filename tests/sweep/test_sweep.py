@@ -35,7 +35,7 @@ def test_sweep_records_each_run_and_skips_finished_ones(tmp_path, small_data, mo
 
     calls = []
 
-    def record_call(config, data, fingerprint, device, checkpoint_dir, pretrained_dir):
+    def record_call(config, data, fingerprint, device, checkpoint_dir, pretrained_dir, progress):
         calls.append(config.model)
         return {"run_id": config.run_id(fingerprint), "status": "failed", "error": "not run in this test",
                 "model": config.model, "data_size": config.data_size}
