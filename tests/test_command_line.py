@@ -31,7 +31,7 @@ def test_a_misspelt_or_mistyped_parameter_is_one_line_naming_it(capsys, tmp_path
     error = error_of(capsys, ["notebook", "02_model_size_sweep", "-p", "modle", "L1_H16", "--output-dir", str(tmp_path)])
     assert "unknown parameter(s) ['modle']" in error
     error = error_of(capsys, ["notebook", "02_model_size_sweep", "-p", "progress", "yes", "--output-dir", str(tmp_path)])
-    assert "parameter 'progress' expects bool like its default False; got str 'yes'" in error
+    assert "parameter 'progress' expects bool like its default True; got str 'yes'" in error
     assert not any(tmp_path.iterdir())
 
 

@@ -23,7 +23,7 @@ def test_every_notebook_is_in_a_suite_and_committed_clean():
     "parameters, message",
     [
         ({"evaluation": "W256"}, r"parameter 'evaluation' expects dict like its default"),
-        ({"progress": 1}, r"parameter 'progress' expects bool like its default False; got int 1"),
+        ({"progress": 1}, r"parameter 'progress' expects bool like its default True; got int 1"),
         ({"models": "L1_H16"}, r"parameter 'models' expects list"),
         ({"train": ["steps", 6]}, r"parameter 'train' expects dict"),
     ],
