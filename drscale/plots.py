@@ -1,8 +1,13 @@
-"""Figures for the notebooks: each function draws one figure and returns it; the caller saves it.
+"""Figures for the notebooks: each function draws one figure and returns it; the caller saves
+it with `save_figure`, so every figure is saved one way and at one resolution.
 
 Fitted laws are drawn on log-log axes with the runs, the fitted curve, its bootstrap band
 and, dashed, the paper's published curves for the same law, so the reader can compare the
 functional form (not the constants: the paper's models, data and scale differ from ours).
+The y-axis is set by the runs and the curves, never by the band: a band that fans out at the
+edge of the data is cut off by the axes instead of squashing the runs into a line. The
+paper's curves are drawn only over the range the paper measured, and the fitted values are
+in the legend with their intervals.
 """
 
 from __future__ import annotations
@@ -13,13 +18,28 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
+from matplotlib.axes import Axes
+from matplotlib.axis import Axis
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from drscale.fit.laws import EXPONENTS
-from drscale.fit.published import PUBLISHED
-from drscale.fit.result import FitResult
+from drscale.fit.published import PUBLISHED, PublishedLaw
+from drscale.fit.result import PAPER_MEASURED_RANGE, FitResult
 
 _AXIS_LABELS = {"n_params": "non-embedding parameters N", "data_size": "annotated pairs D"}
+FIGURE_DPI = 150
+"""The resolution every saved figure has."""
+FORMULAS = {
+    "model_size": r"$L(N) = (A/N)^{\alpha} + \delta$",
+    "data_size": r"$L(D) = (B/D)^{\beta} + \delta$",
+    "joint": r"$L(N, D) = [(A/N)^{\alpha/\beta} + B/D]^{\beta} + \delta$",
+}
+"""Each law's formula as the figures' titles write it."""
+GREEK = {"alpha": "α", "beta": "β", "delta": "δ"}
+PAPER_VERSIONS = {"v1": "v1", "sigir": "SIGIR, secondary source"}
+Y_MARGIN = 1.25
+"""Head- and footroom of the y-axis: this factor beyond the runs and curves on a log axis."""
 
 
 def _grid(values: np.ndarray, margin_decades: float = 0.25, size: int = 200) -> np.ndarray:
@@ -28,46 +48,101 @@ def _grid(values: np.ndarray, margin_decades: float = 0.25, size: int = 200) -> 
     return np.logspace(lo, hi, size)
 
 
+def fitted_values(result: FitResult, names: tuple[str, ...] = ("alpha", "beta", "delta")) -> str:
+    """The fit's exponents and floor as a reader reads them: "α = 0.46 [0.41, 0.52], δ = ..."
+    with the bootstrap interval at the fit's level."""
+    intervals = result.intervals()
+    return ", ".join(f"{GREEK[p]} = {result.params[p]:.3g} [{intervals[p][0]:.3g}, {intervals[p][1]:.3g}]"
+                     for p in names if p in result.params)
+
+
+def paper_curve(entry: PublishedLaw, variable: str, size: int = 200) -> tuple[np.ndarray, np.ndarray]:
+    """A published one-variable law over the range the paper measured (`PAPER_MEASURED_RANGE`);
+    where that range's lower end is unknown, from a decade below its upper end."""
+    low, high = PAPER_MEASURED_RANGE[variable]
+    x = np.geomspace(high / 10 if low is None else low, high, size)
+    return x, entry.predict(**{variable: x})
+
+
+def paper_label(entry: PublishedLaw, variable: str) -> str:
+    """"Fang et al. 2024 (v1, msmarco), measured range", naming the version the numbers come from."""
+    span = "measured range" if PAPER_MEASURED_RANGE[variable][0] is not None else \
+        f"last decade below its largest {'N' if variable == 'n_params' else 'D'}"
+    return f"Fang et al. 2024 ({PAPER_VERSIONS.get(entry.version, entry.version)}, {entry.dataset}), {span}"
+
+
+def _limits(*values: np.ndarray) -> tuple[float, float]:
+    """Log-axis limits holding every finite positive value given, with `Y_MARGIN` to spare."""
+    pooled = np.concatenate([np.ravel(v) for v in values])
+    pooled = pooled[np.isfinite(pooled) & (pooled > 0)]
+    return float(pooled.min() / Y_MARGIN), float(pooled.max() * Y_MARGIN)
+
+
+def _log_ticks(ax: Axes) -> None:
+    """Labels on major ticks only, and on a short log axis at 1, 2 and 5 times each power of
+    ten, so labels never collide and an axis spanning less than a decade still has some."""
+    for axis in (ax.xaxis, ax.yaxis):
+        _log_axis_ticks(axis)
+
+
+def _log_axis_ticks(axis: Axis) -> None:
+    if axis.get_scale() != "log":
+        return
+    low, high = sorted(axis.get_view_interval())
+    short = high / low < 100
+    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0) if short else (1.0,), numticks=8))
+    axis.set_minor_formatter(NullFormatter())
+    if short:
+        axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+
+
 def plot_fit(result: FitResult, dataset: str = "msmarco", versions: tuple[str, ...] = ("v1", "sigir")) -> Figure:
-    """One-variable law: runs, fitted curve, bootstrap band and the paper's curves (dashed)."""
+    """One-variable law: runs, fitted curve (its exponent and floor in the legend), bootstrap band
+    and the paper's curves (dashed) over the paper's measured range."""
     if len(result.variables) != 1:
         raise ValueError(f"plot_fit draws one-variable laws; {result.law!r} has {len(result.variables)} variables")
     (name, x), = result.variables.items()
     grid = _grid(x)
     lo, hi = result.band(grid)
-    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    fig, ax = plt.subplots(figsize=(7.0, 4.8), layout="constrained")
     colour = sns.color_palette("deep")[0]
     ax.fill_between(grid, lo, hi, color=colour, alpha=0.25, lw=0, label=f"{result.level:.0%} bootstrap band")
-    ax.plot(grid, result.predict(grid), color=colour, lw=2, label="fitted law")
-    ax.scatter(x, result.ce, color="black", s=18, zorder=3, label="runs")
+    ax.plot(grid, result.predict(grid), color=colour, lw=2, label=f"fit: {fitted_values(result)}")
+    ax.scatter(x, result.ce, color="black", s=18, zorder=3, label=f"runs ({result.ce.size})")
+    shown = [result.ce, result.predict(grid)]
     published = [p for p in PUBLISHED if p.law == result.law and p.dataset == dataset and p.version in versions]
     for entry, shade in zip(published, sns.color_palette("muted")[1:]):
-        ax.plot(grid, entry.predict(**{name: grid}), ls="--", color=shade, lw=1.3,
-                label=f"paper {entry.version} ({entry.dataset})")
+        paper_x, paper_y = paper_curve(entry, name)
+        ax.plot(paper_x, paper_y, ls="--", color=shade, lw=1.3, label=paper_label(entry, name))
+        shown.append(paper_y)
     ax.set(xscale="log", yscale="log", xlabel=_AXIS_LABELS[name], ylabel="contrastive entropy L",
-           title=f"{result.law.replace('_', '-')} law: {result.title}")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
+           ylim=_limits(*shown), title=f"{result.law.replace('_', '-')} law: {FORMULAS[result.law]}")
+    _log_ticks(ax)
+    ax.legend(fontsize=7.5)
     return fig
 
 
 def plot_joint_fit(result: FitResult) -> Figure:
-    """Joint law: L against N, one curve (with band) per data size, runs as points."""
+    """Joint law: L against N, one curve (with band) per data size, runs as points, the fitted
+    exponents and floor in the legend's title."""
     if result.law != "joint":
         raise ValueError(f"plot_joint_fit draws the joint law; got a {result.law!r} fit")
     n, d = result.variables["n_params"], result.variables["data_size"]
     grid = _grid(n)
     sizes = np.unique(d)
-    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    fig, ax = plt.subplots(figsize=(7.0, 4.8), layout="constrained")
+    shown = [result.ce]
     for size, colour in zip(sizes, sns.color_palette("viridis", len(sizes))):
         lo, hi = result.band(grid, np.full_like(grid, size))
+        curve = result.predict(grid, size)
         ax.fill_between(grid, lo, hi, color=colour, alpha=0.2, lw=0)
-        ax.plot(grid, result.predict(grid, size), color=colour, lw=1.8, label=f"D = {size:.3g}")
+        ax.plot(grid, curve, color=colour, lw=1.8, label=f"D = {size:.3g}")
         ax.scatter(n[d == size], result.ce[d == size], color=colour, edgecolor="black", s=22, zorder=3)
+        shown.append(curve)
     ax.set(xscale="log", yscale="log", xlabel=_AXIS_LABELS["n_params"], ylabel="contrastive entropy L",
-           title=f"joint law: {result.title}")
-    ax.legend(fontsize=8, title=f"fit with {result.level:.0%} band")
-    fig.tight_layout()
+           ylim=_limits(*shown), title=f"joint law: {FORMULAS['joint']}")
+    _log_ticks(ax)
+    ax.legend(fontsize=8, title=f"fit, {result.level:.0%} band\n{fitted_values(result)}", title_fontsize=8)
     return fig
 
 
@@ -164,10 +239,11 @@ def plot_token_lengths(lengths: pd.DataFrame, name: str) -> Figure:
 
 
 def save_figure(fig: Figure, figures_dir: str | Path, name: str) -> Path:
-    """Save `fig` as `figures_dir/name` (folder created) at a resolution fit for the README."""
+    """Save `fig` as `figures_dir/name` (folder created) at `FIGURE_DPI`, trimmed to what is drawn
+    so no title or label is cut; every notebook saves its figures through here."""
     path = Path(figures_dir) / name
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120, bbox_inches="tight")
+    fig.savefig(path, dpi=FIGURE_DPI, bbox_inches="tight", pad_inches=0.1)
     return path
 
 
@@ -182,18 +258,18 @@ def plot_source_fits(fits: dict[str, FitResult]) -> Figure:
     if wrong:
         raise ValueError(f"plot_source_fits draws data-size laws; {wrong} are not")
     grid = _grid(np.concatenate([r.variables["data_size"] for r in fits.values()]))
-    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    fig, ax = plt.subplots(figsize=(7.0, 4.8), layout="constrained")
+    shown = []
     for (name, result), colour in zip(fits.items(), sns.color_palette("deep", len(fits))):
         lo, hi = result.band(grid)
-        beta_lo, beta_hi = result.intervals()["beta"]
         ax.fill_between(grid, lo, hi, color=colour, alpha=0.2, lw=0)
-        ax.plot(grid, result.predict(grid), color=colour, lw=2,
-                label=f"{name}: β = {result.params['beta']:.2f} [{beta_lo:.2f}, {beta_hi:.2f}]")
+        ax.plot(grid, result.predict(grid), color=colour, lw=2, label=f"{name}: {fitted_values(result, ('beta',))}")
         ax.scatter(result.variables["data_size"], result.ce, color=colour, edgecolor="black", s=22, zorder=3)
+        shown += [result.ce, result.predict(grid)]
     level = next(iter(fits.values())).level
     ax.set(xscale="log", yscale="log", xlabel=_AXIS_LABELS["data_size"], ylabel="contrastive entropy L",
-           title="data-size law by source of training pairs")
+           ylim=_limits(*shown), title="data-size law by source of training pairs")
+    _log_ticks(ax)
     ax.legend(fontsize=8, title=f"fit, {level:.0%} bootstrap band")
-    ax.grid(True, which="both", alpha=0.3)
-    fig.tight_layout()
+    ax.grid(True, which="major", alpha=0.3)
     return fig

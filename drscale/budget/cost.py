@@ -29,7 +29,8 @@ import pandas as pd
 from numpy.typing import ArrayLike
 
 from drscale.common.search import golden_section
-from drscale.fit import laws
+from drscale.fit import laws, published
+from drscale.fit.result import PAPER_MEASURED_RANGE, FitResult
 
 JOINT = laws.get("joint")
 """The law the budget is optimised under: its parameters, in the order `_optimise` stacks them."""
@@ -166,16 +167,28 @@ def paper_cost_model(**overrides: float) -> CostModel:
     return dataclasses.replace(model, **sections, **top)
 
 
+Span = tuple[float | None, float]
+"""(smallest, largest) value of N or D a law was measured over; None where that end is unknown."""
+
+SYMBOLS = {"n_params": "N", "data_size": "D"}
+
+
 @dataclass(frozen=True)
 class JointLaw:
-    """A joint law to optimise: point parameters and, optionally, bootstrap samples of them."""
+    """A joint law to optimise: point parameters, optionally bootstrap samples of them, and the
+    span of N and D it was measured over (`measured`, None if unknown), so that an optimum the
+    law only extrapolates to can be told from one it was measured at."""
 
     params: dict[str, float]
     bootstrap: pd.DataFrame | None = None
+    measured: Mapping[str, Span] | None = None
 
 
 def as_joint_law(law: Any) -> JointLaw:
-    """Accept a fit result (`.params`, `.bootstrap`), a `published.PublishedLaw` or a params mapping."""
+    """Accept a fit result (`.params`, `.bootstrap`, the runs' range), a `published.PublishedLaw`
+    (the paper's measured range, `result.PAPER_MEASURED_RANGE`) or a params mapping (no range)."""
+    if isinstance(law, JointLaw):
+        return law
     params = JOINT.parameters(law if isinstance(law, Mapping) else getattr(law, "params", None), source="law")
     bootstrap = getattr(law, "bootstrap", None)
     if bootstrap is not None:
@@ -183,12 +196,44 @@ def as_joint_law(law: Any) -> JointLaw:
         if set(JOINT.params) - set(bootstrap.columns) or bootstrap.empty:
             raise ValueError(f"`law.bootstrap` needs rows with columns {JOINT.params}, got {list(bootstrap.columns)}")
         bootstrap = bootstrap[list(JOINT.params)].astype(float)
-    return JointLaw(params, bootstrap)
+    if isinstance(law, FitResult):
+        measured = law.measured_range()
+    elif isinstance(law, published.PublishedLaw):
+        measured = PAPER_MEASURED_RANGE
+    else:
+        measured = None
+    return JointLaw(params, bootstrap, measured)
+
+
+def extrapolation_factor(values: ArrayLike, span: Span | None) -> np.ndarray:
+    """How far outside the measured `span` each value lies: value / largest above it (> 1),
+    value / smallest below it (< 1), 1 inside; NaN without a span. An unknown end (None) is
+    not checked."""
+    values = np.asarray(values, dtype=float)
+    if span is None:
+        return np.full(values.shape, np.nan)
+    low, high = span
+    factor = np.where(values > high, values / high, 1.0)
+    return factor if low is None else np.where(values < low, values / low, factor)
+
+
+def describe_extrapolation(variable: str, factor: float, span: Span | None) -> str:
+    """A reader's sentence for an `extrapolation_factor` of N* ("n_params") or D* ("data_size")."""
+    symbol = SYMBOLS[variable]
+    if span is None or not np.isfinite(factor):
+        return f"measured range of {symbol} unknown"
+    low, high = span
+    if factor > 1:
+        return f"extrapolated {factor:.3g}-fold beyond the largest measured {symbol} ({high:.3g})"
+    if factor < 1:
+        return f"extrapolated {1 / factor:.3g}-fold below the smallest measured {symbol} ({low:.3g})"
+    return f"within the measured {symbol} ({'?' if low is None else f'{low:.3g}'} to {high:.3g})"
 
 
 @dataclass(frozen=True)
 class Allocation:
-    """Budget-optimal (N*, D*) per budget; `*_low`/`*_high` are bootstrap percentile bounds."""
+    """Budget-optimal (N*, D*) per budget; `*_low`/`*_high` are bootstrap percentile bounds, and
+    `measured` the span of N and D the law was measured over."""
 
     budget_usd: np.ndarray
     n_params: np.ndarray
@@ -196,7 +241,8 @@ class Allocation:
     loss: np.ndarray
     include_inference: bool
     cost_model: CostModel
-    intervals: dict[str, np.ndarray] | None = None  # n_params_low, ..., loss_high
+    intervals: dict[str, np.ndarray] | None = None  # n_params_low, ..., loss_high, data_share_low, ...
+    measured: Mapping[str, Span] | None = None
 
     @property
     def data_cost_usd(self) -> np.ndarray:
@@ -210,8 +256,14 @@ class Allocation:
     def infer_cost_usd(self) -> np.ndarray:
         return self.cost_model.z_infer_per_param * self.n_params * self.include_inference
 
+    def extrapolation(self, variable: str) -> np.ndarray:
+        """`extrapolation_factor` of N* ("n_params") or D* ("data_size") against the law's measured span."""
+        return extrapolation_factor(getattr(self, variable), (self.measured or {}).get(variable))
+
     def to_frame(self) -> pd.DataFrame:
-        """One row per budget: optimum, predicted loss, dollars and shares of each cost term."""
+        """One row per budget: optimum, predicted loss, dollars and shares of each cost term, how far
+        N* and D* lie outside the measured range (`*_extrapolation`, see `extrapolation_factor`),
+        then the bootstrap bounds, if any."""
         frame = pd.DataFrame(
             {
                 "budget_usd": self.budget_usd,
@@ -226,6 +278,8 @@ class Allocation:
         )
         for term in ("data", "train", "infer"):
             frame[f"{term}_share"] = frame[f"{term}_cost_usd"] / frame["budget_usd"]
+        for variable in SYMBOLS:
+            frame[f"{variable}_extrapolation"] = self.extrapolation(variable)
         for name, values in (self.intervals or {}).items():
             frame[name] = values
         return frame
@@ -277,8 +331,9 @@ def optimal_allocation(
     """Minimise the joint law L(N, D) subject to Z(N, D) <= budget, for one budget or many.
 
     `law`: a fit result with `.params` and `.bootstrap` (then every bootstrap sample is
-    optimised too and `intervals` holds the central `interval` percentile bounds of N*, D*
-    and L*), a `published.PublishedLaw`, or a mapping of a, b, alpha, beta, delta.
+    optimised too and `intervals` holds the central `interval` percentile bounds of N*, D*,
+    L* and the budget shares), a `published.PublishedLaw`, a `JointLaw`, or a mapping of a,
+    b, alpha, beta, delta.
     `cost_model` defaults to the paper's; `include_inference` adds Z_infer * N to the cost.
     """
     joint = as_joint_law(law)
@@ -301,10 +356,14 @@ def optimal_allocation(
     n, d, loss = (x[0] for x in _optimise(point, budget, z_model, z_data, min_n_params, min_data_size, grid_size))
     intervals = None
     if joint.bootstrap is not None:
-        samples = _optimise(joint.bootstrap.to_numpy(), budget, z_model, z_data, min_n_params, min_data_size, grid_size)
+        n_s, d_s, loss_s = _optimise(joint.bootstrap.to_numpy(), budget, z_model, z_data, min_n_params, min_data_size,
+                                     grid_size)
+        samples = {"n_params": n_s, "data_size": d_s, "loss": loss_s, "data_share": z_data * d_s / budget,
+                   "train_share": cost_model.z_train_per_param * n_s / budget,
+                   "infer_share": cost_model.z_infer_per_param * include_inference * n_s / budget}
         tails = 100 * np.array([(1 - interval) / 2, (1 + interval) / 2])
         intervals = {}
-        for name, values in zip(("n_params", "data_size", "loss"), samples):
+        for name, values in samples.items():
             low, high = np.nanpercentile(values, tails, axis=0)
             intervals[f"{name}_low"], intervals[f"{name}_high"] = low, high
-    return Allocation(budget, n, d, loss, include_inference, cost_model, intervals)
+    return Allocation(budget, n, d, loss, include_inference, cost_model, intervals, joint.measured)

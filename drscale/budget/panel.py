@@ -10,6 +10,7 @@ Only core ipywidgets are used: a served notebook needs no widget JavaScript from
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -20,16 +21,22 @@ import ipywidgets as widgets
 import numpy as np
 import seaborn as sns
 from IPython.display import Image, display
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.patches import Patch, Rectangle
 
 from drscale.budget import cost
-from drscale.budget.choices import LAW_LABELS, chosen_law
+from drscale.budget.choices import LAW_LABELS, chosen_law, default_law
 from drscale.plots import save_figure
 
 BUDGET_RANGE_USD = np.logspace(3, 9, 61)
 """Budgets of the 'optimum against budget' figure: 1e3 to 1e9 USD, 10 per decade."""
 PAPER = cost.paper_cost_model()
 """The paper's cost assumptions, where the panel's controls start."""
+SLIDER_LAYOUT = {"width": "460px"}
+"""Wide enough that a slider's description, track and readout all show in full."""
+EXTRAPOLATED = {"color": "0.55", "alpha": 0.18, "lw": 0}
+"""How every figure shades (N, D) outside the law's measured range."""
 
 
 @dataclass(frozen=True)
@@ -42,7 +49,7 @@ class PanelSettings:
     utilisation: float = PAPER.hardware.utilisation
     index_passages: float = PAPER.inference.index_passages
     include_inference: bool = False
-    law: str = "paper_v1"
+    law: str | None = None  # a key of `choices.available_laws`; None: our fit if the study has one, else the paper's v1
 
     def cost_model(self) -> cost.CostModel:
         """The paper's cost model with this panel's four adjustable assumptions."""
@@ -68,7 +75,11 @@ class PanelView:
 def compute_view(
     settings: PanelSettings, choices: Mapping[str, cost.JointLaw], budgets_usd: np.ndarray = BUDGET_RANGE_USD
 ) -> PanelView:
-    """The pure update function: control values in, every optimum the panel shows out."""
+    """The pure update function: control values in, every optimum the panel shows out.
+
+    The view's settings name the law actually used (`default_law` when `settings.law` is None).
+    """
+    settings = dataclasses.replace(settings, law=settings.law or default_law(choices))
     law = chosen_law(choices, settings.law)
     model = settings.cost_model()
     inference = settings.include_inference
@@ -77,7 +88,7 @@ def compute_view(
         law,
         cost.optimal_allocation(law, settings.budget_usd, model, inference),
         cost.optimal_allocation(law, budgets_usd, model, inference),
-        cost.optimal_allocation(cost.JointLaw(law.params), budgets_usd, model, not inference),
+        cost.optimal_allocation(dataclasses.replace(law, bootstrap=None), budgets_usd, model, not inference),
     )
 
 
@@ -85,34 +96,62 @@ def _inference_label(include_inference: bool) -> str:
     return "with inference cost" if include_inference else "without inference cost"
 
 
-def summary_html(view: PanelView) -> str:
-    """The current optimum as a small HTML table: N*, D*, predicted loss and the budget split."""
-    row = view.optimum.to_frame().iloc[0]
+def law_title(view: PanelView) -> str:
+    """The name of the view's law, as every title and summary gives it."""
+    return LAW_LABELS.get(view.settings.law, view.settings.law)
 
-    def bounds(name: str) -> str:
+
+def summary_html(view: PanelView) -> str:
+    """The current optimum as a small HTML table: N*, D* (each flagged, in red, when the law only
+    extrapolates to it), the predicted loss and the budget split, with 95% intervals when the law
+    has bootstrap samples."""
+    row = view.optimum.to_frame().iloc[0]
+    measured = view.law.measured or {}
+
+    def bounds(name: str, scale: float = 1.0, fmt: str = ".3g", label: str = "95% interval ") -> str:
         if name + "_low" not in row:
             return ""
-        return f" <small>(95% interval {row[name + '_low']:.3g} to {row[name + '_high']:.3g})</small>"
+        return f" <small>({label}{scale * row[name + '_low']:{fmt}} to {scale * row[name + '_high']:{fmt}})</small>"
 
-    split = " / ".join(f"{term} {100 * row[term + '_share']:.1f}%" for term in ("data", "train", "infer"))
+    def range_note(variable: str) -> str:
+        factor = row[f"{variable}_extrapolation"]
+        note = cost.describe_extrapolation(variable, factor, measured.get(variable))
+        flagged = np.isfinite(factor) and factor != 1
+        return f'<br><small style="color:{"#b00" if flagged else "#555"}">{note}</small>'
+
+    split = " / ".join(f"{term} {100 * row[term + '_share']:.1f}%{bounds(term + '_share', 100, '.1f', '')}"
+                       for term in ("data", "train", "infer"))
     return (
         '<div class="drscale-optimum">'
         f"<b>Budget {view.settings.budget_usd:,.0f} USD, {_inference_label(view.settings.include_inference)}, "
-        f"law: {LAW_LABELS.get(view.settings.law, view.settings.law)}</b>"
+        f"law: {law_title(view)}</b>"
         "<table>"
-        f"<tr><td>N*</td><td>{row['n_params']:.3g}</td><td>parameters{bounds('n_params')}</td></tr>"
-        f"<tr><td>D*</td><td>{row['data_size']:.3g}</td><td>annotated pairs{bounds('data_size')}</td></tr>"
-        f"<tr><td>L*</td><td>{row['loss']:.4g}</td><td>predicted contrastive entropy{bounds('loss')}</td></tr>"
+        f"<tr><td>N*</td><td>{row['n_params']:.3g}</td><td>parameters{bounds('n_params')}"
+        f"{range_note('n_params')}</td></tr>"
+        f"<tr><td>D*</td><td>{row['data_size']:.3g}</td><td>annotated pairs{bounds('data_size')}"
+        f"{range_note('data_size')}</td></tr>"
+        f"<tr><td>L*</td><td>{row['loss']:.4g}</td><td>predicted contrastive entropy{bounds('loss')}"
+        "</td></tr>"
         f"<tr><td>split</td><td colspan=2>{split}</td></tr>"
         "</table></div>"
     )
 
 
+def _grid(value: float, span: cost.Span | None) -> np.ndarray:
+    """Log-spaced axis values around an optimum, wide enough to show the measured span too."""
+    lo, hi = np.log10(value) - 2, np.log10(value) + 2
+    if span is not None:
+        known = [np.log10(end) for end in span if end is not None]
+        lo, hi = min(lo, min(known) - 0.5), max(hi, max(known) + 0.5)
+    return np.logspace(lo, hi, 200)
+
+
 def contour_figure(view: PanelView) -> Figure:
-    """Iso-loss contours of the joint law over (N, D), the budget line and the optimum on it."""
+    """Iso-loss contours of the joint law over (N, D), the budget line and the optimum on it,
+    the region outside the law's measured N and D shaded as extrapolation."""
     n_star, d_star = view.optimum.n_params[0], view.optimum.data_size[0]
-    n_grid = np.logspace(np.log10(n_star) - 3, np.log10(n_star) + 3, 200)
-    d_grid = np.logspace(np.log10(d_star) - 3, np.log10(d_star) + 3, 200)
+    measured = view.law.measured or {}
+    n_grid, d_grid = _grid(n_star, measured.get("n_params")), _grid(d_star, measured.get("data_size"))
     loss = cost.JOINT.predict(view.law.params, n_grid[None, :], d_grid[:, None])
     delta = view.law.params["delta"]
     reducible = view.optimum.loss[0] - delta
@@ -121,28 +160,58 @@ def contour_figure(view: PanelView) -> Figure:
     z_model = model.z_model_per_param(view.settings.include_inference)
     line_n = np.geomspace(n_grid[0], view.settings.budget_usd / z_model, 400)[:-1]
     line_d = (view.settings.budget_usd - z_model * line_n) / model.z_data_per_pair
+    extrapolated = any(f != 1 for f in (view.optimum.extrapolation("n_params")[0],
+                                        view.optimum.extrapolation("data_size")[0]))
     with sns.axes_style("whitegrid"):
-        fig = Figure(figsize=(6.4, 5.0), layout="constrained")
+        fig = Figure(figsize=(6.8, 5.4), layout="constrained")
         ax = fig.add_subplot()
+        handles = _shade_outside_measured(ax, n_grid, d_grid, measured)
         contours = ax.contour(n_grid, d_grid, loss, levels=levels, cmap="viridis_r")
-        ax.clabel(contours, fmt="%.3g", fontsize=8)
+        # inline labels cut wrong lengths out of contours on log axes: boxed labels over whole lines instead
+        for label in ax.clabel(contours, inline=False, fmt="%.3g", fontsize=8):
+            label.set_bbox({"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.8})
+            label.set_clip_on(True)
         ax.contour(n_grid, d_grid, loss, levels=[view.optimum.loss[0]], colors="black", linestyles="--")
         ax.plot(line_n, line_d, color="tab:red", label=f"budget {view.settings.budget_usd:,.0f} USD")
         ax.plot(n_star, d_star, marker="*", markersize=16, color="tab:red", linestyle="none",
-                label=f"optimum N*={n_star:.3g}, D*={d_star:.3g}")
+                label=f"optimum N*={n_star:.3g}, D*={d_star:.3g}" + (" (extrapolated)" if extrapolated else ""))
         ax.set(xscale="log", yscale="log", xlim=n_grid[[0, -1]], ylim=d_grid[[0, -1]],
-               xlabel="model size N (non-embedding parameters)", ylabel="data size D (annotated pairs)",
-               title=f"Iso-loss contours, {_inference_label(view.settings.include_inference)}")
+               xlabel="model size N (non-embedding parameters)", ylabel="data size D (annotated pairs)")
+        ax.set_title(f"Iso-loss contours, {_inference_label(view.settings.include_inference)}\n{law_title(view)}",
+                     fontsize=10)
         ax.minorticks_off()  # minor ticks over many decades cost more to draw than they show
-        ax.legend(loc="lower left", fontsize=8)
+        ax.legend(handles=ax.get_legend_handles_labels()[0] + handles, loc="lower left", fontsize=8, framealpha=0.9)
     return fig
 
 
+def _shade_outside_measured(ax: Axes, n_grid: np.ndarray, d_grid: np.ndarray,
+                            measured: Mapping[str, cost.Span]) -> list[Patch]:
+    """Shade (N, D) outside the measured box and outline the box; the legend entries to add."""
+    if not measured:
+        return []
+    inside = np.ones((d_grid.size, n_grid.size), dtype=bool)
+    corners = []
+    for variable, values, axis in (("n_params", n_grid, 1), ("data_size", d_grid, 0)):
+        low, high = measured.get(variable, (None, np.inf))
+        low = values[0] if low is None else low
+        within = (values >= low) & (values <= high)
+        inside &= within[None, :] if axis == 1 else within[:, None]
+        corners.append((max(low, values[0]), min(high, values[-1])))
+    ax.contourf(n_grid, d_grid, (~inside).astype(float), levels=[0.5, 1.5], colors=[EXTRAPOLATED["color"]],
+                alpha=EXTRAPOLATED["alpha"])
+    (n_lo, n_hi), (d_lo, d_hi) = corners
+    ax.add_patch(Rectangle((n_lo, d_lo), n_hi - n_lo, d_hi - d_lo, fill=False, edgecolor="0.35", lw=1, ls=":"))
+    return [Patch(facecolor=EXTRAPOLATED["color"], alpha=EXTRAPOLATED["alpha"] + 0.1, edgecolor="0.35",
+                  label="outside the measured N and D: extrapolation")]
+
+
 def optimum_figure(view: PanelView) -> Figure:
-    """N*, D* and the predicted loss against budget, both inference settings, current budget marked."""
+    """N*, D* and the predicted loss against budget, both inference settings, current budget marked,
+    N* and D* beyond the law's measured range shaded as extrapolation."""
     curves = {view.settings.include_inference: view.curve, not view.settings.include_inference: view.other_curve}
+    measured = view.law.measured or {}
     with sns.axes_style("whitegrid"):
-        fig = Figure(figsize=(12.0, 3.8), layout="constrained")
+        fig = Figure(figsize=(12.0, 4.2), layout="constrained")
         axes = fig.subplots(1, 3)
         for column, label, ax in zip(("n_params", "data_size", "loss"), ("N*", "D*", "predicted loss L*"), axes):
             for inference, curve in sorted(curves.items()):
@@ -156,9 +225,25 @@ def optimum_figure(view: PanelView) -> Figure:
             ax.axvline(view.settings.budget_usd, color="grey", linestyle="--")
             ax.plot(view.settings.budget_usd, view.optimum.to_frame()[column].iloc[0], "ko")
             ax.set(xscale="log", yscale="log", xlabel="budget (USD)", ylabel=label)
+            if column in measured:
+                _shade_beyond(ax, measured[column])
             ax.minorticks_off()
             ax.legend(fontsize=8)
+        fig.suptitle(f"Budget-optimal allocation under {law_title(view)}", fontsize=11)
     return fig
+
+
+def _shade_beyond(ax: Axes, span: cost.Span) -> None:
+    """Shade the values of the y axis outside `span` without moving its limits."""
+    bottom, top = ax.get_ylim()
+    low, high = span
+    label = "outside the measured range"
+    if high < top:
+        ax.axhspan(max(high, bottom), top, **EXTRAPOLATED, label=label)
+        label = "_nolegend_"
+    if low is not None and low > bottom:
+        ax.axhspan(bottom, min(low, top), **EXTRAPOLATED, label=label)
+    ax.set_ylim(bottom, top)
 
 
 FIGURES = {"budget_contours.png": contour_figure, "budget_optimum.png": optimum_figure}
@@ -183,6 +268,7 @@ def _log_slider(value: float, low_exp: float, high_exp: float, step: float, desc
     return widgets.FloatLogSlider(
         value=value, min=min(low_exp, np.floor(exponent)), max=max(high_exp, np.ceil(exponent)), step=step,
         description=description, continuous_update=False, readout_format=".3g", style={"description_width": "initial"},
+        layout=widgets.Layout(**SLIDER_LAYOUT),
     )
 
 
@@ -191,6 +277,7 @@ class BudgetPanel:
 
     def __init__(self, choices: Mapping[str, cost.JointLaw], settings: PanelSettings = PanelSettings(),
                  budgets_usd: np.ndarray = BUDGET_RANGE_USD) -> None:
+        settings = dataclasses.replace(settings, law=settings.law or default_law(choices))
         chosen_law(choices, settings.law)
         self.choices = dict(choices)
         self.budgets_usd = budgets_usd
@@ -200,15 +287,16 @@ class BudgetPanel:
         self.index_size = _log_slider(settings.index_passages, 6, 14, 0.1, "Index size (passages)")
         self.gpu_price = widgets.FloatSlider(
             value=settings.gpu_hour_usd, min=min(0.25, settings.gpu_hour_usd), max=max(20.0, settings.gpu_hour_usd),
-            step=0.01, description="GPU price (USD per hour)", continuous_update=False, style=style)
+            step=0.01, description="GPU price (USD per hour)", continuous_update=False, style=style,
+            layout=widgets.Layout(**SLIDER_LAYOUT))
         self.utilisation = widgets.FloatSlider(
             value=settings.utilisation, min=min(0.01, settings.utilisation), max=1.0, step=0.01,
-            description="GPU utilisation", continuous_update=False, style=style)
+            description="GPU utilisation", continuous_update=False, style=style, layout=widgets.Layout(**SLIDER_LAYOUT))
         self.include_inference = widgets.Checkbox(
             value=settings.include_inference, description="Include inference (index encoding) cost", indent=False)
         self.law = widgets.Dropdown(
             options=[(LAW_LABELS.get(key, key), key) for key in self.choices], value=settings.law,
-            description="Law", style=style)
+            description="Law", style=style, layout=widgets.Layout(**SLIDER_LAYOUT))
         self.summary = widgets.HTML()
         self.figures = widgets.Output()
         controls = (self.budget, self.annotation_price, self.gpu_price, self.utilisation, self.index_size,

@@ -8,19 +8,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from drscale.budget import cost
 from drscale.study import Study
 
-if TYPE_CHECKING:
-    from pandas.io.formats.style import Styler
-
 TABLE = "budget_optimum"
-SHOWN = ["budget_usd", "include_inference", "n_params", "data_size", "loss", "data_share", "train_share", "infer_share"]
-"""The columns a reader sees: the optimum and how the budget splits."""
 
 
 def optimum_table(law: cost.JointLaw, budgets_usd: Iterable[float], cost_model: cost.CostModel) -> pd.DataFrame:
@@ -32,7 +26,7 @@ def optimum_table(law: cost.JointLaw, budgets_usd: Iterable[float], cost_model: 
     )
 
 
-def save_optimum_table(data_dir: str | os.PathLike, law: cost.JointLaw, budgets_usd: Iterable[float],
+def save_optimum_table(data_dir: str | os.PathLike | None, law: cost.JointLaw, budgets_usd: Iterable[float],
                        cost_model: cost.CostModel) -> pd.DataFrame:
     """`optimum_table`, also written as the study's budget-optimum table."""
     table = optimum_table(law, budgets_usd, cost_model)
@@ -42,6 +36,32 @@ def save_optimum_table(data_dir: str | os.PathLike, law: cost.JointLaw, budgets_
     return table
 
 
-def styled(table: pd.DataFrame) -> Styler:
-    """The columns of `SHOWN`, numbers to three significant digits."""
-    return table[SHOWN].style.format("{:.3g}", subset=[c for c in SHOWN if c != "include_inference"])
+def summary(table: pd.DataFrame, law: cost.JointLaw) -> pd.DataFrame:
+    """An `optimum_table` as a reader reads it: one row per budget and inference setting, N*, D*,
+    L* and the budget split to three digits with their 95% intervals when the law has bootstrap
+    samples, and, for N* and D*, whether the law measured them or only extrapolates to them.
+
+    Plain text cells, so the table prints the same in a notebook, under papermill and in a report.
+    """
+    measured = law.measured or {}
+
+    def cell(row: pd.Series, name: str, scale: float = 1.0, fmt: str = ".3g") -> str:
+        text = f"{scale * row[name]:{fmt}}"
+        if f"{name}_low" in row:
+            text += f" [{scale * row[f'{name}_low']:{fmt}}, {scale * row[f'{name}_high']:{fmt}}]"
+        return text
+
+    rows = []
+    for _, row in table.iterrows():
+        rows.append({
+            "budget (USD)": f"{row['budget_usd']:,.0f}",
+            "inference cost": "counted" if row["include_inference"] else "not counted",
+            "N*": cell(row, "n_params"),
+            "D*": cell(row, "data_size"),
+            "L*": cell(row, "loss", fmt=".4g"),
+            **{f"{term} share (%)": cell(row, f"{term}_share", 100, ".1f") for term in ("data", "train", "infer")},
+            **{f"{cost.SYMBOLS[v]}* vs measured range": cost.describe_extrapolation(
+                v, row[f"{v}_extrapolation"], measured.get(v)) for v in cost.SYMBOLS},
+        })
+    return pd.DataFrame(rows).set_index(["budget (USD)", "inference cost"])
+

@@ -218,18 +218,27 @@ def figure_name(metric: str) -> str:
 
 
 def plot_agreement(table: pd.DataFrame, metric: str) -> Figure:
-    """Runs as points (CE on x, coloured by model), the monotone fit as a line, rho and tau in the title."""
+    """Runs as points (CE on x), the monotone fit as a line, rho and tau in the title.
+
+    Points are coloured by the source of the training pairs when the table has a `source`
+    column (runs of one model trained on ICT and on human pairs must not look alike), with
+    the model as the marker; otherwise by model. Each colour is a distinct one of a
+    qualitative palette, never a shade of another.
+    """
     pairs = table.dropna(subset=[metric]).sort_values("ce")
     fit = monotone_fit(pairs["ce"], pairs[metric])
     rho, _, tau, _ = _rank_correlations(pairs["ce"].to_numpy(float), pairs[metric].to_numpy(float))
-    fig, ax = plt.subplots(figsize=(5.6, 4.2))
-    sns.scatterplot(data=pairs, x="ce", y=metric, hue="model", s=40, edgecolor="black", ax=ax, zorder=3)
+    hue = "source" if "source" in pairs else "model"
+    groups = list(dict.fromkeys(pairs[hue]))
+    palette = dict(zip(groups, sns.color_palette("tab10" if len(groups) <= 10 else "tab20", len(groups))))
+    fig, ax = plt.subplots(figsize=(6.0, 4.4), layout="constrained")
+    sns.scatterplot(data=pairs, x="ce", y=metric, hue=hue, hue_order=groups, palette=palette,
+                    style="model" if hue == "source" else None, s=45, edgecolor="black", ax=ax, zorder=3)
     ax.plot(fit.ce, fit.metric, color="black", lw=1.5, label=f"monotone fit (R$^2$ = {fit.r2:.2f})")
     ax.set(xlabel="contrastive entropy (lower is better)", ylabel=metric,
            title=f"{metric}: Spearman {rho:.2f}, Kendall {tau:.2f}, {len(pairs)} runs")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=7)
-    fig.tight_layout()
     return fig
 
 

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from urllib.parse import urlparse
 
+import nbformat
 import pytest
 
 from drscale import suite
@@ -61,9 +62,15 @@ def n_star(summary: str) -> float:
 def test_moving_the_budget_slider_moves_the_optimum(tmp_path: Path) -> None:
     from playwright.sync_api import sync_playwright
 
-    notebooks = tmp_path / "notebooks"  # the notebook's ../data and ../figures then land in tmp_path, not the checkout
+    notebooks = tmp_path / "notebooks"
     notebooks.mkdir()
-    shutil.copy(suite.notebook_path("06_budget_allocation"), notebooks)
+    served = nbformat.read(suite.notebook_path("06_budget_allocation"), as_version=4)
+    parameters = next(cell for cell in served.cells if "parameters" in cell.metadata.get("tags", []))
+    # Voila takes no parameters: the served copy's defaults point the study into tmp_path
+    for name, path in (("data_dir", tmp_path / "data"), ("figures_dir", tmp_path / "figures")):
+        assert f"{name} = None" in parameters.source, name
+        parameters.source = parameters.source.replace(f"{name} = None", f"{name} = {str(path)!r}")
+    nbformat.write(served, notebooks / "06_budget_allocation.ipynb")
     port, log = free_port(), tmp_path / "voila.log"
     with log.open("w") as out:
         server = subprocess.Popen(

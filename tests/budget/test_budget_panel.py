@@ -79,14 +79,45 @@ def test_choosing_another_law_shows_its_optimum(panel: budget_panel.BudgetPanel)
     assert shown(panel, "N*") == pytest.approx(expected.n_params[0], rel=1e-2)
 
 
-def test_our_fit_is_offered_with_intervals_when_the_studys_fits_hold_one(tmp_path: Path) -> None:
+def test_our_fit_is_the_default_with_intervals_when_the_studys_fits_hold_one(tmp_path: Path) -> None:
     save_fits(Study(tmp_path).fits, {"joint": v1_fit(n_samples=50)})
     choices = budget_laws.available_laws(tmp_path)
-    assert list(choices) == ["paper_v1", "paper_sigir", "our_fit"]
+    assert list(choices) == ["our_fit", "paper_v1", "paper_sigir"]
     assert choices["our_fit"].params == V1.params
     assert len(choices["our_fit"].bootstrap) == 50
-    panel = budget_panel.BudgetPanel(choices, budget_panel.PanelSettings(law="our_fit"), budgets_usd=FEW_BUDGETS)
+    assert choices["our_fit"].measured == {"n_params": (1e6, 1e9), "data_size": (1e3, 1e6)}  # the fit's runs
+    panel = budget_panel.BudgetPanel(choices, budgets_usd=FEW_BUDGETS)
+    assert panel.law.value == "our_fit"
+    assert "law: Our fit (joint law of notebook 05)" in panel.summary.value
     assert "95% interval" in panel.summary.value
+    contours, optimum = (draw(panel.view) for draw in budget_panel.FIGURES.values())
+    assert "Our fit (joint law of notebook 05)" in contours.axes[0].get_title()
+    assert "Our fit (joint law of notebook 05)" in optimum.get_suptitle()
+
+
+def test_without_our_fit_the_default_is_the_papers_v1_law_and_says_so(panel: budget_panel.BudgetPanel) -> None:
+    assert panel.law.value == "paper_v1"
+    assert "law: Paper's law (Fang et al. 2024, v1)" in panel.summary.value
+    assert "Paper's law (Fang et al. 2024, v1)" in budget_panel.contour_figure(panel.view).axes[0].get_title()
+
+
+def test_an_optimum_beyond_the_measured_range_is_flagged_with_its_factor(panel: budget_panel.BudgetPanel) -> None:
+    largest = max(published.MINIATURE_SIZES.values())  # BERT-Base, the paper's largest model
+    factor = panel.view.optimum.n_params[0] / largest
+    assert factor > 1000  # 2.1e11 parameters at 100,000 USD
+    assert f"extrapolated {factor:.3g}-fold beyond the largest measured N ({largest:.3g})" in panel.summary.value
+    assert panel.view.optimum.extrapolation("n_params")[0] == pytest.approx(factor)
+    assert "within the measured D" in panel.summary.value  # 1.5e5 pairs: inside MS MARCO's 532k
+    legend = [t.get_text() for t in budget_panel.contour_figure(panel.view).axes[0].get_legend().get_texts()]
+    assert "outside the measured N and D: extrapolation" in legend
+    assert any("(extrapolated)" in text for text in legend)
+
+
+def test_every_slider_is_wide_enough_to_read(panel: budget_panel.BudgetPanel) -> None:
+    sliders = [panel.budget, panel.annotation_price, panel.gpu_price, panel.utilisation, panel.index_size]
+    for slider in sliders:
+        assert slider.layout.width == budget_panel.SLIDER_LAYOUT["width"], slider.description
+        assert slider.style.description_width == "initial", slider.description
 
 
 def test_fits_without_a_joint_fit_offer_only_the_papers_laws(tmp_path: Path) -> None:
@@ -103,9 +134,11 @@ def test_unaffordable_setting_is_shown_and_recovers(tmp_path: Path) -> None:
     assert panel.view is not None and shown(panel, "N*") > 1
 
 
-def test_unknown_law_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="our_fit"):
+def test_our_fit_without_a_joint_fit_names_the_file_and_notebook_05(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"our_fit.*fits\.json.*notebook 05"):
         budget_panel.BudgetPanel(budget_laws.available_laws(tmp_path), budget_panel.PanelSettings(law="our_fit"))
+    with pytest.raises(ValueError, match=re.escape(str(Study(tmp_path).fits))):
+        budget_laws.chosen_law(budget_laws.available_laws(tmp_path), "our_fit", tmp_path)
 
 
 @pytest.mark.slow

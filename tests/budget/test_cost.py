@@ -120,3 +120,23 @@ def test_bootstrap_as_list_of_records_gives_the_same_interval() -> None:
 def test_bad_input_raises_an_error_naming_it(call: object, name: str) -> None:
     with pytest.raises(ValueError, match=name):
         call()
+
+
+def test_bootstrap_intervals_of_the_optimum_and_its_split_contain_the_point_estimate() -> None:
+    budgets = [1e4, 1e6, 1e8]
+    for inference in (False, True):
+        frame = cost.optimal_allocation(v1_fit(n_samples=200), budgets, include_inference=inference).to_frame()
+        for name in ("n_params", "data_size", "loss", "data_share", "train_share", "infer_share"):
+            assert (frame[f"{name}_low"] <= frame[name] * (1 + 1e-9)).all(), name
+            assert (frame[name] <= frame[f"{name}_high"] * (1 + 1e-9)).all(), name
+        assert (frame["n_params_high"] > frame["n_params_low"]).all()
+
+
+def test_extrapolation_factor_says_how_far_outside_the_measured_span() -> None:
+    factors = cost.extrapolation_factor([1e2, 1e4, 1e7], (1e3, 1e6))
+    assert factors.tolist() == pytest.approx([0.1, 1.0, 10.0])
+    assert cost.extrapolation_factor([1.0, 1e9], (None, 1e6)).tolist() == pytest.approx([1.0, 1e3])
+    assert cost.describe_extrapolation("data_size", 10.0, (1e3, 1e6)) == \
+        "extrapolated 10-fold beyond the largest measured D (1e+06)"
+    assert cost.describe_extrapolation("n_params", 0.1, (1e3, 1e6)) == \
+        "extrapolated 10-fold below the smallest measured N (1e+03)"

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 
+import nbformat
 import numpy as np
 import pandas as pd
 import pytest
+from PIL import Image
 
 from drscale.fit import laws
+from drscale.plots import FIGURE_DPI
 from drscale.suite import run_notebook
 
 pytestmark = pytest.mark.notebook
@@ -40,8 +43,9 @@ def test_notebook_fits_the_sweeps_and_saves_figures(tmp_path) -> None:
     write_sweep(results / "joint.csv", n, d, seed=3)
     figures = tmp_path / "figures"
 
-    run_notebook("05_fit_scaling_laws", {"data_dir": str(tmp_path / "data"), "figures_dir": str(figures),
-                                          "n_bootstrap": 50, "n_bootstrap_joint": 20, "seed": 0}, output_dir=tmp_path / "executed")
+    executed = run_notebook("05_fit_scaling_laws", {"data_dir": str(tmp_path / "data"), "figures_dir": str(figures),
+                                                     "n_bootstrap": 50, "n_bootstrap_joint": 20, "seed": 0},
+                            output_dir=tmp_path / "executed")
 
     fits = json.loads((results / "fits.json").read_text())
     assert sorted(fits) == ["data_size", "joint", "model_size"]
@@ -54,6 +58,10 @@ def test_notebook_fits_the_sweeps_and_saves_figures(tmp_path) -> None:
     assert lo <= fits["model_size"]["params"]["alpha"] <= hi
     for name in ("fit_model_size.png", "fit_data_size.png", "fit_joint.png", "fit_model_size_bootstrap.png"):
         assert (figures / name).stat().st_size > 10_000, name
+        assert Image.open(figures / name).info["dpi"][0] == pytest.approx(FIGURE_DPI, abs=0.5), name  # plots.save_figure
+    echoed = [output.get("data", {}).get("text/plain", "") for cell in nbformat.read(executed, as_version=4).cells
+              for output in cell.get("outputs", [])]
+    assert not any("PosixPath" in text for text in echoed)
 
 
 def test_notebook_without_sweeps_says_which_notebook_to_run(tmp_path) -> None:

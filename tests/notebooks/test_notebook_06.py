@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import nbformat
 import pandas as pd
 import pytest
 
@@ -20,7 +21,7 @@ def test_notebook_06_stores_optima_and_figures(tmp_path: Path, capfd) -> None:
     data_dir, figures_dir = study.root, study.figures
     save_fits(study.fits, {"joint": v1_fit(n_samples=50)})
 
-    suite.run_notebook(
+    executed = suite.run_notebook(
         "06_budget_allocation",
         {
             "data_dir": str(data_dir),
@@ -28,7 +29,6 @@ def test_notebook_06_stores_optima_and_figures(tmp_path: Path, capfd) -> None:
             "budget_usd": 1e5,
             "table_budgets_usd": [1e4, 1e6, 1e7],
             "include_inference": True,
-            "law": "our_fit",
         },
         output_dir=tmp_path / "executed",
         cell_timeout_s=120,
@@ -43,3 +43,12 @@ def test_notebook_06_stores_optima_and_figures(tmp_path: Path, capfd) -> None:
         assert row["n_params_low"] < row["n_params"] < row["n_params_high"]
     for name in ("budget_contours.png", "budget_optimum.png"):
         assert (figures_dir / name).read_bytes()[:4] == b"\x89PNG"
+
+    # the law defaults to the study's joint fit, named; the table prints as a table and flags extrapolation
+    outputs = [output for cell in nbformat.read(executed, as_version=4).cells if cell.cell_type == "code"
+               for output in cell.get("outputs", [])]
+    text = "\n".join(str(output.get("text", "")) + "".join(map(str, output.get("data", {}).values()))
+                     for output in outputs)
+    assert "Law: Our fit (joint law of notebook 05)" in text
+    assert "Styler" not in text and "PosixPath" not in text
+    assert "-fold beyond the largest measured N (1e+09)" in text
