@@ -184,7 +184,7 @@ def plot_learning_curves(curves: pd.DataFrame, hue: str = "model", chance: float
     """Dev contrastive entropy against training step, one line per run (coloured by `hue`,
     "model" or "data_size"), the checkpoint each run reports marked with a star.
 
-    `curves` is `drscale.sweep.runner.learning_curves`; step 0 (before any update) is drawn at the
+    `curves` is `drscale.sweep.records.learning_curves`; step 0 (before any update) is drawn at the
     left edge of the log-scaled step axis. `chance`, ln(W + 1), is drawn as a dotted line.
     """
     if len(curves) == 0:

@@ -72,7 +72,7 @@ def finished_record(run_id: str | None = None, ce: float = 3.0, *, model: str = 
                     n_params: int = 16_608, fingerprint: str = FINGERPRINT, data_name: str = "docstrings",
                     evaluation: EvalConfig = EvalConfig(), ranking: dict | None = None,
                     test_fingerprint: str | None = None, **fields) -> dict:
-    """A finished run record shaped as `drscale.sweep.runner.run_one` writes it (the fields readers use)."""
+    """A finished run record shaped as `drscale.sweep.run.run_one` writes it (the fields readers use)."""
     config = RunConfig(model, data_size, CPU_PRESET, evaluation)
     record = {
         "run_id": run_id or config.run_id(fingerprint), "status": "finished", "config": asdict(config),

@@ -198,7 +198,7 @@ def with_pairs(data: RetrievalData, pairs: TrainingPairs) -> AnnotatedData:
     if new_ids:
         queries = table({"id": column(data.queries, "id") + new_ids, "text": query_text + new_texts})
     return AnnotatedData(
-        name=data.name if pairs.source == HUMAN else f"{data.name}+{pairs.source}",
+        name=annotated_name(data.name, pairs.source),
         corpus=corpus,
         queries=queries,
         train_qrels=table({"query_id": pairs.query_ids, "passage_id": pairs.passage_ids}),
@@ -207,3 +207,17 @@ def with_pairs(data: RetrievalData, pairs: TrainingPairs) -> AnnotatedData:
         source=data.source if pairs.source == HUMAN else f"{data.source or data.name}; training pairs: {pairs.source}",
         training_only_passages=len(pairs.positives),
     )
+
+
+SOURCE_SEPARATOR = "+"
+"""Between a data set's name and its pair source in an annotated copy's name: "docstrings+ict"."""
+
+
+def annotated_name(data_name: str, source: str) -> str:
+    """The name of `data_name` with its training pairs from `source` (the data's own name for human labels)."""
+    return data_name if source == HUMAN else f"{data_name}{SOURCE_SEPARATOR}{source}"
+
+
+def pair_source(name: str) -> str:
+    """The pair source a data set's name says its training pairs came from (`annotated_name` read back)."""
+    return name.split(SOURCE_SEPARATOR, 1)[1] if SOURCE_SEPARATOR in name else HUMAN

@@ -119,13 +119,15 @@ class LineBar:
     def close(self) -> None:
         if not self.closed:
             self.closed = True
-            self._line()
+            if self.n != self.shown:  # the last line already says where it ended
+                self._line()
 
     def _line(self) -> None:
         counts = "{n_fmt}/{total_fmt} [{elapsed}<{remaining}" if self.total is not None else "{n_fmt} [{elapsed}"
         line = tqdm.format_meter(self.n, self.total, time.monotonic() - self.start, prefix=self.desc,
                                  postfix=self.postfix, bar_format="{desc}: " + counts + ", {rate_fmt}{postfix}]")
         print(line, file=sys.stderr, flush=True)
+        self.shown = self.n
 
 
 def headless_here() -> None:

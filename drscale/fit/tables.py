@@ -18,7 +18,7 @@ from drscale.study import Study
 SWEEP_COLUMNS = ("run_id", "model", "n_params", "data_size", "seed", "ce")
 SWEEP_NOTEBOOKS = {"model_size": "02_model_size_sweep", "data_size": "03_data_size_sweep", "joint": "04_joint_sweep"}
 STUDY_COLUMNS = ("data_fingerprint", "evaluation")
-"""Sweep-table columns saying what each CE was measured on and how (`drscale.sweep.runner.TABLE_COLUMNS`)."""
+"""Sweep-table columns saying what each CE was measured on and how (`drscale.sweep.records.TABLE_COLUMNS`)."""
 STORE_STUDY_COLUMNS = ("data.fingerprint", "config.evaluation.negatives", "config.evaluation.repeats",
                        "config.evaluation.pool_size", "config.evaluation.seed")
 """The same, as `ResultsStore.to_frame()` spells them."""

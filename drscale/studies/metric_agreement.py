@@ -12,7 +12,7 @@ already a dependency; scikit-learn's `IsotonicRegression` would add one).
 
 The runs compared are those of one test set (`RetrievalData.test_fingerprint`: corpus, test
 queries and positives, so runs trained on pairs of other sources still compare) measured one way (the CE
-measurement, `drscale.sweep.runner.evaluation_label`: W negatives, R repeats, the pool sample and
+measurement, `drscale.sweep.records.evaluation_label`: W negatives, R repeats, the pool sample and
 its seed). Both numbers of a run depend on that measurement, not only on the model: more
 negatives raise CE (chance is ln(W+1)), a larger pool, being also the corpus ranked, lowers
 the ranking metrics, and another data set shifts both. Across measurements a rank
@@ -41,11 +41,12 @@ from matplotlib.figure import Figure
 from scipy import stats
 from scipy.optimize import isotonic_regression
 
+from drscale.annotate.pairs import pair_source
 from drscale.common.files import write_text_atomic
 from drscale.study import Study
 from drscale.sweep.records import RunRecord, latest_finished
 
-RUN_COLUMNS = ("run_id", "model", "n_params", "data_size", "test_fingerprint", "evaluation", "ce")
+RUN_COLUMNS = ("run_id", "model", "n_params", "data_size", "source", "test_fingerprint", "evaluation", "ce")
 METRIC_ORDER = ("ndcg@10", "mrr@10", "recall@100", "recall@1000")
 """The metrics `drscale.measure.ranking` reports by default, listed first in tables; others follow by name."""
 
@@ -85,13 +86,13 @@ def measurement_groups(records: Iterable[Mapping[str, Any]], test_fingerprint: s
 def agreement_table(records: Iterable[Mapping[str, Any]], test_fingerprint: str | None = None,
                     evaluation: str | None = None) -> pd.DataFrame:
     """One row per finished run that carries ranking metrics, of one data set measured one
-    way: run_id, model, n_params, data_size, test_fingerprint, evaluation, ce, then one
+    way: run_id, model, n_params, data_size, source (of the training pairs), test_fingerprint, evaluation, ce, then one
     column per metric.
 
     `records` are results-store records; a run recorded twice keeps its latest record (as
     `ResultsStore.finished` does); failed runs and runs measured without ranking are left out.
     `test_fingerprint` (`RetrievalData.test_fingerprint()`) and `evaluation` (a label of
-    `drscale.sweep.runner.evaluation_label`, e.g. "W256 R10 pool4096 seed1") select the runs; None
+    `drscale.sweep.records.evaluation_label`, e.g. "W256 R10 pool4096 seed1") select the runs; None
     takes any. A selection that still spans several data sets or measurements is refused with
     a `ValueError` listing each group and its runs (see the module docstring for why).
     """
@@ -107,6 +108,7 @@ def agreement_table(records: Iterable[Mapping[str, Any]], test_fingerprint: str 
             "08 the parameters `dataset` and `evaluation`)"
         )
     rows = [{"run_id": r["run_id"], "model": r["model"], "n_params": r["n_params"], "data_size": r["data_size"],
+             "source": pair_source(r["data"].get("name", "")),
              "test_fingerprint": _study(r)[0], "evaluation": _study(r)[1], "ce": r["ce"], **r["ranking"]} for r in runs]
     found = {name for r in runs for name in r["ranking"]}
     metrics = [m for m in METRIC_ORDER if m in found] + sorted(found - set(METRIC_ORDER))

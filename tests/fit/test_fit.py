@@ -223,7 +223,7 @@ SWEEPS_LABEL = "W256 R10 pool4096 seed1"
 
 
 def sweep_table(n_params: np.ndarray, ce: np.ndarray, **columns) -> pd.DataFrame:
-    """Runs as a sweep table holds them (`drscale.sweep.runner.TABLE_COLUMNS`): one data set, the sweeps' measurement."""
+    """Runs as a sweep table holds them (`drscale.sweep.records.TABLE_COLUMNS`): one data set, the sweeps' measurement."""
     return pd.DataFrame({"run_id": [f"r{i}" for i in range(ce.size)], "model": [f"m{int(n)}" for n in n_params],
                          "n_params": n_params, "data_size": 10_000, "seed": 521, "ce": ce,
                          "data_fingerprint": "0123456789abcdef", "evaluation": SWEEPS_LABEL, **columns})

@@ -60,7 +60,7 @@ def test_table_keeps_finished_runs_with_ranking_latest_record_first_metrics_in_o
         record("d", 2.0, {"ndcg@10": 0.4, "recall@100": 0.7}),
     ]
     table = agreement_table(records)
-    assert list(table.columns) == ["run_id", "model", "n_params", "data_size", "test_fingerprint", "evaluation", "ce",
+    assert list(table.columns) == ["run_id", "model", "n_params", "data_size", "source", "test_fingerprint", "evaluation", "ce",
                                    "ndcg@10", "recall@100", "map"]
     assert set(table.evaluation) == {"W256 R10 pool4096 seed1"} and set(table.test_fingerprint) == {FINGERPRINT}
     assert table.run_id.tolist() == ["a", "d"]
@@ -70,8 +70,8 @@ def test_table_keeps_finished_runs_with_ranking_latest_record_first_metrics_in_o
 
 def test_an_empty_store_gives_an_empty_table_that_is_not_ready():
     table = agreement_table([])
-    assert len(table) == 0 and list(table.columns) == ["run_id", "model", "n_params", "data_size", "test_fingerprint",
-                                                       "evaluation", "ce"]
+    assert len(table) == 0 and list(table.columns) == ["run_id", "model", "n_params", "data_size", "source",
+                                                       "test_fingerprint", "evaluation", "ce"]
     ok, reason = enough_runs(table)
     assert not ok and "Only 0 finished run(s)" in reason
     assert enough_runs(synthetic_table(np.arange(3.0)))[0]
@@ -230,3 +230,11 @@ def test_runs_on_pairs_of_another_source_share_the_test_set_of_their_data(small_
     assert ict.test_fingerprint() == small_data.test_fingerprint()
     other = small_data.with_dev_split(5, seed=0)
     assert other.test_fingerprint() != small_data.test_fingerprint()  # the pool now leaves the dev positives out
+
+
+def test_each_run_says_the_source_of_its_training_pairs():
+    """Runs on Inverse Cloze Task pairs are told from runs on the data's own labels (their colour in the figures)."""
+    human = finished_record("human-run", ranking={"ndcg@10": 0.5})
+    ict = finished_record("ict-run", ranking={"ndcg@10": 0.6}, data_name="docstrings+ict")
+    table = agreement_table([human, ict])
+    assert dict(zip(table.run_id, table.source)) == {"human-run": "human", "ict-run": "ict"}
