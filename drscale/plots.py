@@ -25,7 +25,8 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from drscale.fit.laws import EXPONENTS
 from drscale.fit.published import PUBLISHED, PublishedLaw
-from drscale.fit.result import PAPER_MEASURED_RANGE, FitResult
+from drscale.fit.result import FitResult
+from drscale.fit.published import PAPER_MEASURED_RANGE
 
 _AXIS_LABELS = {"n_params": "non-embedding parameters N", "data_size": "annotated pairs D"}
 FIGURE_DPI = 150

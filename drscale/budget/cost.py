@@ -30,7 +30,8 @@ from numpy.typing import ArrayLike
 
 from drscale.common.search import golden_section
 from drscale.fit import laws, published
-from drscale.fit.result import PAPER_MEASURED_RANGE, FitResult
+from drscale.fit.result import FitResult
+from drscale.fit.published import PAPER_MEASURED_RANGE
 
 JOINT = laws.get("joint")
 """The law the budget is optimised under: its parameters, in the order `_optimise` stacks them."""
@@ -186,7 +187,7 @@ class JointLaw:
 
 def as_joint_law(law: Any) -> JointLaw:
     """Accept a fit result (`.params`, `.bootstrap`, the runs' range), a `published.PublishedLaw`
-    (the paper's measured range, `result.PAPER_MEASURED_RANGE`) or a params mapping (no range)."""
+    (the paper's measured range, `published.PAPER_MEASURED_RANGE`) or a params mapping (no range)."""
     if isinstance(law, JointLaw):
         return law
     params = JOINT.parameters(law if isinstance(law, Mapping) else getattr(law, "params", None), source="law")

@@ -66,3 +66,11 @@ def published_law(law: str, dataset: str = "msmarco", version: str = "v1") -> Pu
             return entry
     known = sorted({(e.law, e.dataset, e.version) for e in PUBLISHED})
     raise ValueError(f"no published fit for law={law!r}, dataset={dataset!r}, version={version!r}; known: {known}")
+
+
+PAPER_MEASURED_RANGE = {"n_params": (float(min(MINIATURE_SIZES.values())), float(max(MINIATURE_SIZES.values()))),
+                        "data_size": (None, 532_000.0)}
+"""(smallest, largest) N and D the paper measured its laws over: N from BERT-Tiny to BERT-Base (its
+24 miniatures), D up to MS MARCO's about 532k annotated training pairs. The smallest D of its
+data-size sweep is not recorded in the project's reference, so that end is None (unknown).
+Its curves and optima beyond these are extrapolations of the paper's, not its measurements."""

@@ -19,19 +19,10 @@ from numpy.typing import ArrayLike
 
 from drscale.common.files import write_text_atomic
 from drscale.fit import laws
-from drscale.fit.published import MINIATURE_SIZES
 
 IDENTIFIABLE_DECADES = 2.0
 """Below this span of a variable, scale, exponent and delta trade off against each other."""
 STRONG_CORRELATION = 0.9
-
-
-PAPER_MEASURED_RANGE = {"n_params": (float(min(MINIATURE_SIZES.values())), float(max(MINIATURE_SIZES.values()))),
-                        "data_size": (None, 532_000.0)}
-"""(smallest, largest) N and D the paper measured its laws over: N from BERT-Tiny to BERT-Base (its
-24 miniatures), D up to MS MARCO's about 532k annotated training pairs. The smallest D of its
-data-size sweep is not recorded in the project's reference, so that end is None (unknown).
-Its curves and optima beyond these are extrapolations of the paper's, not its measurements."""
 
 
 def percentile_interval(samples: np.ndarray, level: float, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:

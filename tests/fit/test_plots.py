@@ -15,7 +15,7 @@ from matplotlib.ticker import NullFormatter
 from drscale import plots
 from drscale.fit.estimate import fit_data_size, fit_model_size
 from drscale.fit.published import MINIATURE_SIZES
-from drscale.fit.result import PAPER_MEASURED_RANGE
+from drscale.fit.published import PAPER_MEASURED_RANGE
 from drscale.studies.metric_agreement import plot_agreement
 
 
