@@ -104,7 +104,9 @@ def build_report(study: Study, executed: Path) -> str:
     cells += [_raw_html(_section_html(section)) for section in summary]
     for section, notebook in notebooks:
         cells.append(_raw_html(_section_html(section)))
-        cells += notebook.cells if notebook is not None else []
+        for cell in notebook.cells if notebook is not None else []:
+            cell["id"] = f"{section.anchor}-{cell.get('id') or len(cells)}"  # unique across notebooks
+            cells.append(cell)
     cells.append(_raw_html(_section_html(figures)))
     combined = nbformat.v4.new_notebook(cells=cells, metadata={"title": TITLE})
     page, _ = _exporter().from_notebook_node(
