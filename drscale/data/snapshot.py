@@ -21,11 +21,10 @@ import json
 import os
 import platform
 import sys
-import tempfile
 from pathlib import Path
 
 from drscale import __version__
-from drscale.common.files import write_text_atomic
+from drscale.common.files import write_bytes_atomic, write_text_atomic
 from drscale.data import docstrings
 from drscale.data.corpus import RetrievalData
 from drscale.data.notices import licence_notices, source_info
@@ -194,37 +193,12 @@ def write_docstring_snapshot(
         "rebuild": REBUILD,
     }
     notice, licences = licence_notices(infos, path.name, len(records))
-    for file, text in ((path, compressed), (manifest_path(path), json.dumps(manifest, indent=2, ensure_ascii=False) + "\n"),
-                       (path.parent / "NOTICE.md", notice), (path.parent / "THIRD_PARTY_LICENSES.txt", licences)):
-        _write_resource(file, text)
+    texts = {manifest_path(path): json.dumps(manifest, indent=2, ensure_ascii=False) + "\n",
+             path.parent / "NOTICE.md": notice, path.parent / "THIRD_PARTY_LICENSES.txt": licences}
+    write_bytes_atomic(path, compressed)
+    for file, text in texts.items():
+        write_text_atomic(file, text)
     return manifest
-
-
-def _write_resource(path: Path, content: str | bytes) -> None:
-    """Write one file of the package data atomically (see `write_text_atomic`), readable by
-    all as package data is: the staged file a rename publishes is private to its writer."""
-    if isinstance(content, str):
-        write_text_atomic(path, content)
-    else:
-        _write_bytes_atomic(path, content)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(path, 0o666 & ~umask)
-
-
-def _write_bytes_atomic(path: Path, data: bytes) -> None:
-    """The compressed snapshot, which is not text, through a temporary file and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    staged = tempfile.NamedTemporaryFile(prefix=f".{path.name}.", dir=path.parent, delete=False)
-    try:
-        with staged:
-            staged.write(data)
-            staged.flush()
-            os.fsync(staged.fileno())
-        os.replace(staged.name, path)
-    except BaseException:
-        Path(staged.name).unlink(missing_ok=True)
-        raise
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -40,3 +40,17 @@ def test_save_table_writes_through_it(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         save_table(table.assign(ce=[9.9]), tmp_path, "model_size")
     pd.testing.assert_frame_equal(pd.read_csv(path), table)
+
+
+def test_an_atomic_write_gets_the_permissions_of_a_plain_write(tmp_path):
+    """The staged file is private to its writer; the published one is readable as any file `open` makes."""
+    import os
+    import stat
+
+    from drscale.common.files import write_bytes_atomic
+
+    plain = tmp_path / "plain.txt"
+    plain.write_text("x")
+    atomic = write_bytes_atomic(tmp_path / "atomic.bin", b"\x00\x01")
+    assert atomic.read_bytes() == b"\x00\x01"
+    assert stat.S_IMODE(os.stat(atomic).st_mode) == stat.S_IMODE(os.stat(plain).st_mode)
