@@ -88,7 +88,7 @@ def test_a_record_holds_everything_needed_to_reproduce_its_run(tmp_path, small_d
 # ------------------------------------------------------------------ the whole demo, twice
 
 SWEEP_PARAMETERS = {"data_dir", "figures_dir", "dataset", "preset", "pretraining", "train", "evaluation", "device", "workers",
-                    "progress"}
+                    "progress", "save_models"}
 """The sweep notebooks' knobs beside their grid: the keys of a sweep spec (`SweepSpec.for_data`)."""
 
 
@@ -104,12 +104,14 @@ def demo_spec(params: dict, data_dir: Path, store: Path, models: list[str], data
         "data_dir": str(data_dir), "dataset": params["dataset"], "store": str(store), "preset": params["preset"],
         "pretraining": params["pretraining"], "train": params["train"], "evaluation": params["evaluation"],
         "grid": {"models": models, "data_sizes": data_sizes}, "workers": params["workers"], "device": params["device"],
+        "save_models": params["save_models"],
     }
 
 
 def notebook_spec(params: dict, data, grid: dict) -> SweepSpec:
     """The spec the notebook's own cells build from `params` (see notebooks 02 and 03)."""
-    knobs = {key: params[key] for key in ("dataset", "preset", "pretraining", "train", "evaluation", "workers", "device")}
+    knobs = {key: params[key] for key in ("dataset", "preset", "pretraining", "train", "evaluation", "workers", "device",
+                                          "save_models")}
     return SweepSpec.for_data(Study(params["data_dir"]), data, **knobs, grid=grid)
 
 
