@@ -25,12 +25,10 @@ from drscale.fit.result import save_fits
 from drscale.study import Study
 from drscale.sweep.regime import study_regime
 from drscale.sweep.run import package_versions
+from browser import CHROMIUM, CHROMIUM_ARGS, needs_chromium
 
 matplotlib.use("Agg")
 
-CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run"]
 FINGERPRINT = "0123456789abcdef"
 EXECUTED = {"01_prepare_data": "01 · Prepare the data", "02_model_size_sweep": "02 · Model size"}
 
@@ -192,7 +190,7 @@ def test_the_suite_command_ends_with_the_report(small_study, tmp_path, monkeypat
     assert all(f"{name} ran" in text for name in suite.NOTEBOOKS)
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="no chromium binary (install Debian's: apt-get install chromium)")
+@needs_chromium
 @pytest.mark.slow
 def test_the_report_renders_offline_in_a_browser_with_every_image(small_report):
     from playwright.sync_api import sync_playwright

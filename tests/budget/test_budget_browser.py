@@ -6,16 +6,11 @@ download browsers here. Every request off 127.0.0.1 is aborted, so the test need
 
 from __future__ import annotations
 
-import os
-import re
-import shutil
-import signal
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlparse
 
 import nbformat
 import pytest
@@ -23,18 +18,10 @@ import pytest
 from drscale import suite
 from drscale.budget import cost
 from drscale.fit import published
+from browser import CHROMIUM, CHROMIUM_ARGS, free_port, n_star, needs_chromium, only_local, stop
 
-CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run"]
 RENDER_TIMEOUT_MS = 120_000
 KEY_PRESSES = 10  # ArrowRight on the budget slider: 10 steps of 0.05 decades, 1e5 -> 10**5.5 USD
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_for_port(port: int, server: subprocess.Popen, log: Path, timeout_s: float = 60) -> None:
@@ -50,14 +37,8 @@ def wait_for_port(port: int, server: subprocess.Popen, log: Path, timeout_s: flo
     raise TimeoutError(f"voila did not listen on port {port} within {timeout_s} s:\n{log.read_text()}")
 
 
-def n_star(summary: str) -> float:
-    match = re.search(r"N\*\s+([0-9.e+-]+)", summary)
-    assert match, summary
-    return float(match.group(1))
-
-
 @pytest.mark.notebook
-@pytest.mark.skipif(CHROMIUM is None, reason="no chromium binary (install Debian's: apt-get install chromium)")
+@needs_chromium
 @pytest.mark.slow
 def test_moving_the_budget_slider_moves_the_optimum(tmp_path: Path) -> None:
     from playwright.sync_api import sync_playwright
@@ -84,8 +65,7 @@ def test_moving_the_budget_slider_moves_the_optimum(tmp_path: Path) -> None:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             try:
                 page = browser.new_page(viewport={"width": 1300, "height": 1800})
-                page.route("**/*", lambda route: route.continue_()
-                           if urlparse(route.request.url).hostname == "127.0.0.1" else route.abort())
+                page.route("**/*", only_local)
                 page.goto(f"http://127.0.0.1:{port}/", timeout=RENDER_TIMEOUT_MS)
                 summary = page.locator(".drscale-optimum")
                 summary.wait_for(timeout=RENDER_TIMEOUT_MS)
@@ -111,12 +91,7 @@ def test_moving_the_budget_slider_moves_the_optimum(tmp_path: Path) -> None:
             finally:
                 browser.close()
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
+        stop(server)
 
     expected = cost.optimal_allocation(published.published_law("joint", "msmarco", "v1"), budget, include_inference=False)
     assert n_star(after) > n_star(before)

@@ -14,17 +14,12 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import secrets
-import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
-from urllib.parse import urlparse
 
 import nbformat
 import pytest
@@ -36,20 +31,12 @@ from drscale.budget import choices as budget_laws
 from drscale.budget import cost
 from drscale.fit.result import save_fits
 from drscale.study import Study
+from browser import CHROMIUM, CHROMIUM_ARGS, free_port, n_star, needs_chromium, only_local, stop
 from budget.v1_fit import v1_fit
 
-CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run"]
 NOTEBOOK = "06_budget_allocation"
 TIMEOUT_MS = 120_000
 KEY_PRESSES = 10  # ArrowRight on the budget slider: 10 steps of 0.05 decades, 1e5 -> 10**5.5 USD
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_for_server(url: str, server: subprocess.Popen, log: Path, timeout_s: float = 60) -> None:
@@ -67,19 +54,6 @@ def wait_for_server(url: str, server: subprocess.Popen, log: Path, timeout_s: fl
     raise TimeoutError(f"jupyter lab did not answer {url} within {timeout_s} s:\n{log.read_text()}")
 
 
-def stop(server: subprocess.Popen) -> None:
-    """End the server and its kernel, which share its process group."""
-    try:
-        os.killpg(server.pid, signal.SIGTERM)
-    except ProcessLookupError:  # the server failed to start and its group is gone
-        return
-    try:
-        server.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        os.killpg(server.pid, signal.SIGKILL)
-        server.wait()
-
-
 def kernel_commands(server: subprocess.Popen) -> list[list[str]]:
     """Command lines of the server's kernels, read from /proc (the children of any of its threads)."""
     children = [pid for task in Path(f"/proc/{server.pid}/task").iterdir()
@@ -88,14 +62,8 @@ def kernel_commands(server: subprocess.Popen) -> list[list[str]]:
     return [command for command in commands if "ipykernel_launcher" in command]
 
 
-def n_star(summary: str) -> float:
-    match = re.search(r"N\*\s+([0-9.e+-]+)", summary)
-    assert match, summary
-    return float(match.group(1))
-
-
 @pytest.mark.notebook
-@pytest.mark.skipif(CHROMIUM is None, reason="no chromium binary (install Debian's: apt-get install chromium)")
+@needs_chromium
 @pytest.mark.slow
 def test_budget_panel_runs_in_jupyterlab(tmp_path: Path) -> None:
     from playwright.sync_api import sync_playwright
@@ -130,8 +98,7 @@ def test_budget_panel_runs_in_jupyterlab(tmp_path: Path) -> None:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             try:
                 page = browser.new_page(viewport={"width": 1400, "height": 1800})
-                page.route("**/*", lambda route: route.continue_()
-                           if urlparse(route.request.url).hostname == "127.0.0.1" else route.abort())
+                page.route("**/*", only_local)
                 page.goto(f"{base}/lab/tree/{NOTEBOOK}.ipynb?token={token}", timeout=TIMEOUT_MS)
                 # the status bar names the kernel once it is connected (before that it reads "No Kernel | Initializing")
                 page.get_by_text("Python 3 (ipykernel) | Idle", exact=True).wait_for(timeout=TIMEOUT_MS)
