@@ -1,13 +1,15 @@
-"""The retriever family: BERT + masked mean pooling + Linear(H, 768), as sentence-transformers.
+"""The retriever family: BERT + masked mean pooling + Linear(H, d), as sentence-transformers.
 
 Every model is a `SentenceTransformer` of three modules (Transformer, Pooling("mean"), Dense
-to 768 with identity activation), so a trained model saves as a directory that
-`SentenceTransformer(path)` opens unchanged. The fixed 768-d output keeps the vector size
-constant while N varies, as in the paper (and GTR).
+to d with identity activation), so a trained model saves as a directory that
+`SentenceTransformer(path)` opens unchanged. d, the embedding dimension, is 768 by default:
+a fixed output keeps the vector size constant while N varies, as in the paper (and GTR).
+Other values of d make the embedding dimension an axis of its own (a run's `embedding_dim`).
 
 N (`n_params`) follows the paper: every parameter whose name does not contain "embedding",
 which keeps the BERT pooler and the projection and drops word/position/type embeddings and
-the embedding LayerNorm.
+the embedding LayerNorm. `encoder_params` is N without the projection, the size of a model
+that does not move with d.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from transformers import AutoTokenizer, BertConfig, BertModel, PreTrainedTokeniz
 from transformers.utils import logging as hf_logging
 
 OUTPUT_DIM = 768
-"""Every encoder projects to 768 dimensions, whatever its hidden size."""
+"""The embedding dimension d of every encoder unless a run asks for another, whatever its hidden size."""
 
 RANDOM_INIT_POSITIONS = 512
 """Token positions of a randomly initialised size, as in BERT: the longest input it can read."""
@@ -197,9 +199,10 @@ def build_encoder(
     tokenizer_path: str | Path | None = None,
     max_seq_length: int = 512,
     projection_scale: float = 1.0,
+    embedding_dim: int = OUTPUT_DIM,
 ) -> SentenceTransformer:
     """A randomly initialised encoder of `size` (seeded), ready to train; see `_compose` for
-    `projection_scale`."""
+    `projection_scale` and `embedding_dim`."""
     size = model_size(size) if isinstance(size, str) else size
     tokenizer = load_tokenizer(tokenizer_path)
     torch.manual_seed(seed)
@@ -209,10 +212,11 @@ def build_encoder(
         tokenizer.save_pretrained(folder)
         transformer = Transformer(folder, max_seq_length=max_seq_length)
     torch.manual_seed(seed + 1)
-    return _compose(transformer, projection_scale)
+    return _compose(transformer, projection_scale, embedding_dim)
 
 
-def build_minilm(layers: int, seed: int = 0, max_seq_length: int = 512, projection_scale: float = 1.0) -> SentenceTransformer:
+def build_minilm(layers: int, seed: int = 0, max_seq_length: int = 512, projection_scale: float = 1.0,
+                 embedding_dim: int = OUTPUT_DIM) -> SentenceTransformer:
     """The shipped pretrained MiniLM cut to its first `layers` layers, with a fresh (seeded) projection."""
     if not 1 <= layers <= 6:
         raise ValueError(f"MiniLM has 6 layers; asked for {layers}")
@@ -224,32 +228,36 @@ def build_minilm(layers: int, seed: int = 0, max_seq_length: int = 512, projecti
     bert.encoder.layer = bert.encoder.layer[:layers]
     bert.config.num_hidden_layers = layers
     torch.manual_seed(seed + 1)
-    return _compose(transformer, projection_scale)
+    return _compose(transformer, projection_scale, embedding_dim)
 
 
-def build_model(entry: str, seed: int = 0, projection_scale: float = 1.0) -> SentenceTransformer:
+def build_model(entry: str, seed: int = 0, projection_scale: float = 1.0,
+                embedding_dim: int = OUTPUT_DIM) -> SentenceTransformer:
     """The encoder a sweep's model entry names: a random-init size, a MiniLM_L<k> cut, a local
-    folder or a hub id (fetched, or refused offline with a way out)."""
+    folder or a hub id (fetched, or refused offline with a way out), projecting to
+    `embedding_dim` dimensions."""
     problem = model_entry_problem(entry)
     if problem is not None:
         raise ValueError(problem)
     if entry in MODEL_SIZES:
-        return build_encoder(entry, seed=seed, projection_scale=projection_scale)
+        return build_encoder(entry, seed=seed, projection_scale=projection_scale, embedding_dim=embedding_dim)
     if entry in MINILM_FAMILY:
-        return build_minilm(MINILM_FAMILY[entry], seed=seed, projection_scale=projection_scale)
+        return build_minilm(MINILM_FAMILY[entry], seed=seed, projection_scale=projection_scale,
+                            embedding_dim=embedding_dim)
     folder = fetch_hub_model(entry) if is_hub_id(entry) else Path(entry)
-    return load_encoder(folder, projection_scale=projection_scale)
+    return load_encoder(folder, projection_scale=projection_scale, embedding_dim=embedding_dim)
 
 
 def load_encoder(
-    path_or_name: str | Path, max_seq_length: int = 512, local_files_only: bool = True, projection_scale: float = 1.0
+    path_or_name: str | Path, max_seq_length: int = 512, local_files_only: bool = True, projection_scale: float = 1.0,
+    embedding_dim: int = OUTPUT_DIM,
 ) -> SentenceTransformer:
     """Load an encoder from a local folder or a hub name (hub names need a network and
     `local_files_only=False`).
 
     A folder saved by drscale (or any sentence-transformers model) loads as it is; plain BERT
     weights (e.g. google/bert_uncased_L-4_H-256_A-4) get mean pooling and a fresh, seeded
-    Linear(H, 768) on top, as the paper's encoder.
+    Linear(H, `embedding_dim`) on top, as the paper's encoder (768).
     """
     source = str(path_or_name)
     if Path(source).is_dir() and (Path(source) / "modules.json").exists():
@@ -268,7 +276,7 @@ def load_encoder(
             config_kwargs={"local_files_only": local_files_only},
         )
     torch.manual_seed(0)
-    return _compose(transformer, projection_scale)
+    return _compose(transformer, projection_scale, embedding_dim)
 
 
 @contextlib.contextmanager
@@ -283,8 +291,9 @@ def quiet_loading() -> Iterator[None]:
             hf_logging.enable_progress_bar()
 
 
-def _compose(transformer: Transformer, projection_scale: float = 1.0) -> SentenceTransformer:
-    """Transformer + mean pooling + a fresh Linear(H, 768).
+def _compose(transformer: Transformer, projection_scale: float = 1.0,
+             embedding_dim: int = OUTPUT_DIM) -> SentenceTransformer:
+    """Transformer + mean pooling + a fresh Linear(H, `embedding_dim`).
 
     `projection_scale` < 1 shrinks the projection's random weights and zeroes its bias: raw
     inner products of random 768-d vectors spread over several units, so a default-initialised
@@ -293,7 +302,9 @@ def _compose(transformer: Transformer, projection_scale: float = 1.0) -> Sentenc
     """
     hidden = transformer.get_embedding_dimension()
     pooling = Pooling(hidden, pooling_mode="mean")
-    projection = Dense(hidden, OUTPUT_DIM, bias=True, activation_function=torch.nn.Identity())
+    if not isinstance(embedding_dim, int) or isinstance(embedding_dim, bool) or embedding_dim < 1:
+        raise ValueError(f"embedding_dim must be a positive integer; got {embedding_dim!r}")
+    projection = Dense(hidden, embedding_dim, bias=True, activation_function=torch.nn.Identity())
     if projection_scale != 1.0:
         with torch.no_grad():
             projection.linear.weight.mul_(projection_scale)
@@ -301,20 +312,26 @@ def _compose(transformer: Transformer, projection_scale: float = 1.0) -> Sentenc
     return SentenceTransformer(modules=[transformer, pooling, projection], device="cpu")
 
 
-def n_params(model: torch.nn.Module | ModelSize | str) -> int:
+def n_params(model: torch.nn.Module | ModelSize | str, embedding_dim: int = OUTPUT_DIM) -> int:
     """Non-embedding parameters, counted as the paper counts them.
 
     Given a size (or its name), the model is built on the meta device, so even BERT-Base
-    is counted without allocating memory.
+    is counted without allocating memory; `embedding_dim` is then its projection's output.
     """
     if isinstance(model, (ModelSize, str)):
         size = model_size(model) if isinstance(model, str) else model
         with torch.device("meta"):
             bert = BertModel(size.bert_config(vocab_size=30522))
-            projection = torch.nn.Linear(size.hidden, OUTPUT_DIM)
+            projection = torch.nn.Linear(size.hidden, embedding_dim)
         modules = {"bert": bert, "projection": projection}
         return sum(_count(m) for m in modules.values())
     return _count(model)
+
+
+def encoder_params(model: SentenceTransformer) -> int:
+    """Non-embedding parameters of the encoder without its projection: N as the embedding-dimension
+    law counts it, since the projection's H * d + d parameters would tie N to d."""
+    return _count(model[0])
 
 
 def _count(module: torch.nn.Module) -> int:

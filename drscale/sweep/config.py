@@ -13,7 +13,7 @@ from typing import Any
 from drscale.common.files import config_hash
 from drscale.common.values import is_integer, plain_numbers
 from drscale.measure.config import EvalConfig
-from drscale.model.encoder import expand_models, model_entry_problem
+from drscale.model.encoder import OUTPUT_DIM, expand_models, model_entry_problem
 from drscale.train.config import TrainConfig
 from drscale.train.pretrain import Pretraining, PretrainJob
 
@@ -30,13 +30,14 @@ class RunConfig:
     subset_seed: int = 0
     pretraining: Pretraining | None = None  # start from this size pre-trained on the Inverse Cloze Task
     threads: int = 1  # torch threads: results depend on it in the last digits, so it is part of the run
+    embedding_dim: int = OUTPUT_DIM  # d: the output size of the encoder's projection, the vectors an index stores
 
     def __post_init__(self) -> None:
         problem = model_entry_problem(self.model)
         if problem is not None:
             raise ValueError(f"model: {problem}")
         plain_numbers(self)  # a numpy integer hashes like the same Python one
-        for name, low in (("data_size", 1), ("threads", 1), ("init_seed", 0), ("subset_seed", 0)):
+        for name, low in (("data_size", 1), ("threads", 1), ("init_seed", 0), ("subset_seed", 0), ("embedding_dim", 1)):
             value = getattr(self, name)
             if not is_integer(value) or value < low:
                 kind = "a positive" if low else "a non-negative"
@@ -51,6 +52,8 @@ class RunConfig:
             del config["pretraining"]  # runs from a plain start keep the ids they always had
         if self.threads == 1:
             del config["threads"]  # and so do single-thread runs, the default everywhere
+        if self.embedding_dim == OUTPUT_DIM:
+            del config["embedding_dim"]  # and runs at the paper's 768 dimensions
         return config_hash({"config": config, "data": data_fingerprint})
 
     def pretrain_job(self) -> PretrainJob | None:
@@ -58,7 +61,7 @@ class RunConfig:
         if self.pretraining is None:
             return None
         return PretrainJob(self.model, self.init_seed, self.pretraining, self.pretraining.train_config(self.train),
-                           self.threads)
+                           self.threads, self.embedding_dim)
 
 
 def model_size_grid(models: Sequence[str], data_size: int, train_config: TrainConfig, **kwargs: Any) -> list[RunConfig]:

@@ -20,6 +20,7 @@ from typing import Any
 import pandas as pd
 
 from drscale.common.files import write_text_atomic
+from drscale.model.encoder import OUTPUT_DIM
 from drscale.study import Study
 
 
@@ -61,7 +62,7 @@ what each must hold: what the tables, fits and notebooks read from it (`drscale.
 writes them all)."""
 
 OPTIONAL_FIELDS: dict[str, FieldCheck] = {
-    "n_params": _COUNT, "seed": _INT, "steps": _COUNT, "best_step": _STEP_OR_NULL, "dev_ce": _NUMBER_OR_NULL,
+    "n_params": _COUNT, "encoder_params": _COUNT, "embedding_dim": _COUNT, "seed": _INT, "steps": _COUNT, "best_step": _STEP_OR_NULL, "dev_ce": _NUMBER_OR_NULL,
     "train_time_s": _NUMBER_OR_NULL, "ranking": _METRICS, "dev_curve": _CURVE,
     "data.fingerprint": _TEXT, "config.evaluation.pool_size": _COUNT_OR_NULL,
 }
@@ -206,15 +207,19 @@ class RunRecord(Mapping[str, Any]):
     def row(self) -> dict[str, Any]:
         """The run as a row of a sweep table (`TABLE_COLUMNS`)."""
         row = {column: self._fields.get(column) for column in TABLE_COLUMNS}
+        config = self._fields["config"]
+        row["init_seed"] = config.get("init_seed", 0)
+        row["embedding_dim"] = config.get("embedding_dim", OUTPUT_DIM)  # records from before d was a setting
         row["data_fingerprint"] = self.data_fingerprint
         row["evaluation"] = self.evaluation
         return row
 
 
-TABLE_COLUMNS = ("run_id", "model", "n_params", "data_size", "seed", "steps", "best_step", "dev_ce", "ce", "train_time_s",
-                 "data_fingerprint", "evaluation")
+TABLE_COLUMNS = ("run_id", "model", "n_params", "data_size", "seed", "init_seed", "embedding_dim", "encoder_params",
+                 "steps", "best_step", "dev_ce", "ce", "train_time_s", "data_fingerprint", "evaluation")
 """A sweep table's columns; the last two say what a CE was measured on and how, so runs of
-other data or other measurement settings are never compared unawares."""
+other data or other measurement settings are never compared unawares. `encoder_params` (N
+without the projection) is empty for runs recorded before it was."""
 
 
 def evaluation_label(evaluation: Mapping[str, Any]) -> str:

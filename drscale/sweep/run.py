@@ -23,7 +23,7 @@ from drscale.measure.dev import DevSet
 from drscale.measure.entropy import encode, evaluate_contrastive_entropy, evaluation_rows
 from drscale.measure.ranking import evaluate_ranking
 from drscale.model.checkpoint import save_checkpoint
-from drscale.model.encoder import build_model, n_params
+from drscale.model.encoder import build_model, encoder_params, n_params
 from drscale.model.tokens import TokenizedData
 from drscale.sweep.config import RunConfig
 from drscale.sweep.records import RecordHead
@@ -93,12 +93,15 @@ def _train_and_measure(config: RunConfig, data: RetrievalData, fingerprint: str,
     if job is not None:
         model = load_pretrained(pretrained_dir or ".", job, fingerprint)
     else:
-        model = build_model(config.model, seed=config.init_seed, projection_scale=config.train.projection_scale)
+        model = build_model(config.model, seed=config.init_seed, projection_scale=config.train.projection_scale,
+                            embedding_dim=config.embedding_dim)
     tokens = _tokenized(data, fingerprint, model.tokenizer, config.train)
     dev = dev_set(data, config.train) if config.train.eval_points else None
     record: dict[str, Any] = {
         **_record_head(config, data, fingerprint),
         "n_params": n_params(model),
+        "encoder_params": encoder_params(model),
+        "embedding_dim": config.embedding_dim,
         "steps": config.train.steps_for(config.data_size),
         "pretrained_from": job.key(fingerprint) if job is not None else None,
         "device": str(device),

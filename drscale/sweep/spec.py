@@ -9,8 +9,14 @@ everywhere; TOML needs Python 3.11+ (tomllib).
       "data_dir": "data", "dataset": "docstrings", "store": "data/runs/results.jsonl",
       "preset": "cpu", "train": {"steps": 200},
       "evaluation": {"negatives": 256, "repeats": 10},
-      "grid": {"models": ["L1_H16", "L1_H32"], "data_sizes": [1024, 4096], "seeds": [521]}
+      "grid": {"models": ["L1_H16", "L1_H32"], "data_sizes": [1024, 4096], "seeds": [521],
+               "embedding_dims": [768], "replicates": 1}
     }
+
+`embedding_dims` makes the embedding dimension an axis (768 when left out). `replicates`
+repeats every point that many times, replicate r with training seed and init seed both
+moved by r: seed noise of the whole run (initial weights, batch order, dropout), which the
+fits resample within points (replicate 0 is the run a sweep without replicates makes).
 """
 
 from __future__ import annotations
@@ -26,14 +32,14 @@ import pandas as pd
 from drscale.common.device import device_named
 from drscale.data.corpus import RetrievalData
 from drscale.measure.config import EvalConfig
-from drscale.model.encoder import expand_models
+from drscale.model.encoder import OUTPUT_DIM, expand_models
 from drscale.study import Study
 from drscale.sweep.config import RunConfig
 from drscale.sweep.executors import Backend, LocalBackend
 from drscale.sweep.regime import Regime, study_regime
 from drscale.sweep.runner import run_sweep
 
-GRID_KEYS = {"models", "data_sizes", "seeds", "init_seeds"}
+GRID_KEYS = {"models", "data_sizes", "seeds", "init_seeds", "embedding_dims", "replicates"}
 TOP_KEYS = {"data_dir", "dataset", "store", "preset", "pretraining", "train", "evaluation", "grid", "workers", "threads",
             "device", "save_models"}
 
@@ -85,7 +91,10 @@ class SweepSpec:
         for key in ("models", "data_sizes"):
             if not isinstance(grid.get(key), list) or not grid[key]:
                 raise ValueError(f"{source}: grid.{key} must be a non-empty list; got {grid.get(key)!r}")
-        for key in ("seeds", "init_seeds"):
+        replicates = grid.get("replicates", 1)
+        if not isinstance(replicates, int) or isinstance(replicates, bool) or replicates < 1:
+            raise ValueError(f"{source}: grid.replicates must be a positive integer; got {replicates!r}")
+        for key in ("seeds", "init_seeds", "embedding_dims"):
             if key in grid and (not isinstance(grid[key], list) or not grid[key]):
                 raise ValueError(f"{source}: grid.{key} must be a non-empty list when given (leave it out for the "
                                  f"default); got {grid[key]!r}")
@@ -101,7 +110,7 @@ class SweepSpec:
             pretraining=raw.get("pretraining"),
             train=dict(raw.get("train", {})),
             evaluation=dict(raw.get("evaluation", {})),
-            grid={k: list(v) for k, v in grid.items()},
+            grid={k: v if k == "replicates" else list(v) for k, v in grid.items()},
             workers=raw.get("workers"),
             threads=raw.get("threads", 1),
             device=raw.get("device"),
@@ -141,18 +150,22 @@ class SweepSpec:
         return EvalConfig(**self.evaluation)
 
     def configs(self) -> list[RunConfig]:
-        """One run per (model, data size, training seed, init seed) of the grid, each model at
-        the preset's rate for its size unless `train` sets `learning_rate` for all."""
+        """One run per (model, data size, embedding dimension, training seed, init seed,
+        replicate) of the grid, each model at the preset's rate for its size unless `train`
+        sets `learning_rate` for all."""
         regime = self.regime()
         evaluation = self.eval_config()
         seeds = self.grid.get("seeds", [regime.train.seed])
         init_seeds = self.grid.get("init_seeds", [0])
+        dims = self.grid.get("embedding_dims", [OUTPUT_DIM])
         runs = []
-        for model, size, seed, init in itertools.product(
-            expand_models(self.grid["models"]), self.grid["data_sizes"], seeds, init_seeds
+        for model, size, dim, seed, init, replicate in itertools.product(
+            expand_models(self.grid["models"]), self.grid["data_sizes"], dims, seeds, init_seeds,
+            range(self.grid.get("replicates", 1)),
         ):
             run = regime.run_config(model, size, evaluation)
-            runs.append(replace(run, train=replace(run.train, seed=seed), init_seed=init, threads=self.threads))
+            runs.append(replace(run, train=replace(run.train, seed=seed + replicate), init_seed=init + replicate,
+                                threads=self.threads, embedding_dim=dim))
         return runs
 
     @property

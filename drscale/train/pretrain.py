@@ -21,7 +21,7 @@ import torch
 from drscale.annotate.sources import InverseClozeTask, annotate
 from drscale.model.checkpoint import checkpoint_problem, load_checkpoint, save_checkpoint
 from drscale.data.corpus import RetrievalData
-from drscale.model.encoder import build_model
+from drscale.model.encoder import OUTPUT_DIM, build_model
 from drscale.common.files import config_hash
 from drscale.model.tokens import TokenizedData
 from drscale.train.loop import train
@@ -66,11 +66,14 @@ class PretrainJob:
     pretraining: Pretraining
     train: TrainConfig
     threads: int = 1  # torch threads (results depend on it in the last digits)
+    embedding_dim: int = OUTPUT_DIM  # the projection's output size
 
     def key(self, data_fingerprint: str) -> str:
         job = asdict(self)
         if self.threads == 1:
             del job["threads"]  # single-thread jobs keep the keys they always had
+        if self.embedding_dim == OUTPUT_DIM:
+            del job["embedding_dim"]  # and so do jobs at the default embedding dimension
         return config_hash({"pretrain": job, "data": data_fingerprint})
 
 
@@ -86,7 +89,8 @@ def pretrain(job: PretrainJob, data: RetrievalData, fingerprint: str, folder: st
     target = pretrained_folder(folder, job, fingerprint)
     if checkpoint_problem(target) is None:
         return {"model": job.model, "folder": str(target), "trained": False}
-    model = build_model(job.model, seed=job.init_seed, projection_scale=job.train.projection_scale)
+    model = build_model(job.model, seed=job.init_seed, projection_scale=job.train.projection_scale,
+                        embedding_dim=job.embedding_dim)
     ict = annotate(data, InverseClozeTask())
     tokens = TokenizedData.build(ict, model.tokenizer, job.train.query_max_length, job.train.passage_max_length)
     start = time.perf_counter()

@@ -102,3 +102,19 @@ def test_plain_bert_weights_get_mean_pooling_and_a_projection(tmp_path):
 def test_a_missing_local_folder_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="not a local folder"):
         load_encoder(tmp_path / "nowhere")
+
+
+def test_the_embedding_dimension_sets_the_projection_and_encoder_params_leave_it_out():
+    from drscale.model.encoder import encoder_params
+
+    model = build_encoder("L1_H32", embedding_dim=24)
+    assert model.encode(["a query"], convert_to_tensor=True).shape == (1, 24)
+    assert n_params(model) == n_params("L1_H32", embedding_dim=24) == encoder_params(model) + 32 * 24 + 24
+    assert encoder_params(model) == encoder_params(build_encoder("L1_H32"))
+
+
+@pytest.mark.bad_input
+@pytest.mark.parametrize("dim", [0, -3, 1.5, True])
+def test_a_bad_embedding_dimension_is_named(dim):
+    with pytest.raises(ValueError, match=f"embedding_dim must be a positive integer; got {dim!r}"):
+        build_encoder("L1_H16", embedding_dim=dim)

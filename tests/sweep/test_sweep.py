@@ -111,6 +111,20 @@ def test_checkpoints_are_saved_whole_under_the_run_id_and_load(tmp_path, small_d
     assert SentenceTransformer(str(folder), device="cpu").encode(["a query"]).shape == (1, 768)
 
 
+def test_a_run_at_another_embedding_dimension_records_it_and_the_encoder_size_without_the_projection(tmp_path, small_data):
+    from sentence_transformers import SentenceTransformer
+
+    grid = [replace(config, embedding_dim=dim) for config in data_size_grid("L1_H16", [32], TINY, evaluation=QUICK_EVAL)
+            for dim in (8, 768)]
+    table = run_sweep(grid, small_data, tmp_path / "r.jsonl", progress=False, backend=SEQUENTIAL,
+                      checkpoint_dir=tmp_path / "models")
+    assert table.embedding_dim.tolist() == [8, 768]
+    assert table.encoder_params.tolist() == [16_608 - (16 * 768 + 768)] * 2  # N less the 768-d projection
+    assert table.n_params.tolist() == [table.encoder_params[0] + 16 * 8 + 8, 16_608]
+    model = SentenceTransformer(str(tmp_path / "models" / table.run_id[0]), device="cpu")
+    assert model.encode(["a query"]).shape == (1, 8)
+
+
 def test_a_failed_save_leaves_no_folder_behind(tmp_path, monkeypatch):
     from drscale.model.encoder import build_encoder
 

@@ -117,12 +117,33 @@ def test_save_models_keeps_each_new_model_and_names_the_runs_that_finished_witho
         ({"grid": {"models": ["L9_H9"], "data_sizes": [8]}}, "'L9_H9' is neither a size name"),
         ({"preset": "fast"}, "unknown training preset 'fast'"),
         ({"save_models": "yes"}, "save_models must be true or false; got 'yes'"),
+        ({"grid": {"models": ["L1_H16"], "data_sizes": [8], "replicates": 0}}, "grid.replicates must be a positive integer; got 0"),
+        ({"grid": {"models": ["L1_H16"], "data_sizes": [8], "embedding_dims": []}}, "grid.embedding_dims must be a non-empty list"),
+        ({"grid": {"models": ["L1_H16"], "data_sizes": [8], "embedding_dims": [0]}}, "embedding_dim must be a positive integer; got 0"),
     ],
 )
 def test_bad_specs_name_the_key(change, message):
     raw = {"grid": {"models": ["L1_H16"], "data_sizes": [64]}, **change}
     with pytest.raises(ValueError, match=message):
         SweepSpec.from_dict(raw, source="spec.json")
+
+
+def test_replicates_move_the_training_and_init_seed_together_and_replicate_zero_is_the_plain_run():
+    plain = SweepSpec.from_dict({"grid": {"models": ["L1_H16"], "data_sizes": [64]}, "train": TRAIN})
+    repeated = SweepSpec.from_dict({"grid": {"models": ["L1_H16"], "data_sizes": [64], "replicates": 3}, "train": TRAIN})
+    configs = repeated.configs()
+    base = plain.configs()[0]
+    assert configs[0] == base
+    assert [(c.train.seed - base.train.seed, c.init_seed) for c in configs] == [(0, 0), (1, 1), (2, 2)]
+    assert len({c.run_id("fingerprint") for c in configs}) == 3
+
+
+def test_embedding_dims_are_an_axis_of_the_grid_and_768_keeps_the_plain_run_id():
+    grid = {"models": ["L1_H16", "L1_H32"], "data_sizes": [64], "embedding_dims": [16, 768]}
+    configs = SweepSpec.from_dict({"grid": grid, "train": TRAIN}).configs()
+    assert [(c.model, c.embedding_dim) for c in configs] == [("L1_H16", 16), ("L1_H16", 768), ("L1_H32", 16), ("L1_H32", 768)]
+    plain = SweepSpec.from_dict({"grid": {"models": ["L1_H16"], "data_sizes": [64]}, "train": TRAIN}).configs()[0]
+    assert configs[1].run_id("fp") == plain.run_id("fp") != configs[0].run_id("fp")
 
 
 @pytest.mark.bad_input
