@@ -1,11 +1,19 @@
-"""The paper's three scaling laws: the one registry of their forms, variables and parameters.
+"""The scaling laws: the one registry of their forms, variables and parameters.
 
-Fitting, the published fits, the fit results and the budget optimiser all look a law up here
+Fitting, the published fits, the fit results and the budget optimisers all look a law up here
 by name, so its algebra and the names and order of its parameters live in one place.
 
-    model size:  L(N)    = (A / N) ** alpha + delta
-    data size:   L(D)    = (B / D) ** beta + delta
-    joint:       L(N, D) = [ (A / N) ** (alpha / beta) + B / D ] ** beta + delta
+    model size:     L(N)    = (A / N) ** alpha + delta
+    data size:      L(D)    = (B / D) ** beta + delta
+    joint:          L(N, D) = [ (A / N) ** (alpha / beta) + B / D ] ** beta + delta
+    embedding dim:  L(d)    = (C / d) ** gamma + delta
+    joint dim:      L(N, d) = (A / N) ** alpha + (C / d) ** gamma + delta
+
+The first three are the paper's (Fang et al. 2024). The last two add the embedding dimension
+d, the output size of the encoder's final linear projection, after Killingback et al. (2026):
+CE also falls as a power of d, jointly with model size. In the joint-dimension law N is
+`encoder_params`, the encoder's non-embedding parameters without that projection, whose
+H * d + d parameters grow with d and would otherwise tie N to d.
 
 Each law also has a log-space form, log L as a logsumexp of the log scales, which stays
 finite for any parameters and is what the fits minimise.
@@ -20,10 +28,10 @@ from typing import Callable
 import numpy as np
 from numpy.typing import ArrayLike
 
-EXPONENTS = ("alpha", "beta")
-"""The laws' exponents; every other parameter (A, B, delta) is a positive scale."""
+EXPONENTS = ("alpha", "beta", "gamma")
+"""The laws' exponents; every other parameter (A, B, C, delta) is a positive scale."""
 EXPONENT_BOUNDS = (0.01, 5.0)
-"""Search range of alpha and beta: wide around the paper's 0.19-1.39."""
+"""Search range of every exponent: wide around the paper's 0.19-1.39."""
 
 
 def model_size_law(n_params: ArrayLike, a: float, alpha: float, delta: float) -> np.ndarray:
@@ -51,6 +59,27 @@ def joint_law(
     return ((a / n) ** (alpha / beta) + b / d) ** beta + delta
 
 
+def embedding_dim_law(embedding_dim: ArrayLike, c: float, gamma: float, delta: float) -> np.ndarray:
+    """Contrastive entropy predicted for embeddings of `embedding_dim` dimensions."""
+    return (c / np.asarray(embedding_dim, dtype=float)) ** gamma + delta
+
+
+def joint_dim_law(
+    encoder_params: ArrayLike,
+    embedding_dim: ArrayLike,
+    a: float,
+    c: float,
+    alpha: float,
+    gamma: float,
+    delta: float,
+) -> np.ndarray:
+    """Contrastive entropy predicted for an encoder of `encoder_params` parameters (without its
+    output projection) whose projection gives `embedding_dim`-dimensional embeddings."""
+    n = np.asarray(encoder_params, dtype=float)
+    d = np.asarray(embedding_dim, dtype=float)
+    return (a / n) ** alpha + (c / d) ** gamma + delta
+
+
 def _log_power(log_x: np.ndarray, log_scale: float, exponent: float, log_delta: float) -> np.ndarray:
     return np.logaddexp(exponent * (log_scale - log_x), log_delta)
 
@@ -71,6 +100,20 @@ def log_joint_law(
     """log of `joint_law`: log L = logsumexp(beta * logsumexp(...), log delta)."""
     inner = np.logaddexp(alpha / beta * (log_a - np.log(n_params)), log_b - np.log(data_size))
     return np.logaddexp(beta * inner, log_delta)
+
+
+def log_embedding_dim_law(embedding_dim: np.ndarray, log_c: float, gamma: float, log_delta: float) -> np.ndarray:
+    """log of `embedding_dim_law`, in logsumexp form."""
+    return _log_power(np.log(embedding_dim), log_c, gamma, log_delta)
+
+
+def log_joint_dim_law(
+    encoder_params: np.ndarray, embedding_dim: np.ndarray, log_a: float, log_c: float, alpha: float, gamma: float,
+    log_delta: float
+) -> np.ndarray:
+    """log of `joint_dim_law`: logsumexp(alpha (log a - log N), gamma (log c - log d), log delta)."""
+    terms = np.logaddexp(alpha * (log_a - np.log(encoder_params)), gamma * (log_c - np.log(embedding_dim)))
+    return np.logaddexp(terms, log_delta)
 
 
 @dataclass(frozen=True)
@@ -109,11 +152,15 @@ LAWS = {
                      data_size_law, log_data_size_law),
     "joint": Law("joint", "L(N,D) = [(A/N)^(alpha/beta) + B/D]^beta + delta", ("n_params", "data_size"),
                  ("a", "b", "alpha", "beta", "delta"), joint_law, log_joint_law),
+    "embedding_dim": Law("embedding_dim", "L(d) = (C/d)^gamma + delta", ("embedding_dim",), ("c", "gamma", "delta"),
+                         embedding_dim_law, log_embedding_dim_law),
+    "joint_dim": Law("joint_dim", "L(N,d) = (A/N)^alpha + (C/d)^gamma + delta", ("encoder_params", "embedding_dim"),
+                     ("a", "c", "alpha", "gamma", "delta"), joint_dim_law, log_joint_dim_law),
 }
 
 
 def get(law: str) -> Law:
-    """The law named `law` ("model_size", "data_size" or "joint")."""
+    """The law named `law`: one of `LAWS` ("model_size", "data_size", "joint", "embedding_dim", "joint_dim")."""
     if law not in LAWS:
         raise ValueError(f"law={law!r} is unknown; choose one of {sorted(LAWS)}")
     return LAWS[law]

@@ -88,7 +88,7 @@ class FitResult:
     # ------------------------------------------------------------ numbers
 
     def predict(self, *x: ArrayLike) -> np.ndarray:
-        """Contrastive entropy the fitted law predicts at `x` (n_params and/or data_size)."""
+        """Contrastive entropy the fitted law predicts at `x`, the law's variables in its order."""
         return laws.get(self.law).predict(self.params, *x)
 
     def band(self, *x: ArrayLike, level: float | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -105,7 +105,7 @@ class FitResult:
         return {p: (float(a), float(b)) for p, a, b in zip(self.params, lo, hi)}
 
     def correlations(self) -> pd.DataFrame:
-        """Correlation of the bootstrap parameters, scales (a, b, delta) as logs."""
+        """Correlation of the bootstrap parameters, scales (a, b, c, delta) as logs."""
         table = {}
         with np.errstate(divide="ignore"):
             for p in self.params:
@@ -213,7 +213,7 @@ class FitResult:
 
 
 def save_fits(path: str | os.PathLike, fits: dict[str, FitResult | None]) -> Path:
-    """Write fits by name ("model_size", "data_size", "joint") to a JSON file; None entries are skipped."""
+    """Write fits by law name (a key of `laws.LAWS`) to a JSON file; None entries are skipped."""
     payload = {name: result.to_dict() for name, result in fits.items() if result is not None}
     return write_text_atomic(path, json.dumps(payload, indent=1, allow_nan=False))
 

@@ -2,8 +2,8 @@
 
 log L = logsumexp(e * (log S - log x), log delta) is fitted with scales as logs and a Huber
 loss on log residuals (scipy `least_squares` through lmfit, loss summed over points); the
-best of several starts is kept and its convergence checked. It serves all three laws, and
-is the only route for the joint law.
+best of several starts is kept and its convergence checked. It serves every law, and is the
+only route for the two-variable laws (joint and joint_dim).
 """
 
 from __future__ import annotations
@@ -51,6 +51,11 @@ def _starts(law: Law, x: dict[str, np.ndarray], y: np.ndarray) -> list[dict[str,
             half = 0.5 * excess ** (1 / beta)  # each inner term carries half of (L - delta)^(1/beta)
             starts.append({"a": centre["n_params"] * half ** (beta / alpha), "b": centre["data_size"] * half,
                            "alpha": alpha, "beta": beta, "delta": delta})
+        elif law.name == "joint_dim":
+            alpha, gamma = expo  # each power term carries half of L - delta at the data's centre
+            starts.append({"a": centre["encoder_params"] * (excess / 2) ** (1 / alpha),
+                           "c": centre["embedding_dim"] * (excess / 2) ** (1 / gamma),
+                           "alpha": alpha, "gamma": gamma, "delta": delta})
         else:
             (exponent,) = expo
             scale, expo_name, _ = law.params
