@@ -7,7 +7,9 @@ functional form (not the constants: the paper's models, data and scale differ fr
 The y-axis is set by the runs and the curves, never by the band: a band that fans out at the
 edge of the data is cut off by the axes instead of squashing the runs into a line. The
 paper's curves are drawn only over the range the paper measured, and the fitted values are
-in the legend with their intervals.
+in the legend with their intervals. Where several runs share a value of x (several seeds),
+the marker is their mean, each run a small translucent dot and a vertical line spans the
+lowest to the highest run, so the seed-to-seed spread is seen beside the band.
 """
 
 from __future__ import annotations
@@ -23,24 +25,31 @@ from matplotlib.axis import Axis
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
+from drscale.fit import laws
 from drscale.fit.laws import EXPONENTS
 from drscale.fit.published import PUBLISHED, PublishedLaw
 from drscale.fit.result import FitResult
 from drscale.fit.published import PAPER_MEASURED_RANGE
 
-_AXIS_LABELS = {"n_params": "non-embedding parameters N", "data_size": "annotated pairs D"}
+_AXIS_LABELS = {"n_params": "non-embedding parameters N", "data_size": "annotated pairs D",
+                "embedding_dim": "embedding dimension d",
+                "encoder_params": "encoder parameters N (non-embedding, without the projection)"}
 FIGURE_DPI = 150
 """The resolution every saved figure has."""
 FORMULAS = {
     "model_size": r"$L(N) = (A/N)^{\alpha} + \delta$",
     "data_size": r"$L(D) = (B/D)^{\beta} + \delta$",
     "joint": r"$L(N, D) = [(A/N)^{\alpha/\beta} + B/D]^{\beta} + \delta$",
+    "embedding_dim": r"$L(d) = (C/d)^{\gamma} + \delta$",
+    "joint_dim": r"$L(N, d) = (A/N)^{\alpha} + (C/d)^{\gamma} + \delta$",
 }
 """Each law's formula as the figures' titles write it."""
-GREEK = {"alpha": "α", "beta": "β", "delta": "δ"}
+GREEK = {"alpha": "α", "beta": "β", "gamma": "γ", "delta": "δ"}
 PAPER_VERSIONS = {"v1": "v1", "sigir": "SIGIR, secondary source"}
 Y_MARGIN = 1.25
 """Head- and footroom of the y-axis: this factor beyond the runs and curves on a log axis."""
+SEED_DOT = {"alpha": 0.35, "lw": 0, "zorder": 2}
+"""How each run is drawn where several runs share a value of x: small and translucent."""
 
 
 def _grid(values: np.ndarray, margin_decades: float = 0.25, size: int = 200) -> np.ndarray:
@@ -49,9 +58,10 @@ def _grid(values: np.ndarray, margin_decades: float = 0.25, size: int = 200) -> 
     return np.logspace(lo, hi, size)
 
 
-def fitted_values(result: FitResult, names: tuple[str, ...] = ("alpha", "beta", "delta")) -> str:
+def fitted_values(result: FitResult, names: tuple[str, ...] | None = None) -> str:
     """The fit's exponents and floor as a reader reads them: "α = 0.46 [0.41, 0.52], δ = ..."
-    with the bootstrap interval at the fit's level."""
+    with the bootstrap interval at the fit's level; `names` defaults to the law's exponents and delta."""
+    names = (*laws.get(result.law).exponents, "delta") if names is None else names
     intervals = result.intervals()
     return ", ".join(f"{GREEK[p]} = {result.params[p]:.3g} [{intervals[p][0]:.3g}, {intervals[p][1]:.3g}]"
                      for p in names if p in result.params)
@@ -97,6 +107,30 @@ def _log_axis_ticks(axis: Axis) -> None:
         axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
 
 
+def _draw_spread(ax: Axes, x: np.ndarray, y: np.ndarray, colour: object, size: float) -> pd.DataFrame:
+    """Runs per value of x: with several at one x, each run as a small translucent dot and a
+    vertical line from the lowest to the highest; returns mean, min, max and count per x."""
+    per_x = pd.DataFrame({"x": np.asarray(x, dtype=float), "y": np.asarray(y, dtype=float)}).groupby("x")["y"] \
+        .agg(["mean", "min", "max", "size"])
+    if (per_x["size"] > 1).any():
+        ax.scatter(x, y, color=colour, s=size / 2.5, **SEED_DOT)
+        ax.vlines(per_x.index, per_x["min"], per_x["max"], color=colour, lw=1, alpha=0.6, zorder=2)
+    return per_x
+
+
+def _draw_runs(ax: Axes, x: np.ndarray, y: np.ndarray, colour: object, label: str | None = None,
+               size: float = 18, **marker: object) -> None:
+    """Runs as markers: one per run, or, where seeds share a value of x, one at their mean over
+    the spread `_draw_spread` draws."""
+    per_x = _draw_spread(ax, x, y, colour, size)
+    if (per_x["size"] == 1).all():
+        ax.scatter(x, y, color=colour, s=size, zorder=3, label=label, **marker)
+        return
+    if label is not None:
+        label += f", mean of up to {per_x['size'].max()} per point, line: lowest to highest"
+    ax.scatter(per_x.index, per_x["mean"], color=colour, s=size, zorder=3, label=label, **marker)
+
+
 def plot_fit(result: FitResult, dataset: str = "msmarco", versions: tuple[str, ...] = ("v1", "sigir")) -> Figure:
     """One-variable law: runs, fitted curve (its exponent and floor in the legend), bootstrap band
     and the paper's curves (dashed) over the paper's measured range."""
@@ -109,7 +143,7 @@ def plot_fit(result: FitResult, dataset: str = "msmarco", versions: tuple[str, .
     colour = sns.color_palette("deep")[0]
     ax.fill_between(grid, lo, hi, color=colour, alpha=0.25, lw=0, label=f"{result.level:.0%} bootstrap band")
     ax.plot(grid, result.predict(grid), color=colour, lw=2, label=f"fit: {fitted_values(result)}")
-    ax.scatter(x, result.ce, color="black", s=18, zorder=3, label=f"runs ({result.ce.size})")
+    _draw_runs(ax, x, result.ce, "black", label=f"runs ({result.ce.size})")
     shown = [result.ce, result.predict(grid)]
     published = [p for p in PUBLISHED if p.law == result.law and p.dataset == dataset and p.version in versions]
     for entry, shade in zip(published, sns.color_palette("muted")[1:]):
@@ -138,10 +172,34 @@ def plot_joint_fit(result: FitResult) -> Figure:
         curve = result.predict(grid, size)
         ax.fill_between(grid, lo, hi, color=colour, alpha=0.2, lw=0)
         ax.plot(grid, curve, color=colour, lw=1.8, label=f"D = {size:.3g}")
-        ax.scatter(n[d == size], result.ce[d == size], color=colour, edgecolor="black", s=22, zorder=3)
+        _draw_runs(ax, n[d == size], result.ce[d == size], colour, size=22, edgecolor="black")
         shown.append(curve)
     ax.set(xscale="log", yscale="log", xlabel=_AXIS_LABELS["n_params"], ylabel="contrastive entropy L",
            ylim=_limits(*shown), title=f"joint law: {FORMULAS['joint']}")
+    _log_ticks(ax)
+    ax.legend(fontsize=8, title=f"fit, {result.level:.0%} band\n{fitted_values(result)}", title_fontsize=8)
+    return fig
+
+
+def plot_joint_dim_fit(result: FitResult) -> Figure:
+    """Joint-dimension law: L against the embedding dimension d, one curve (with band) per model
+    size N, runs as points, the fitted exponents and floor in the legend's title."""
+    if result.law != "joint_dim":
+        raise ValueError(f"plot_joint_dim_fit draws the joint_dim law; got a {result.law!r} fit")
+    n, d = result.variables["encoder_params"], result.variables["embedding_dim"]
+    grid = _grid(d)
+    sizes = np.unique(n)
+    fig, ax = plt.subplots(figsize=(7.0, 4.8), layout="constrained")
+    shown = [result.ce]
+    for size, colour in zip(sizes, sns.color_palette("viridis", len(sizes))):
+        lo, hi = result.band(np.full_like(grid, size), grid)
+        curve = result.predict(np.full_like(grid, size), grid)
+        ax.fill_between(grid, lo, hi, color=colour, alpha=0.2, lw=0)
+        ax.plot(grid, curve, color=colour, lw=1.8, label=f"N = {size:.3g}")
+        _draw_runs(ax, d[n == size], result.ce[n == size], colour, size=22, edgecolor="black")
+        shown.append(curve)
+    ax.set(xscale="log", yscale="log", xlabel=_AXIS_LABELS["embedding_dim"], ylabel="contrastive entropy L",
+           ylim=_limits(*shown), title=f"joint-dimension law: {FORMULAS['joint_dim']}")
     _log_ticks(ax)
     ax.legend(fontsize=8, title=f"fit, {result.level:.0%} band\n{fitted_values(result)}", title_fontsize=8)
     return fig
@@ -162,9 +220,10 @@ def plot_bootstrap_params(result: FitResult) -> Figure:
 
 
 def plot_scaling_curve(table: pd.DataFrame, x: str = "n_params", y: str = "ce", label: str = "model") -> Figure:
-    """Measured contrastive entropy against N or D on log-log axes, each run labelled.
+    """Measured contrastive entropy against N, D or d on log-log axes, each point labelled.
 
-    `table` is a sweep table (one row per finished run, columns `x`, `y` and `label`).
+    `table` is a sweep table (one row per finished run, columns `x`, `y` and `label`). Runs that
+    share a value of `x` (seeds) are drawn at their mean, with each run and their range.
     """
     if x not in _AXIS_LABELS:
         raise ValueError(f"x must be one of {sorted(_AXIS_LABELS)}; got {x!r}")
@@ -172,9 +231,11 @@ def plot_scaling_curve(table: pd.DataFrame, x: str = "n_params", y: str = "ce", 
         raise ValueError("the sweep table has no finished runs to draw")
     ordered = table.sort_values(x)
     fig, ax = plt.subplots(figsize=(6, 4.2))
-    sns.lineplot(data=ordered, x=x, y=y, marker="o", ax=ax, errorbar=None)
-    for _, row in ordered.iterrows():
-        ax.annotate(str(row[label]), (row[x], row[y]), textcoords="offset points", xytext=(4, 5), fontsize=7)
+    sns.lineplot(data=ordered, x=x, y=y, marker="o", ax=ax, errorbar=None)  # through the mean at each x
+    per_x = _draw_spread(ax, ordered[x].to_numpy(), ordered[y].to_numpy(), ax.lines[0].get_color(), 36)
+    for value, group in ordered.groupby(x, sort=True):
+        ax.annotate(" / ".join(dict.fromkeys(map(str, group[label]))), (value, per_x.loc[float(value), "mean"]),
+                    textcoords="offset points", xytext=(4, 5), fontsize=7)
     ax.set(xscale="log", yscale="log", xlabel=_AXIS_LABELS[x], ylabel="contrastive entropy")
     ax.grid(True, which="both", alpha=0.3)
     fig.tight_layout()

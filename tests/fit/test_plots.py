@@ -1,4 +1,5 @@
-"""The fit figures: axes set by the runs, the paper's curves over the paper's range, Greek values in the legend."""
+"""The fit figures: axes set by the runs, the paper's curves over the paper's range, Greek values in the legend,
+seeds at their mean with their spread."""
 
 from __future__ import annotations
 
@@ -10,10 +11,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
+from matplotlib.collections import LineCollection, PathCollection, PolyCollection
 from matplotlib.ticker import NullFormatter
 
 from drscale import plots
-from drscale.fit.estimate import fit_data_size, fit_model_size
+from drscale.fit.estimate import fit_data_size, fit_law, fit_model_size
 from drscale.fit.published import MINIATURE_SIZES
 from drscale.fit.published import PAPER_MEASURED_RANGE
 from drscale.studies.metric_agreement import plot_agreement
@@ -101,3 +103,86 @@ def test_agreement_figure_gives_each_source_of_pairs_its_own_colour() -> None:
     colours = {tuple(np.round(c, 3)) for c in fig.axes[0].collections[0].get_facecolors()}
     assert len(colours) == 3
     plt.close(fig)
+
+
+def _scatters(ax) -> list:
+    return [c for c in ax.collections if isinstance(c, PathCollection)]
+
+
+def _ranges(ax) -> list:
+    return [c for c in ax.collections if isinstance(c, LineCollection)]
+
+
+def test_one_run_per_point_draws_each_run_once_and_no_range(model_fit) -> None:
+    ax = plots.plot_fit(model_fit, versions=()).axes[0]
+    (runs,) = _scatters(ax)
+    np.testing.assert_allclose(runs.get_offsets(), np.column_stack([model_fit.variables["n_params"], model_fit.ce]))
+    assert runs.get_label() == "runs (5)" and not _ranges(ax)
+    plt.close("all")
+
+
+def test_seeds_at_one_size_are_drawn_as_their_mean_each_run_and_a_line_from_lowest_to_highest() -> None:
+    n = np.repeat(np.geomspace(3e4, 3e6, 5), 3)
+    ce = ((1e5 / n) ** 0.5 + 2.5) * np.exp(np.random.default_rng(1).normal(0, 0.05, n.size))
+    result = fit_model_size(n, ce, n_bootstrap=50)
+    ax = plots.plot_fit(result, versions=()).axes[0]
+    dots, means = _scatters(ax)
+    assert len(dots.get_offsets()) == 15 and dots.get_alpha() < 1
+    by_size = pd.Series(ce).groupby(n)
+    np.testing.assert_allclose(means.get_offsets(), np.column_stack([by_size.mean().index, by_size.mean()]))
+    assert means.get_label().startswith("runs (15), mean of up to 3 per point")
+    (ranges,) = _ranges(ax)
+    segments = ranges.get_segments()
+    assert len(segments) == 5
+    np.testing.assert_allclose([s[:, 1].min() for s in segments], by_size.min())
+    np.testing.assert_allclose([s[:, 1].max() for s in segments], by_size.max())
+    plt.close("all")
+
+
+def test_embedding_dim_fit_is_drawn_with_its_axis_gamma_and_interval() -> None:
+    d = 2.0 ** np.arange(3, 12)
+    result = fit_law("embedding_dim", {"embedding_dim": d}, (40 / d) ** 0.6 + 1.5, n_bootstrap=50)
+    ax = plots.plot_fit(result).axes[0]
+    assert ax.get_xlabel() == "embedding dimension d"
+    assert ax.get_title().endswith(plots.FORMULAS["embedding_dim"])
+    texts = [t.get_text() for t in ax.get_legend().get_texts()]
+    fitted = next(t for t in texts if t.startswith("fit:"))
+    lo, hi = result.intervals()["gamma"]
+    assert f"γ = {result.params['gamma']:.3g} [{lo:.3g}, {hi:.3g}]" in fitted and "δ =" in fitted
+    assert not any(t.startswith("Fang et al.") for t in texts)  # the paper has no law in d
+    plt.close("all")
+
+
+def test_joint_dim_figure_draws_one_curve_band_and_set_of_runs_per_model_size() -> None:
+    n, d = (g.ravel() for g in np.meshgrid(np.geomspace(1e4, 1e7, 4), 2.0 ** np.arange(3, 12, 2)))
+    n, d = np.tile(n, 2), np.tile(d, 2)
+    ce = ((2e5 / n) ** 0.4 + (60 / d) ** 0.7 + 1.2) * np.exp(np.random.default_rng(2).normal(0, 0.02, n.size))
+    result = fit_law("joint_dim", {"encoder_params": n, "embedding_dim": d}, ce, n_bootstrap=20)
+    ax = plots.plot_joint_dim_fit(result).axes[0]
+    assert [line.get_label() for line in ax.lines] == [f"N = {size:.3g}" for size in np.unique(n)]
+    assert ax.get_xlabel() == "embedding dimension d"
+    assert len([c for c in ax.collections if isinstance(c, PolyCollection)]) == 4  # a band per size
+    assert len(_ranges(ax)) == 4  # two seeds at every (N, d): a range per size
+    means = _scatters(ax)[1::2]
+    assert sum(len(m.get_offsets()) for m in means) == 20  # one mean per (N, d)
+    assert "γ =" in ax.get_legend().get_title().get_text()
+    with pytest.raises(ValueError, match="plot_joint_dim_fit draws the joint_dim law"):
+        plots.plot_joint_dim_fit(fit_model_size(n, ce, n_bootstrap=5))
+    plt.close("all")
+
+
+def test_scaling_curve_draws_seeds_at_their_mean_with_their_range_and_one_label_per_point() -> None:
+    single = pd.DataFrame({"model": ["s", "m", "l"], "n_params": [1e4, 1e5, 1e6], "ce": [4.0, 3.0, 2.5]})
+    ax = plots.plot_scaling_curve(single).axes[0]
+    assert ax.lines[0].get_ydata().tolist() == [4.0, 3.0, 2.5]
+    assert [t.get_text() for t in ax.texts] == ["s", "m", "l"] and not _ranges(ax)
+    seeds = pd.concat([single, single.assign(ce=single.ce + 0.2)], ignore_index=True)
+    ax = plots.plot_scaling_curve(seeds).axes[0]
+    assert ax.lines[0].get_ydata() == pytest.approx([4.1, 3.1, 2.6])
+    assert [t.get_text() for t in ax.texts] == ["s", "m", "l"]
+    assert [t.xy[1] for t in ax.texts] == pytest.approx([4.1, 3.1, 2.6])
+    (ranges,) = _ranges(ax)
+    np.testing.assert_allclose([(s[:, 1].min(), s[:, 1].max()) for s in ranges.get_segments()],
+                               [(4.0, 4.2), (3.0, 3.2), (2.5, 2.7)])
+    assert len(_scatters(ax)[-1].get_offsets()) == 6
+    plt.close("all")
