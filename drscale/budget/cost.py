@@ -34,7 +34,7 @@ from drscale.fit.result import FitResult
 from drscale.fit.published import PAPER_MEASURED_RANGE
 
 JOINT = laws.get("joint")
-"""The law the budget is optimised under: its parameters, in the order `_optimise` stacks them."""
+"""The law the budget is optimised under: its parameters, in the order `optimise_on_budget_line` stacks them."""
 
 
 def _check_positive(**values: float) -> None:
@@ -172,6 +172,8 @@ Span = tuple[float | None, float]
 """(smallest, largest) value of N or D a law was measured over; None where that end is unknown."""
 
 SYMBOLS = {"n_params": "N", "data_size": "D"}
+VARIABLE_SYMBOLS = {**SYMBOLS, "encoder_params": "N", "embedding_dim": "d"}
+"""The symbol of every variable a budget is optimised over (`drscale.budget.dimension` trades N against d)."""
 
 
 @dataclass(frozen=True)
@@ -185,18 +187,19 @@ class JointLaw:
     measured: Mapping[str, Span] | None = None
 
 
-def as_joint_law(law: Any) -> JointLaw:
+def as_joint_law(law: Any, spec: laws.Law = JOINT) -> JointLaw:
     """Accept a fit result (`.params`, `.bootstrap`, the runs' range), a `published.PublishedLaw`
-    (the paper's measured range, `published.PAPER_MEASURED_RANGE`) or a params mapping (no range)."""
+    (the paper's measured range, `published.PAPER_MEASURED_RANGE`) or a params mapping (no range),
+    of the two-variable law `spec` (the joint law unless told)."""
     if isinstance(law, JointLaw):
         return law
-    params = JOINT.parameters(law if isinstance(law, Mapping) else getattr(law, "params", None), source="law")
+    params = spec.parameters(law if isinstance(law, Mapping) else getattr(law, "params", None), source="law")
     bootstrap = getattr(law, "bootstrap", None)
     if bootstrap is not None:
         bootstrap = pd.DataFrame(bootstrap)
-        if set(JOINT.params) - set(bootstrap.columns) or bootstrap.empty:
-            raise ValueError(f"`law.bootstrap` needs rows with columns {JOINT.params}, got {list(bootstrap.columns)}")
-        bootstrap = bootstrap[list(JOINT.params)].astype(float)
+        if set(spec.params) - set(bootstrap.columns) or bootstrap.empty:
+            raise ValueError(f"`law.bootstrap` needs rows with columns {spec.params}, got {list(bootstrap.columns)}")
+        bootstrap = bootstrap[list(spec.params)].astype(float)
     if isinstance(law, FitResult):
         measured = law.measured_range()
     elif isinstance(law, published.PublishedLaw):
@@ -219,8 +222,9 @@ def extrapolation_factor(values: ArrayLike, span: Span | None) -> np.ndarray:
 
 
 def describe_extrapolation(variable: str, factor: float, span: Span | None) -> str:
-    """A reader's sentence for an `extrapolation_factor` of N* ("n_params") or D* ("data_size")."""
-    symbol = SYMBOLS[variable]
+    """A reader's sentence for an `extrapolation_factor` of N* ("n_params"), D* ("data_size") or
+    another variable of `VARIABLE_SYMBOLS`."""
+    symbol = VARIABLE_SYMBOLS[variable]
     if span is None or not np.isfinite(factor):
         return f"measured range of {symbol} unknown"
     low, high = span
@@ -290,15 +294,18 @@ GOLDEN_STEPS = 60
 """Golden-section steps after the grid: each bracket shrinks about 3e12-fold, below the loss's rounding."""
 
 
-def _optimise(params: np.ndarray, budget: np.ndarray, z_model: float, z_data: float,
-              min_n: float, min_d: float, grid_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """N*, D*, L* for law parameters `params` (S, 5) and budgets (B,); arrays of shape (S, B).
+def optimise_on_budget_line(params: np.ndarray, budget: np.ndarray, z_model: float, z_data: float,
+                            min_n: float, min_d: float, grid_size: int,
+                            law: laws.Law = JOINT) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """N*, D*, L* for law parameters `params` (S, P) and budgets (B,); arrays of shape (S, B).
 
     The search variable is the logit of the budget share spent on the model, bounded so that
     N >= min_n and D >= min_d: a uniform grid in it is log-spaced near both ends of the line.
-    Arrays are (sample, budget, point along the line).
+    Arrays are (sample, budget, point along the line). `law` is any two-variable law falling
+    in both, its first variable priced at `z_model` and its second at `z_data` per unit (the
+    joint law's D, or the joint_dim law's embedding dimension d).
     """
-    p = [params[:, i, None, None] for i in range(len(JOINT.params))]
+    p = [params[:, i, None, None] for i in range(len(law.params))]
     budget = budget[None, :, None]
     share_low, share_high = min_n * z_model / budget, 1 - min_d * z_data / budget
     lo, hi = np.log(share_low / (1 - share_low)), np.log(share_high / (1 - share_high))
@@ -308,7 +315,7 @@ def _optimise(params: np.ndarray, budget: np.ndarray, z_model: float, z_data: fl
         return share * budget / z_model, (1 - share) * budget / z_data
 
     def loss(u: np.ndarray) -> np.ndarray:
-        return JOINT.function(*split(u), *p)
+        return law.function(*split(u), *p)
 
     width = (hi - lo) / (grid_size - 1)
     best = np.argmin(loss(lo + width * np.arange(grid_size)), axis=-1)[..., None]  # (S, B, 1)
@@ -354,11 +361,12 @@ def optimal_allocation(
             f"(min_n_params={min_n_params!r}, min_data_size={min_data_size!r} cost {floor:.4g} USD)"
         )
     point = np.array([[joint.params[k] for k in JOINT.params]])
-    n, d, loss = (x[0] for x in _optimise(point, budget, z_model, z_data, min_n_params, min_data_size, grid_size))
+    n, d, loss = (x[0] for x in optimise_on_budget_line(point, budget, z_model, z_data, min_n_params, min_data_size,
+                                                        grid_size))
     intervals = None
     if joint.bootstrap is not None:
-        n_s, d_s, loss_s = _optimise(joint.bootstrap.to_numpy(), budget, z_model, z_data, min_n_params, min_data_size,
-                                     grid_size)
+        n_s, d_s, loss_s = optimise_on_budget_line(joint.bootstrap.to_numpy(), budget, z_model, z_data,
+                                                   min_n_params, min_data_size, grid_size)
         samples = {"n_params": n_s, "data_size": d_s, "loss": loss_s, "data_share": z_data * d_s / budget,
                    "train_share": cost_model.z_train_per_param * n_s / budget,
                    "infer_share": cost_model.z_infer_per_param * include_inference * n_s / budget}

@@ -137,7 +137,7 @@ def summary_html(view: PanelView) -> str:
     )
 
 
-def _grid(value: float, span: cost.Span | None) -> np.ndarray:
+def axis_grid(value: float, span: cost.Span | None) -> np.ndarray:
     """Log-spaced axis values around an optimum, wide enough to show the measured span too."""
     lo, hi = np.log10(value) - 2, np.log10(value) + 2
     if span is not None:
@@ -151,7 +151,7 @@ def contour_figure(view: PanelView) -> Figure:
     the region outside the law's measured N and D shaded as extrapolation."""
     n_star, d_star = view.optimum.n_params[0], view.optimum.data_size[0]
     measured = view.law.measured or {}
-    n_grid, d_grid = _grid(n_star, measured.get("n_params")), _grid(d_star, measured.get("data_size"))
+    n_grid, d_grid = axis_grid(n_star, measured.get("n_params")), axis_grid(d_star, measured.get("data_size"))
     loss = cost.JOINT.predict(view.law.params, n_grid[None, :], d_grid[:, None])
     delta = view.law.params["delta"]
     reducible = view.optimum.loss[0] - delta
@@ -165,13 +165,8 @@ def contour_figure(view: PanelView) -> Figure:
     with sns.axes_style("whitegrid"):
         fig = Figure(figsize=(6.8, 5.4), layout="constrained")
         ax = fig.add_subplot()
-        handles = _shade_outside_measured(ax, n_grid, d_grid, measured)
-        contours = ax.contour(n_grid, d_grid, loss, levels=levels, cmap="viridis_r")
-        # inline labels cut wrong lengths out of contours on log axes: boxed labels over whole lines instead
-        for label in ax.clabel(contours, inline=False, fmt="%.3g", fontsize=8):
-            label.set_bbox({"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.8})
-            label.set_clip_on(True)
-        ax.contour(n_grid, d_grid, loss, levels=[view.optimum.loss[0]], colors="black", linestyles="--")
+        handles = shade_outside_measured(ax, n_grid, d_grid, measured)
+        iso_loss_contours(ax, n_grid, d_grid, loss, levels, view.optimum.loss[0])
         ax.plot(line_n, line_d, color="tab:red", label=f"budget {view.settings.budget_usd:,.0f} USD")
         ax.plot(n_star, d_star, marker="*", markersize=16, color="tab:red", linestyle="none",
                 label=f"optimum N*={n_star:.3g}, D*={d_star:.3g}" + (" (extrapolated)" if extrapolated else ""))
@@ -184,14 +179,26 @@ def contour_figure(view: PanelView) -> Figure:
     return fig
 
 
-def _shade_outside_measured(ax: Axes, n_grid: np.ndarray, d_grid: np.ndarray,
-                            measured: Mapping[str, cost.Span]) -> list[Patch]:
-    """Shade (N, D) outside the measured box and outline the box; the legend entries to add."""
+def iso_loss_contours(ax: Axes, x_grid: np.ndarray, y_grid: np.ndarray, loss: np.ndarray, levels: np.ndarray,
+                      optimum_loss: float) -> None:
+    """Labelled contours of `loss` (shape (y, x)) at `levels`, and the optimum's own level dashed."""
+    contours = ax.contour(x_grid, y_grid, loss, levels=levels, cmap="viridis_r")
+    # inline labels cut wrong lengths out of contours on log axes: boxed labels over whole lines instead
+    for label in ax.clabel(contours, inline=False, fmt="%.3g", fontsize=8):
+        label.set_bbox({"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.8})
+        label.set_clip_on(True)
+    ax.contour(x_grid, y_grid, loss, levels=[optimum_loss], colors="black", linestyles="--")
+
+
+def shade_outside_measured(ax: Axes, n_grid: np.ndarray, d_grid: np.ndarray, measured: Mapping[str, cost.Span],
+                           variables: tuple[str, str] = ("n_params", "data_size")) -> list[Patch]:
+    """Shade the grid outside the measured box of `variables` (x, then y) and outline the box;
+    the legend entries to add."""
     if not measured:
         return []
     inside = np.ones((d_grid.size, n_grid.size), dtype=bool)
     corners = []
-    for variable, values, axis in (("n_params", n_grid, 1), ("data_size", d_grid, 0)):
+    for variable, values, axis in ((variables[0], n_grid, 1), (variables[1], d_grid, 0)):
         low, high = measured.get(variable, (None, np.inf))
         low = values[0] if low is None else low
         within = (values >= low) & (values <= high)
@@ -201,8 +208,9 @@ def _shade_outside_measured(ax: Axes, n_grid: np.ndarray, d_grid: np.ndarray,
                 alpha=EXTRAPOLATED["alpha"])
     (n_lo, n_hi), (d_lo, d_hi) = corners
     ax.add_patch(Rectangle((n_lo, d_lo), n_hi - n_lo, d_hi - d_lo, fill=False, edgecolor="0.35", lw=1, ls=":"))
+    symbols = " and ".join(cost.VARIABLE_SYMBOLS[v] for v in variables)
     return [Patch(facecolor=EXTRAPOLATED["color"], alpha=EXTRAPOLATED["alpha"] + 0.1, edgecolor="0.35",
-                  label="outside the measured N and D: extrapolation")]
+                  label=f"outside the measured {symbols}: extrapolation")]
 
 
 def optimum_figure(view: PanelView) -> Figure:
@@ -256,13 +264,13 @@ def save_figures(view: PanelView, figures_dir: str | Path) -> list[Path]:
     return [save_figure(draw(view), figures_dir, name) for name, draw in FIGURES.items()]
 
 
-def _png(fig: Figure) -> bytes:
+def png_bytes(fig: Figure) -> bytes:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=90)
     return buffer.getvalue()
 
 
-def _log_slider(value: float, low_exp: float, high_exp: float, step: float, description: str) -> widgets.FloatLogSlider:
+def log_slider(value: float, low_exp: float, high_exp: float, step: float, description: str) -> widgets.FloatLogSlider:
     """A base-10 slider whose range is widened to hold `value`, since sliders clip silently."""
     exponent = np.log10(value)
     return widgets.FloatLogSlider(
@@ -282,9 +290,9 @@ class BudgetPanel:
         self.choices = dict(choices)
         self.budgets_usd = budgets_usd
         style = {"description_width": "initial"}
-        self.budget = _log_slider(settings.budget_usd, 3, 9, 0.05, "Budget (USD)")
-        self.annotation_price = _log_slider(settings.annotation_usd_per_pair, -2, 2, 0.05, "Annotation (USD per pair)")
-        self.index_size = _log_slider(settings.index_passages, 6, 14, 0.1, "Index size (passages)")
+        self.budget = log_slider(settings.budget_usd, 3, 9, 0.05, "Budget (USD)")
+        self.annotation_price = log_slider(settings.annotation_usd_per_pair, -2, 2, 0.05, "Annotation (USD per pair)")
+        self.index_size = log_slider(settings.index_passages, 6, 14, 0.1, "Index size (passages)")
         self.gpu_price = widgets.FloatSlider(
             value=settings.gpu_hour_usd, min=min(0.25, settings.gpu_hour_usd), max=max(20.0, settings.gpu_hour_usd),
             step=0.01, description="GPU price (USD per hour)", continuous_update=False, style=style,
@@ -333,7 +341,7 @@ class BudgetPanel:
         with self.figures:
             self.figures.clear_output(wait=True)
             for draw in FIGURES.values():
-                display(Image(_png(draw(self.view))))
+                display(Image(png_bytes(draw(self.view))))
         self.summary.value = summary_html(self.view)  # last, so a new summary means new figures too
 
     def save_figures(self, figures_dir: str | Path) -> list[Path]:

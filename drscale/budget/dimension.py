@@ -1,0 +1,267 @@
+"""Trade encoder size N against embedding dimension d under a money budget.
+
+    minimise L(N, d) = (A/N)^alpha + (C/d)^gamma + delta   (the joint_dim law)
+    subject to Z(N, d) = z_model * N + z_dim * d = budget
+
+z_model is the cost model's dollars per encoder parameter (training, and encoding the index
+when `include_inference`), z_dim the index's dollars per embedding dimension (storing and
+searching it, `drscale.budget.index`). A larger embedding costs at every query and every
+month the index is kept, so a budget can be better spent on a larger encoder with a smaller
+embedding (Killingback et al. 2026). The search runs along the budget line as in
+`drscale.budget.cost`, on whole arrays of budgets and bootstrap samples at once, so every
+optimum gets a bootstrap interval. `DimensionPanel` puts the budget and the index's
+assumptions on sliders.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import ipywidgets as widgets
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from IPython.display import Image, display
+from matplotlib.figure import Figure
+from numpy.typing import ArrayLike
+
+from drscale.budget import cost
+from drscale.budget.index import IndexWorkload
+from drscale.budget.panel import axis_grid, iso_loss_contours, log_slider, png_bytes, shade_outside_measured
+from drscale.fit import laws
+from drscale.plots import save_figure
+
+JOINT_DIM = laws.get("joint_dim")
+VARIABLES = JOINT_DIM.variables  # ("encoder_params", "embedding_dim")
+
+
+@dataclass(frozen=True)
+class DimensionChoice:
+    """Budget-optimal (N*, d*) per budget, its cost split, and, from the law's bootstrap, the
+    `*_low`/`*_high` percentile bounds in `intervals`; `measured` is the law's measured (N, d) span."""
+
+    budget_usd: np.ndarray
+    encoder_params: np.ndarray
+    embedding_dim: np.ndarray
+    loss: np.ndarray
+    model_cost_usd: np.ndarray
+    storage_cost_usd: np.ndarray
+    search_cost_usd: np.ndarray
+    z_model_per_param: float
+    z_dim_usd: float
+    intervals: dict[str, np.ndarray] | None = None  # encoder_params_low, ..., search_share_high
+    measured: Mapping[str, cost.Span] | None = None
+    interval: float = 0.95  # the level of `intervals`
+
+    def extrapolation(self, variable: str) -> np.ndarray:
+        """`cost.extrapolation_factor` of N* ("encoder_params") or d* ("embedding_dim")."""
+        return cost.extrapolation_factor(getattr(self, variable), (self.measured or {}).get(variable))
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per budget: optimum, predicted loss, dollars and shares of model, storage and
+        search, how far N* and d* lie outside the measured range, then the bootstrap bounds."""
+        frame = pd.DataFrame({name: getattr(self, name) for name in (
+            "budget_usd", "encoder_params", "embedding_dim", "loss", "model_cost_usd", "storage_cost_usd",
+            "search_cost_usd")})
+        for term in ("model", "storage", "search"):
+            frame[f"{term}_share"] = frame[f"{term}_cost_usd"] / frame["budget_usd"]
+        for variable in VARIABLES:
+            frame[f"{variable}_extrapolation"] = self.extrapolation(variable)
+        for name, values in (self.intervals or {}).items():
+            frame[name] = values
+        return frame
+
+
+def optimal_dimension(
+    law: Any,
+    budget_usd: ArrayLike,
+    index: IndexWorkload = IndexWorkload(),
+    cost_model: cost.CostModel | None = None,
+    include_inference: bool = True,
+    min_encoder_params: float = 1.0,
+    min_embedding_dim: float = 1.0,
+    interval: float = 0.95,
+    grid_size: int = 128,
+) -> DimensionChoice:
+    """Minimise the joint_dim law subject to z_model * N + index_usd(d) = budget, for one budget or many.
+
+    `law`: a joint_dim `FitResult` (with its bootstrap every resample is optimised too, and its
+    runs give the measured range), a `cost.JointLaw` or a mapping of a, c, alpha, gamma, delta.
+    `cost_model` defaults to the paper's with the index's passage count, so that encoding the
+    index (`include_inference`) prices the same index that is stored and searched.
+    """
+    law = cost.as_joint_law(law, JOINT_DIM)
+    cost_model = cost_model or cost.paper_cost_model(index_passages=index.index_passages)
+    budget = np.atleast_1d(np.asarray(budget_usd, dtype=float))
+    cost._check_positive(min_encoder_params=min_encoder_params, min_embedding_dim=min_embedding_dim,
+                         grid_size=grid_size)
+    for value in budget:
+        cost._check_positive(budget_usd=value)
+    if not 0 < interval < 1:
+        raise ValueError(f"`interval` must lie in (0, 1), got {interval!r}")
+    hardware = cost_model.hardware
+    z_model, z_dim = cost_model.z_model_per_param(include_inference), index.usd_per_dimension(hardware)
+    floor = min_encoder_params * z_model + min_embedding_dim * z_dim
+    if np.any(budget <= floor):
+        raise ValueError(f"`budget_usd` {budget.min()!r} cannot buy the smallest allowed encoder and embedding "
+                         f"(min_encoder_params={min_encoder_params!r}, min_embedding_dim={min_embedding_dim!r} "
+                         f"cost {floor:.4g} USD)")
+
+    def optimise(params: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return cost.optimise_on_budget_line(params, budget, z_model, z_dim, min_encoder_params, min_embedding_dim,
+                                            grid_size, JOINT_DIM)
+
+    n, d, loss = (x[0] for x in optimise(np.array([[law.params[k] for k in JOINT_DIM.params]])))
+    intervals = None
+    if law.bootstrap is not None:
+        n_s, d_s, loss_s = optimise(law.bootstrap.to_numpy())
+        samples = {"encoder_params": n_s, "embedding_dim": d_s, "loss": loss_s, "model_share": z_model * n_s / budget,
+                   "storage_share": index.storage_usd(d_s) / budget,
+                   "search_share": index.search_usd(d_s, hardware) / budget}
+        tails = 100 * np.array([(1 - interval) / 2, (1 + interval) / 2])
+        intervals = {}
+        for name, values in samples.items():
+            intervals[f"{name}_low"], intervals[f"{name}_high"] = np.nanpercentile(values, tails, axis=0)
+    return DimensionChoice(budget, n, d, loss, z_model * n, index.storage_usd(d), index.search_usd(d, hardware),
+                           z_model, z_dim, intervals, law.measured, interval)
+
+
+def contour_figure(law: cost.JointLaw, choice: DimensionChoice, title: str = "") -> Figure:
+    """Iso-loss contours of the joint_dim law over (N, d), the budget line of `choice`'s first
+    budget, the optimum on it with its bootstrap interval, and (N, d) outside the measured range shaded."""
+    row = choice.to_frame().iloc[0]
+    n_star, d_star, budget = row["encoder_params"], row["embedding_dim"], row["budget_usd"]
+    measured = law.measured or {}
+    n_grid, d_grid = axis_grid(n_star, measured.get(VARIABLES[0])), axis_grid(d_star, measured.get(VARIABLES[1]))
+    loss = JOINT_DIM.predict(law.params, n_grid[None, :], d_grid[:, None])
+    delta = law.params["delta"]
+    levels = delta + (row["loss"] - delta) * np.geomspace(1 / 16, 16, 9)
+    line_n = np.geomspace(n_grid[0], budget / choice.z_model_per_param, 400)[:-1]
+    line_d = (budget - choice.z_model_per_param * line_n) / choice.z_dim_usd
+    extrapolated = any(row[f"{v}_extrapolation"] != 1 for v in VARIABLES if np.isfinite(row[f"{v}_extrapolation"]))
+    with sns.axes_style("whitegrid"):
+        fig = Figure(figsize=(6.8, 5.4), layout="constrained")
+        ax = fig.add_subplot()
+        handles = shade_outside_measured(ax, n_grid, d_grid, measured, VARIABLES)
+        iso_loss_contours(ax, n_grid, d_grid, loss, levels, row["loss"])
+        ax.plot(line_n, line_d, color="tab:red", label=f"budget {budget:,.0f} USD")
+        label = f"optimum N*={n_star:.3g}, d*={d_star:.3g}" + (" (extrapolated)" if extrapolated else "")
+        if "encoder_params_low" in row:
+            error = [[n_star - row["encoder_params_low"]], [row["encoder_params_high"] - n_star]], \
+                [[d_star - row["embedding_dim_low"]], [row["embedding_dim_high"] - d_star]]
+            ax.errorbar(n_star, d_star, xerr=error[0], yerr=error[1], color="tab:red", capsize=3, lw=1.2,
+                        linestyle="none")
+            label += f", {choice.interval:.0%} interval"
+        ax.plot(n_star, d_star, marker="*", markersize=16, color="tab:red", linestyle="none", label=label)
+        ax.set(xscale="log", yscale="log", xlim=n_grid[[0, -1]], ylim=d_grid[[0, -1]],
+               xlabel="encoder size N (parameters without the projection)", ylabel="embedding dimension d")
+        ax.set_title(f"Iso-loss contours of L(N, d) = (A/N)^α + (C/d)^γ + δ\n{title}".strip(), fontsize=10)
+        ax.minorticks_off()
+        ax.legend(handles=ax.get_legend_handles_labels()[0] + handles, loc="lower left", fontsize=8, framealpha=0.9)
+    return fig
+
+
+def summary_html(choice: DimensionChoice) -> str:
+    """The first budget's optimum as a small HTML table: N*, d*, L* with intervals, each of N* and d*
+    flagged in red when the law only extrapolates to it, and the split of the budget."""
+    row = choice.to_frame().iloc[0]
+    measured = choice.measured or {}
+
+    def bounds(name: str, scale: float = 1.0, fmt: str = ".3g", label: str = f"{choice.interval:.0%} interval ") -> str:
+        if name + "_low" not in row:
+            return ""
+        return f" <small>({label}{scale * row[name + '_low']:{fmt}} to {scale * row[name + '_high']:{fmt}})</small>"
+
+    def range_note(variable: str) -> str:
+        factor = row[f"{variable}_extrapolation"]
+        flagged = np.isfinite(factor) and factor != 1
+        note = cost.describe_extrapolation(variable, factor, measured.get(variable))
+        return f'<br><small style="color:{"#b00" if flagged else "#555"}">{note}</small>'
+
+    split = " / ".join(f"{term} {100 * row[term + '_share']:.1f}%{bounds(term + '_share', 100, '.1f', '')}"
+                       for term in ("model", "storage", "search"))
+    return ('<div class="drscale-optimum">'
+            f"<b>Budget {row['budget_usd']:,.0f} USD: encoder size against embedding dimension</b><table>"
+            f"<tr><td>N*</td><td>{row['encoder_params']:.3g}</td><td>encoder parameters{bounds('encoder_params')}"
+            f"{range_note('encoder_params')}</td></tr>"
+            f"<tr><td>d*</td><td>{row['embedding_dim']:.3g}</td><td>embedding dimension{bounds('embedding_dim')}"
+            f"{range_note('embedding_dim')}</td></tr>"
+            f"<tr><td>L*</td><td>{row['loss']:.4g}</td><td>predicted contrastive entropy{bounds('loss')}</td></tr>"
+            f"<tr><td>split</td><td colspan=2>{split}</td></tr></table></div>")
+
+
+@dataclass(frozen=True)
+class DimensionSettings:
+    """The values of the dimension panel's controls; `IndexWorkload`'s defaults to start."""
+
+    budget_usd: float = 1e4
+    index_passages: float = IndexWorkload.index_passages
+    queries_served: float = IndexWorkload.queries_served
+    storage_usd_per_gb_month: float = IndexWorkload.storage_usd_per_gb_month
+    include_inference: bool = True
+
+    def index(self) -> IndexWorkload:
+        """`IndexWorkload` with this panel's three adjustable assumptions, the others at their defaults."""
+        return IndexWorkload(index_passages=self.index_passages, queries_served=self.queries_served,
+                             storage_usd_per_gb_month=self.storage_usd_per_gb_month)
+
+
+class DimensionPanel:
+    """Sliders for the budget and the index's assumptions above the optimal (N*, d*) and its contour figure."""
+
+    FIGURE = "dimension_contours.png"
+
+    def __init__(self, law: Any, settings: DimensionSettings = DimensionSettings()) -> None:
+        self.law = cost.as_joint_law(law, JOINT_DIM)
+        self.budget = log_slider(settings.budget_usd, 2, 8, 0.05, "Budget (USD)")
+        self.index_size = log_slider(settings.index_passages, 6, 12, 0.1, "Index size (passages)")
+        self.queries = log_slider(settings.queries_served, 4, 12, 0.1, "Queries served")
+        self.storage_price = log_slider(settings.storage_usd_per_gb_month, -3, 1, 0.05, "Storage (USD per GB-month)")
+        self.include_inference = widgets.Checkbox(value=settings.include_inference, indent=False,
+                                                  description="Include inference (index encoding) cost")
+        self.summary, self.figures = widgets.HTML(), widgets.Output()
+        controls = (self.budget, self.index_size, self.queries, self.storage_price, self.include_inference)
+        for control in controls:
+            control.observe(self.refresh, names="value")
+        self.widget = widgets.VBox([widgets.VBox(list(controls)), self.summary, self.figures])
+        self.widget.add_class("drscale-dimension-panel")
+        self.choice: DimensionChoice | None = None
+        self.refresh()
+
+    def settings(self) -> DimensionSettings:
+        """The controls' current values."""
+        return DimensionSettings(budget_usd=self.budget.value, index_passages=self.index_size.value,
+                                 queries_served=self.queries.value, storage_usd_per_gb_month=self.storage_price.value,
+                                 include_inference=self.include_inference.value)
+
+    def figure(self) -> Figure:
+        if self.choice is None:
+            raise ValueError(f"nothing to draw: {self.summary.value}")
+        return contour_figure(self.law, self.choice)
+
+    def refresh(self, change: Any = None) -> None:
+        """Recompute the optimum from the controls and redraw; an infeasible setting is shown, not raised."""
+        settings = self.settings()
+        try:
+            self.choice = optimal_dimension(self.law, settings.budget_usd, settings.index(),
+                                            include_inference=settings.include_inference)
+        except ValueError as error:
+            self.choice = None
+            self.summary.value = f'<div class="drscale-optimum" style="color:#b00">{error}</div>'
+            self.figures.clear_output()
+            return
+        with self.figures:
+            self.figures.clear_output(wait=True)
+            display(Image(png_bytes(self.figure())))
+        self.summary.value = summary_html(self.choice)  # last, so a new summary means a new figure too
+
+    def save_figures(self, figures_dir: str | Path) -> list[Path]:
+        """Save the current contour figure in `figures_dir` (a study's `Study.figures`) via `save_figure`."""
+        return [save_figure(self.figure(), figures_dir, self.FIGURE)]
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        return self.widget._repr_mimebundle_(**kwargs)
+
