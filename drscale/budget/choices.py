@@ -27,7 +27,11 @@ LAW_LABELS = {
 
 
 def available_laws(data_dir: str | os.PathLike | None) -> dict[str, cost.JointLaw]:
-    """The laws to choose from: ours first if the study's fits hold a joint fit, then both published ones."""
+    """The laws to choose from: ours first if the study's fits hold a joint fit, then both published ones.
+
+    Only the N-D law ("joint") is offered: the embedding-dimension laws in the same fits
+    ("embedding_dim", "joint_dim") trade N against d, which `drscale.budget.dimension` optimises.
+    """
     fits_path = Study(data_dir).fits
     ours = load_fits(fits_path).get("joint") if fits_path.exists() else None
     choices = {OUR_FIT: cost.as_joint_law(ours)} if ours is not None else {}

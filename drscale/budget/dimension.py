@@ -10,12 +10,14 @@ month the index is kept, so a budget can be better spent on a larger encoder wit
 embedding (Killingback et al. 2026). The search runs along the budget line as in
 `drscale.budget.cost`, on whole arrays of budgets and bootstrap samples at once, so every
 optimum gets a bootstrap interval. `DimensionPanel` puts the budget and the index's
-assumptions on sliders.
+assumptions on sliders; notebook 06 shows it, with a `summary` of the optima at a few
+budgets, under the study's joint_dim fit (`study_law`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import os
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,10 +34,27 @@ from drscale.budget import cost
 from drscale.budget.index import IndexWorkload
 from drscale.budget.panel import axis_grid, iso_loss_contours, log_slider, png_bytes, shade_outside_measured
 from drscale.fit import laws
+from drscale.fit.result import load_fits
 from drscale.plots import save_figure
+from drscale.study import Study
 
 JOINT_DIM = laws.get("joint_dim")
 VARIABLES = JOINT_DIM.variables  # ("encoder_params", "embedding_dim")
+SWEEP_NOTEBOOK, FIT_NOTEBOOK = "notebooks/10_embedding_dim_sweep.ipynb", "notebooks/05_fit_scaling_laws.ipynb"
+
+
+def study_law(data_dir: str | os.PathLike | None) -> cost.JointLaw | None:
+    """The joint_dim fit in the study's fits (`Study(data_dir).fits`), with its bootstrap and measured
+    range; None when that file is missing or holds no joint_dim fit (`missing_law_note` says why)."""
+    fits_path = Study(data_dir).fits
+    fit = load_fits(fits_path).get(JOINT_DIM.name) if fits_path.exists() else None
+    return None if fit is None else cost.as_joint_law(fit, JOINT_DIM)
+
+
+def missing_law_note(data_dir: str | os.PathLike | None) -> str:
+    """One line for a study without a joint_dim fit: which file lacks it and which notebooks write it."""
+    return (f"No joint_dim fit in {Study(data_dir).fits}: {SWEEP_NOTEBOOK} measures CE over encoder sizes and "
+            f"embedding dimensions, then {FIT_NOTEBOOK} fits L(N, d) and saves it there.")
 
 
 @dataclass(frozen=True)
@@ -129,6 +148,30 @@ def optimal_dimension(
                            z_model, z_dim, intervals, law.measured, interval)
 
 
+def summary(choice: DimensionChoice) -> pd.DataFrame:
+    """`choice` as a reader reads it: one row per budget, N*, d*, L* and the budget's split into
+    model, storage and search, to three digits with their intervals when the law has bootstrap
+    samples, and whether the law measured N* and d* or only extrapolates to them.
+
+    Plain text cells, so the table prints the same in a notebook, under papermill and in a report.
+    """
+    measured = choice.measured or {}
+
+    def cell(row: pd.Series, name: str, scale: float = 1.0, fmt: str = ".3g") -> str:
+        text = f"{scale * row[name]:{fmt}}"
+        if f"{name}_low" in row:
+            text += f" [{scale * row[f'{name}_low']:{fmt}}, {scale * row[f'{name}_high']:{fmt}}]"
+        return text
+
+    rows = [{"budget (USD)": f"{row['budget_usd']:,.0f}", "N*": cell(row, "encoder_params"),
+             "d*": cell(row, "embedding_dim"), "L*": cell(row, "loss", fmt=".4g"),
+             **{f"{term} share (%)": cell(row, f"{term}_share", 100, ".1f") for term in ("model", "storage", "search")},
+             **{f"{cost.VARIABLE_SYMBOLS[v]}* vs measured range": cost.describe_extrapolation(
+                 v, row[f"{v}_extrapolation"], measured.get(v)) for v in VARIABLES}}
+            for _, row in choice.to_frame().iterrows()]
+    return pd.DataFrame(rows).set_index("budget (USD)")
+
+
 def contour_figure(law: cost.JointLaw, choice: DimensionChoice, title: str = "") -> Figure:
     """Iso-loss contours of the joint_dim law over (N, d), the budget line of `choice`'s first
     budget, the optimum on it with its bootstrap interval, and (N, d) outside the measured range shaded."""
@@ -208,6 +251,12 @@ class DimensionSettings:
         return IndexWorkload(index_passages=self.index_passages, queries_served=self.queries_served,
                              storage_usd_per_gb_month=self.storage_usd_per_gb_month)
 
+    def optimum(self, law: Any, budgets_usd: Iterable[float] | None = None) -> DimensionChoice:
+        """`optimal_dimension` under these settings at `budget_usd`, or at each distinct budget of
+        `budgets_usd` in increasing order."""
+        budgets = self.budget_usd if budgets_usd is None else sorted(set(budgets_usd))
+        return optimal_dimension(law, budgets, self.index(), include_inference=self.include_inference)
+
 
 class DimensionPanel:
     """Sliders for the budget and the index's assumptions above the optimal (N*, d*) and its contour figure."""
@@ -244,10 +293,8 @@ class DimensionPanel:
 
     def refresh(self, change: Any = None) -> None:
         """Recompute the optimum from the controls and redraw; an infeasible setting is shown, not raised."""
-        settings = self.settings()
         try:
-            self.choice = optimal_dimension(self.law, settings.budget_usd, settings.index(),
-                                            include_inference=settings.include_inference)
+            self.choice = self.settings().optimum(self.law)
         except ValueError as error:
             self.choice = None
             self.summary.value = f'<div class="drscale-optimum" style="color:#b00">{error}</div>'

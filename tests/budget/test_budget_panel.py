@@ -12,9 +12,10 @@ from drscale.budget import choices as budget_laws
 from drscale.budget import cost
 from drscale.budget import panel as budget_panel
 from drscale.fit import published
-from drscale.fit.estimate import fit_model_size
+from drscale.fit.estimate import fit_law, fit_model_size
 from drscale.fit.result import save_fits
 from drscale.study import Study
+from budget.joint_dim_fit import joint_dim_fit
 from budget.v1_fit import V1, v1_fit
 FEW_BUDGETS = np.geomspace(1e3, 1e9, 7)  # a short range keeps each redraw quick
 
@@ -124,6 +125,19 @@ def test_fits_without_a_joint_fit_offer_only_the_papers_laws(tmp_path: Path) -> 
     n = np.geomspace(1e4, 1e6, 6)
     save_fits(Study(tmp_path).fits, {"model_size": fit_model_size(n, 1 + (1e5 / n) ** 0.5, n_bootstrap=10), "joint": None})
     assert list(budget_laws.available_laws(tmp_path)) == ["paper_v1", "paper_sigir"]
+
+
+def test_embedding_dimension_laws_are_never_offered_for_model_and_data_size(tmp_path: Path) -> None:
+    d = np.array([16.0, 64.0, 256.0, 1024.0, 16.0, 64.0])
+    dims = {"embedding_dim": fit_law("embedding_dim", {"embedding_dim": d}, 1 + (60 / d) ** 0.7, n_bootstrap=10),
+            "joint_dim": joint_dim_fit(n_samples=10)}
+    save_fits(Study(tmp_path).fits, dims)
+    assert list(budget_laws.available_laws(tmp_path)) == ["paper_v1", "paper_sigir"]
+    ours = v1_fit(n_samples=10)
+    save_fits(Study(tmp_path).fits, {**dims, "joint": ours})
+    choices = budget_laws.available_laws(tmp_path)
+    assert list(choices) == ["our_fit", "paper_v1", "paper_sigir"]
+    assert choices["our_fit"].params == ours.params and choices["our_fit"].measured == ours.measured_range()
 
 
 def test_unaffordable_setting_is_shown_and_recovers(tmp_path: Path) -> None:

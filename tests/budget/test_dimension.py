@@ -17,19 +17,9 @@ from drscale.budget import cost, dimension
 from drscale.budget.index import IndexWorkload
 from drscale.fit import laws
 from drscale.fit.result import FitResult, load_fits, save_fits
-
-TRUE = {"a": 2e5, "c": 60.0, "alpha": 0.4, "gamma": 0.7, "delta": 1.2}
-
-
-def joint_dim_fit(n_samples: int = 200, seed: int = 0) -> FitResult:
-    """The planted law on a 4 x 4 grid of runs (N 1e4..1e7, d 8..1024), resamples scattered by 3%."""
-    rng = np.random.default_rng(seed)
-    bootstrap = pd.DataFrame({k: v * np.exp(rng.normal(0, 0.03, n_samples)) for k, v in TRUE.items()})
-    n, d = (g.ravel() for g in np.meshgrid(np.geomspace(1e4, 1e7, 4), [8.0, 64.0, 256.0, 1024.0]))
-    return FitResult(law="joint_dim", title=laws.LAWS["joint_dim"].title, method="lmfit", description="planted",
-                     variables={"encoder_params": n, "embedding_dim": d}, ce=laws.joint_dim_law(n, d, **TRUE),
-                     params=dict(TRUE), converged=True, level=0.95, seed=seed, bootstrap=bootstrap,
-                     r2={"linear": 1.0, "log": 1.0}, extrapolation=None, route_check=None)
+from drscale.study import Study
+from budget.joint_dim_fit import TRUE, joint_dim_fit
+from budget.v1_fit import v1_fit
 
 
 @pytest.fixture(scope="module")
@@ -190,3 +180,46 @@ def test_panel_shows_an_unaffordable_budget_and_recovers(fit: FitResult) -> None
     assert panel.choice is None and "cannot buy" in panel.summary.value
     panel.budget.value = 1e8
     assert panel.choice is not None and shown(panel, "N*") > 1
+
+
+def test_the_studys_joint_dim_fit_is_read_beside_its_other_laws(fit: FitResult, tmp_path: Path) -> None:
+    study = Study(tmp_path)
+    assert dimension.study_law(tmp_path) is None  # no fits.json yet
+    save_fits(study.fits, {"joint": v1_fit(n_samples=10)})
+    assert dimension.study_law(tmp_path) is None
+    note = dimension.missing_law_note(tmp_path)
+    assert str(study.fits) in note
+    assert note.index("notebooks/10_embedding_dim_sweep.ipynb") < note.index("notebooks/05_fit_scaling_laws.ipynb")
+    save_fits(study.fits, {"joint": v1_fit(n_samples=10), "joint_dim": fit})
+    law = dimension.study_law(tmp_path)
+    assert law.params == pytest.approx(TRUE) and len(law.bootstrap) == len(fit.bootstrap)
+    assert law.measured == fit.measured_range()
+
+
+def test_settings_optimise_each_distinct_budget_in_order_under_their_index(fit: FitResult) -> None:
+    settings = dimension.DimensionSettings(budget_usd=3e4, index_passages=1e8, queries_served=1e9,
+                                           storage_usd_per_gb_month=0.02, include_inference=False)
+    choice = settings.optimum(fit, [1e5, 1e3, 1e5])
+    expected = dimension.optimal_dimension(fit, [1e3, 1e5], IndexWorkload(index_passages=1e8, queries_served=1e9,
+                                                                          storage_usd_per_gb_month=0.02),
+                                           include_inference=False)
+    pd.testing.assert_frame_equal(choice.to_frame(), expected.to_frame())
+    assert settings.optimum(fit).budget_usd.tolist() == [3e4]
+
+
+def test_summary_prints_each_optimum_with_its_interval_and_range(fit: FitResult) -> None:
+    choice = dimension.optimal_dimension(fit, [1e3, 1e5])
+    frame, table = choice.to_frame(), dimension.summary(choice)
+    assert table.index.tolist() == ["1,000", "100,000"]
+    row = frame.iloc[1]
+    assert table.loc["100,000", "N*"] == (f"{row['encoder_params']:.3g} [{row['encoder_params_low']:.3g}, "
+                                          f"{row['encoder_params_high']:.3g}]")
+    assert table.loc["100,000", "d*"].startswith(f"{row['embedding_dim']:.3g} [")
+    shares = [float(table.loc["100,000", f"{term} share (%)"].split()[0]) for term in ("model", "storage", "search")]
+    assert sum(shares) == pytest.approx(100, abs=0.2)
+    factor = row["encoder_params"] / 1e7
+    assert table.loc["100,000", "N* vs measured range"] == \
+        f"extrapolated {factor:.3g}-fold beyond the largest measured N (1e+07)"
+    point = dimension.summary(dimension.optimal_dimension(dict(TRUE), 1e5))
+    assert point.loc["100,000", "N*"] == f"{row['encoder_params']:.3g}"  # no samples, no interval
+    assert point.loc["100,000", "d* vs measured range"] == "measured range of d unknown"
