@@ -5,7 +5,7 @@ STAMP := $(VENV)/.drscale-installed
 # A CPU wheel of this torch lies on the development machines; unpinned, pip would fetch a multi-GB CUDA build.
 TORCH ?= torch==2.13.0
 
-.PHONY: setup demo joint regime lab test test-fast bench clean chromium
+.PHONY: setup demo full joint regime lab test test-fast bench clean chromium
 
 setup: $(STAMP)
 
@@ -18,6 +18,10 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(PY) -m drscale suite
+
+# Beyond the paper (after demo): three seeds per point, the embedding-dimension sweep, every fit again.
+full: $(STAMP)
+	$(PY) -m drscale suite --full
 
 # The joint (N, D) grid, then the fits and budget allocation again with the joint law (after demo).
 joint: $(STAMP)

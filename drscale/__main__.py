@@ -3,6 +3,7 @@ or a sweep spec, writes the study's report, and lists the notebooks.
 
     python -m drscale suite                 the demo: every notebook on its defaults, then the report
     python -m drscale suite --joint         the joint grid, then the fits and budgets again
+    python -m drscale suite --full          three seeds per point, the embedding-dimension sweep, all fits again
     python -m drscale notebook 03_data_size_sweep -p data_sizes "[256, 1024]"
     python -m drscale sweep spec.json       a sweep without Jupyter (a cluster, a GPU box)
     python -m drscale report                data/report.html from the notebooks executed so far
@@ -51,6 +52,8 @@ def _parser() -> argparse.ArgumentParser:
                               description=suite.__doc__.splitlines()[0])
     run.add_argument("--joint", action="store_true", help="run the joint grid and refit (after the demo)")
     run.add_argument("--regime", action="store_true", help="compare the training regimes on dev (after notebook 01)")
+    run.add_argument("--full", action="store_true",
+                     help="seeds, the embedding-dimension sweep and every fit again (after the demo)")
     _notebook_options(run)
     run.set_defaults(command=_run_suite, name="suite")
 
@@ -90,6 +93,9 @@ def _notebook_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_suite(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    if args.full:
+        _run([name for name, _ in suite.FULL_NOTEBOOKS], args, dict(suite.FULL_NOTEBOOKS))
+        return _write_report(args, parser)
     names = suite.JOINT_NOTEBOOKS if args.joint else suite.REGIME_NOTEBOOKS if args.regime else suite.NOTEBOOKS
     _run(names, args)
     return _write_report(args, parser)
@@ -109,14 +115,15 @@ def _run_notebook(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
     return _run([args.notebook], args)
 
 
-def _run(names: Sequence[str], args: argparse.Namespace) -> int:
+def _run(names: Sequence[str], args: argparse.Namespace, preset: dict[str, dict[str, Any]] | None = None) -> int:
+    """Run `names` in order with the command line's parameters over each one's `preset` ones."""
     parameters = {name: _literal(value) for name, value in args.parameter}
     output_dir = args.output_dir or Study().executed
     started = time.perf_counter()
     for name in names:
         start = time.perf_counter()
         print(f"[drscale] running {name} ...", flush=True)
-        target = suite.run_notebook(name, parameters, output_dir=output_dir)
+        target = suite.run_notebook(name, {**(preset or {}).get(name, {}), **parameters}, output_dir=output_dir)
         print(f"[drscale] {name} done in {time.perf_counter() - start:.0f} s -> {target}", flush=True)
     if len(names) > 1:
         print(f"[drscale] suite done in {time.perf_counter() - started:.0f} s", flush=True)
@@ -154,7 +161,7 @@ def _run_sweep(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
 
 def _list_notebooks(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     suites = {"demo (suite)": suite.NOTEBOOKS, "suite --joint": suite.JOINT_NOTEBOOKS,
-              "suite --regime": suite.REGIME_NOTEBOOKS}
+              "suite --regime": suite.REGIME_NOTEBOOKS, "suite --full": [name for name, _ in suite.FULL_NOTEBOOKS]}
     for name in suite.notebook_names():
         runs_in = [label for label, names in suites.items() if name in names]
         print(f"{name:28s} {', '.join(runs_in)}")

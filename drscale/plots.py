@@ -157,6 +157,37 @@ def plot_fit(result: FitResult, dataset: str = "msmarco", versions: tuple[str, .
     return fig
 
 
+def plot_held_out(result: FitResult, verified: pd.DataFrame, measured: pd.DataFrame) -> Figure:
+    """Predict, then verify, for a one-variable law: the runs it was fitted to, the law and its
+    band carried out to the held-out values, each prediction interval as a bar, and what the
+    held-out runs measured (`verified`: `drscale.studies.prediction.verify`; `measured`: the
+    held-out runs' table), each run as a dot and their mean as a star."""
+    if len(result.variables) != 1:
+        raise ValueError(f"plot_held_out draws one-variable laws; {result.law!r} has {len(result.variables)} variables")
+    (name, x), = result.variables.items()
+    held_x = verified[name].to_numpy(dtype=float)
+    grid = np.geomspace(x.min(), held_x.max(), 200)
+    lo, hi = result.band(grid)
+    fig, ax = plt.subplots(figsize=(7.0, 4.8), layout="constrained")
+    colour, held = sns.color_palette("deep")[0], sns.color_palette("deep")[3]
+    ax.fill_between(grid, lo, hi, color=colour, alpha=0.25, lw=0, label=f"{result.level:.0%} band of the law")
+    ax.plot(grid, result.predict(grid), color=colour, lw=2, label=f"fitted without the largest: {fitted_values(result)}")
+    _draw_runs(ax, x, result.ce, "black", label=f"runs fitted ({result.ce.size})")
+    below = verified.predicted - verified["interval low"]
+    above = verified["interval high"] - verified.predicted
+    ax.errorbar(held_x, verified.predicted, yerr=[below, above], fmt="o", mfc="white", color=colour, capsize=5,
+                zorder=4, label=f"prediction, {result.level:.0%} interval of a measurement")
+    ax.scatter(measured[name], measured.ce, color=held, s=14, alpha=0.5, zorder=4)
+    ax.scatter(held_x, verified.observed, marker="*", s=140, color=held, zorder=5,
+               label=f"held-out runs ({len(measured)}): {int(verified.inside.sum())} of {len(verified)} inside")
+    ax.set(xscale="log", yscale="log", xlabel=_AXIS_LABELS[name], ylabel="contrastive entropy L",
+           ylim=_limits(result.ce, measured.ce, verified["interval low"], verified["interval high"]),
+           title=f"predict, then verify: {result.law.replace('_', '-')} law")
+    _log_ticks(ax)
+    ax.legend(fontsize=7.5)
+    return fig
+
+
 def plot_joint_fit(result: FitResult) -> Figure:
     """Joint law: L against N, one curve (with band) per data size, runs as points, the fitted
     exponents and floor in the legend's title."""
@@ -219,11 +250,14 @@ def plot_bootstrap_params(result: FitResult) -> Figure:
     return grid.figure
 
 
-def plot_scaling_curve(table: pd.DataFrame, x: str = "n_params", y: str = "ce", label: str = "model") -> Figure:
+def plot_scaling_curve(table: pd.DataFrame, x: str = "n_params", y: str = "ce", label: str = "model",
+                       hue: str | None = None) -> Figure:
     """Measured contrastive entropy against N, D or d on log-log axes, each point labelled.
 
     `table` is a sweep table (one row per finished run, columns `x`, `y` and `label`). Runs that
-    share a value of `x` (seeds) are drawn at their mean, with each run and their range.
+    share a value of `x` (seeds) are drawn at their mean, with each run and their range. With
+    `hue` (e.g. "model" for CE against d), one line per value of that column, in the order of
+    first appearance, named in the legend instead of labels at the points.
     """
     if x not in _AXIS_LABELS:
         raise ValueError(f"x must be one of {sorted(_AXIS_LABELS)}; got {x!r}")
@@ -231,11 +265,20 @@ def plot_scaling_curve(table: pd.DataFrame, x: str = "n_params", y: str = "ce", 
         raise ValueError("the sweep table has no finished runs to draw")
     ordered = table.sort_values(x)
     fig, ax = plt.subplots(figsize=(6, 4.2))
-    sns.lineplot(data=ordered, x=x, y=y, marker="o", ax=ax, errorbar=None)  # through the mean at each x
-    per_x = _draw_spread(ax, ordered[x].to_numpy(), ordered[y].to_numpy(), ax.lines[0].get_color(), 36)
-    for value, group in ordered.groupby(x, sort=True):
-        ax.annotate(" / ".join(dict.fromkeys(map(str, group[label]))), (value, per_x.loc[float(value), "mean"]),
-                    textcoords="offset points", xytext=(4, 5), fontsize=7)
+    if hue is None:
+        sns.lineplot(data=ordered, x=x, y=y, marker="o", ax=ax, errorbar=None)  # through the mean at each x
+        per_x = _draw_spread(ax, ordered[x].to_numpy(), ordered[y].to_numpy(), ax.lines[0].get_color(), 36)
+        for value, group in ordered.groupby(x, sort=True):
+            ax.annotate(" / ".join(dict.fromkeys(map(str, group[label]))), (value, per_x.loc[float(value), "mean"]),
+                        textcoords="offset points", xytext=(4, 5), fontsize=7)
+    else:
+        keys = list(dict.fromkeys(table[hue]))
+        palette = dict(zip(keys, sns.color_palette("viridis", len(keys))))
+        for key in keys:
+            group = ordered[ordered[hue] == key]
+            per_x = _draw_spread(ax, group[x].to_numpy(), group[y].to_numpy(), palette[key], 36)
+            ax.plot(per_x.index, per_x["mean"], marker="o", color=palette[key], label=str(key))
+        ax.legend(title=hue, fontsize=8)
     ax.set(xscale="log", yscale="log", xlabel=_AXIS_LABELS[x], ylabel="contrastive entropy")
     ax.grid(True, which="both", alpha=0.3)
     fig.tight_layout()

@@ -25,10 +25,26 @@ NOTEBOOKS = (
     "03_data_size_sweep",
     "05_fit_scaling_laws",
     "06_budget_allocation",
+    "11_predict_then_verify",
     "07_annotation_quality",
     "08_metric_agreement",
 )
 """The demo suite, in the order the data flows: each notebook reads what earlier ones wrote."""
+
+FULL_REPLICATES = 3
+"""Seeds per point in `make full`: enough for a spread and a two-stage resample, three times the training."""
+
+FULL_NOTEBOOKS: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("02_model_size_sweep", {"replicates": FULL_REPLICATES}),
+    ("03_data_size_sweep", {"replicates": FULL_REPLICATES}),
+    ("10_embedding_dim_sweep", {}),
+    ("05_fit_scaling_laws", {}),
+    ("06_budget_allocation", {}),
+    ("11_predict_then_verify", {"replicates": FULL_REPLICATES}),
+)
+"""Beyond the demo (`python -m drscale suite --full`, after it): every point of both sweeps with
+three seeds, the embedding-dimension sweep, and the fits, budgets and predict-then-verify check
+again on them. The demo's runs are replicate 0, so only the new runs train."""
 
 REGIME_NOTEBOOKS = ("09_training_regime",)
 """The comparison of training regimes on dev behind the demo's regime: about 90 runs, 40

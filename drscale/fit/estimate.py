@@ -33,12 +33,13 @@ from drscale.fit.points import RESAMPLING, Points
 from drscale.fit.result import (Extrapolation, FitResult, RouteCheck, checks_table, load_fits, parameters_table,
                                 save_fits)
 from drscale.fit.robust import HUBER_SCALE, lmfit_fit
-from drscale.fit.tables import check_one_study, read_sweep_table, read_sweep_tables, usable_runs
+from drscale.fit.tables import (SWEEP_NOTEBOOKS, check_one_study, read_sweep_table, read_sweep_tables, usable_runs,
+                                within_hidden_size)
 
 __all__ = ["fit_law", "fit_model_size", "fit_data_size", "fit_joint", "fit_runs", "joint_fit_ready",
            # the fitting stage in one import: results and sweep tables
            "FitResult", "checks_table", "parameters_table", "load_fits", "save_fits",
-           "read_sweep_table", "read_sweep_tables", "usable_runs", "check_one_study"]
+           "read_sweep_table", "read_sweep_tables", "usable_runs", "check_one_study", "within_hidden_size"]
 
 ROUTE_RTOL = 0.01
 """The routes agree when their predictions differ by less than the runs' scatter about the
@@ -232,13 +233,22 @@ def fit_joint(n_params: ArrayLike, data_size: ArrayLike, ce: ArrayLike, **kwargs
     return fit_law("joint", {"n_params": n_params, "data_size": data_size}, ce, **kwargs)
 
 
-def joint_fit_ready(table: pd.DataFrame | None) -> tuple[bool, str]:
-    """Whether a joint sweep table can carry the joint law, and why not when it cannot."""
+def joint_fit_ready(table: pd.DataFrame | None, law: str = "joint") -> tuple[bool, str]:
+    """Whether a sweep table can carry a two-variable law ("joint" or "joint_dim"), and why not
+    when it cannot."""
+    spec = laws.get(law)
     if table is None:
-        return False, "no joint sweep table (notebooks/04_joint_sweep.ipynb has not run)"
-    spec = laws.get("joint")
+        sweep = {"joint": "joint", "joint_dim": "embedding_dim"}[law]
+        return False, f"no {sweep.replace('_', '-')} sweep table (notebooks/{SWEEP_NOTEBOOKS[sweep]}.ipynb has not run)"
     try:
-        validate(spec, {v: table[v] for v in spec.variables}, table["ce"])
+        validate(spec, *_point_means(spec, table))
     except ValueError as err:
-        return False, f"the joint sweep table cannot carry the joint law: {err}"
-    return True, f"{len(table)} runs over {table.n_params.nunique()} model sizes x {table.data_size.nunique()} data sizes"
+        return False, f"the sweep table cannot carry the {law} law: {err}"
+    sizes = " x ".join(f"{table[v].nunique()} values of {v}" for v in spec.variables)
+    return True, f"{len(table)} runs over {sizes}"
+
+
+def _point_means(spec: Law, table: pd.DataFrame) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """A table's runs as the law's points: seeds of one setting count once."""
+    points = Points.of({v: table[v].to_numpy(dtype=float) for v in spec.variables})
+    return points.x, points.mean_ce(table["ce"].to_numpy(dtype=float))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,11 +27,14 @@ STRONG_CORRELATION = 0.9
 
 
 def percentile_interval(samples: np.ndarray, level: float, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Equal-tailed percentile interval of bootstrap `samples` at confidence `level`."""
+    """Equal-tailed percentile interval of bootstrap `samples` at confidence `level`; resamples
+    that could not be refitted (NaN: e.g. a draw of one repeated point) are left out."""
     if not 0 < level < 1:
         raise ValueError(f"level must lie in (0, 1); got {level!r}")
     tail = (1 - level) / 2
-    return np.quantile(samples, tail, axis=axis), np.quantile(samples, 1 - tail, axis=axis)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN column stays NaN
+        return np.nanquantile(samples, tail, axis=axis), np.nanquantile(samples, 1 - tail, axis=axis)
 
 
 @dataclass
@@ -133,6 +137,10 @@ class FitResult:
         if off.size and np.nanmax(off) > STRONG_CORRELATION:
             notes.append(f"bootstrap parameter correlations reach |r| = {np.nanmax(off):.2f}: the parameters trade "
                          "off against each other (see correlations()).")
+        failed = int(self.bootstrap[list(self.params)].isna().any(axis=1).sum())
+        if failed:
+            notes.append(f"{failed} of {len(self.bootstrap)} bootstrap resamples could not be refitted (degenerate "
+                         "draws, such as one point drawn every time); the intervals use the rest.")
         if not self.converged:
             notes.append(f"the fit did not converge cleanly ({self.description}): treat the estimate with caution.")
         if self.route_check is not None and not self.route_check.agree:

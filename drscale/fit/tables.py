@@ -16,7 +16,8 @@ import pandas as pd
 from drscale.study import Study
 
 SWEEP_COLUMNS = ("run_id", "model", "n_params", "data_size", "seed", "ce")
-SWEEP_NOTEBOOKS = {"model_size": "02_model_size_sweep", "data_size": "03_data_size_sweep", "joint": "04_joint_sweep"}
+SWEEP_NOTEBOOKS = {"model_size": "02_model_size_sweep", "data_size": "03_data_size_sweep", "joint": "04_joint_sweep",
+                   "embedding_dim": "10_embedding_dim_sweep"}
 STUDY_COLUMNS = ("data_fingerprint", "evaluation")
 """Sweep-table columns saying what each CE was measured on and how (`drscale.sweep.records.TABLE_COLUMNS`)."""
 STORE_STUDY_COLUMNS = ("data.fingerprint", "config.evaluation.negatives", "config.evaluation.repeats",
@@ -118,3 +119,13 @@ def read_sweep_tables(data_dir: str | os.PathLike) -> tuple[pd.DataFrame, pd.Dat
     together = pd.concat([t for t in (model_size, data_size, joint) if t is not None])
     check_one_study(together, f"{Study(data_dir).results} (the tables fitted together)")
     return model_size, data_size, joint
+
+
+def within_hidden_size(runs: pd.DataFrame) -> pd.DataFrame:
+    """The runs of an embedding-dimension sweep whose projection is no wider than the encoder's
+    hidden size H: beyond it a Linear(H, d) adds no rank, so the scores it can express do not
+    change with d, and what CE still gains there comes from optimisation (the scale of the
+    initial scores grows with d), not from the vectors' capacity. H is read from the table:
+    the projection has H * d + d parameters, N less the encoder's (`encoder_params`)."""
+    hidden = (runs.n_params - runs.encoder_params) / runs.embedding_dim - 1
+    return runs[runs.embedding_dim <= hidden.round()].reset_index(drop=True)

@@ -328,9 +328,14 @@ def n_params(model: torch.nn.Module | ModelSize | str, embedding_dim: int = OUTP
     return _count(model)
 
 
-def encoder_params(model: SentenceTransformer) -> int:
+def encoder_params(model: SentenceTransformer | ModelSize | str) -> int:
     """Non-embedding parameters of the encoder without its projection: N as the embedding-dimension
-    law counts it, since the projection's H * d + d parameters would tie N to d."""
+    law counts it, since the projection's H * d + d parameters would tie N to d. A size (or its
+    name) is counted on the meta device."""
+    if isinstance(model, (ModelSize, str)):
+        size = model_size(model) if isinstance(model, str) else model
+        with torch.device("meta"):
+            return _count(BertModel(size.bert_config(vocab_size=30522)))
     return _count(model[0])
 
 

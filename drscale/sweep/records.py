@@ -17,10 +17,11 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from drscale.common.files import write_text_atomic
-from drscale.model.encoder import OUTPUT_DIM
+from drscale.model.encoder import MODEL_SIZES, OUTPUT_DIM, encoder_params
 from drscale.study import Study
 
 
@@ -210,6 +211,8 @@ class RunRecord(Mapping[str, Any]):
         config = self._fields["config"]
         row["init_seed"] = config.get("init_seed", 0)
         row["embedding_dim"] = config.get("embedding_dim", OUTPUT_DIM)  # records from before d was a setting
+        if row["encoder_params"] is None and row["model"] in MODEL_SIZES:  # and before runs counted it
+            row["encoder_params"] = encoder_params(row["model"])
         row["data_fingerprint"] = self.data_fingerprint
         row["evaluation"] = self.evaluation
         return row
@@ -284,10 +287,13 @@ def trend_summary(table: pd.DataFrame, x: str, chance: float) -> str:
     """One sentence on a sweep table along `x` ("n_params" or "data_size"): how often CE falls
     as `x` grows, from what to what, how many runs beat chance (`chance`, ln(W + 1)), and the
     training time, so a reader sees at once whether the sweep looks like a law."""
-    ordered = table.sort_values(x)
-    symbol = {"n_params": "N", "data_size": "D"}.get(x, x)
-    falls = int((ordered.ce.diff().dropna() < 0).sum())
-    first, last = ordered.iloc[0], ordered.iloc[-1]
-    return (f"CE falls at {falls} of {len(ordered) - 1} steps up in {symbol}; from {first.ce:.3f} ({symbol}={first[x]:,}) "
-            f"to {last.ce:.3f} ({symbol}={last[x]:,}); {int((ordered.ce < chance).sum())} of {len(ordered)} runs below "
-            f"chance (ln {math.exp(chance):.0f} = {chance:.3f}); training took {table.train_time_s.sum():.0f} s in all")
+    symbol = {"n_params": "N", "data_size": "D", "embedding_dim": "d"}.get(x, x)
+    means = table.groupby(x).ce.apply(lambda ce: float(np.exp(np.log(ce).mean())))  # seeds of one x: one point
+    falls = int((means.diff().dropna() < 0).sum())
+    seeds = table.groupby(x).size()
+    per_point = f" (the mean of {seeds.min()}{'' if seeds.min() == seeds.max() else f'-{seeds.max()}'} seeds each)" \
+        if seeds.max() > 1 else ""
+    return (f"CE falls at {falls} of {len(means) - 1} steps up in {symbol}{per_point}; from {means.iloc[0]:.3f} "
+            f"({symbol}={means.index[0]:,}) to {means.iloc[-1]:.3f} ({symbol}={means.index[-1]:,}); "
+            f"{int((table.ce < chance).sum())} of {len(table)} runs below chance (ln {math.exp(chance):.0f} = "
+            f"{chance:.3f}); training took {table.train_time_s.sum():.0f} s in all")

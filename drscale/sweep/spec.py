@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -173,8 +174,10 @@ class SweepSpec:
         """Where trained models are kept when `save_models` (the study's checkpoints folder), else None."""
         return Study(self.data_dir).checkpoints if self.save_models else None
 
-    def run(self, data: RetrievalData, progress: bool = True, backend: Backend | None = None) -> pd.DataFrame:
-        """Run the grid on `data` (the prepared set `dataset`) into the spec's store, on a local
-        pool of `workers` unless `backend` says otherwise; return the sweep's table."""
-        return run_sweep(self.configs(), data, self.store, device=self.device, progress=progress,
+    def run(self, data: RetrievalData, progress: bool = True, backend: Backend | None = None,
+            configs: Sequence[RunConfig] | None = None) -> pd.DataFrame:
+        """Run the grid (or those of its `configs` given) on `data` (the prepared set `dataset`)
+        into the spec's store, on a local pool of `workers` unless `backend` says otherwise;
+        return the sweep's table."""
+        return run_sweep(self.configs() if configs is None else list(configs), data, self.store, device=self.device, progress=progress,
                          backend=backend or LocalBackend(self.workers), checkpoint_dir=self.checkpoint_dir)

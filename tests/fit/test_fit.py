@@ -217,6 +217,17 @@ def test_missing_sweep_table_names_the_notebook_to_run(tmp_path) -> None:
         fit.read_sweep_table(tmp_path, "model_size")
     assert fit.read_sweep_table(tmp_path, "joint", required=False) is None
     assert fit.joint_fit_ready(None) == (False, "no joint sweep table (notebooks/04_joint_sweep.ipynb has not run)")
+    assert fit.joint_fit_ready(None, "joint_dim") == (
+        False, "no embedding-dim sweep table (notebooks/10_embedding_dim_sweep.ipynb has not run)")
+
+
+def test_a_two_variable_law_is_ready_only_with_enough_settings_and_seeds_do_not_count_as_settings() -> None:
+    grid = pd.DataFrame([(n, d) for n in (1e4, 1e5) for d in (4, 16, 64)], columns=["encoder_params", "embedding_dim"])
+    three_seeds = pd.concat([grid] * 3, ignore_index=True).assign(ce=3.0)
+    ready, why = fit.joint_fit_ready(three_seeds, "joint_dim")
+    assert ready and why == "18 runs over 2 values of encoder_params x 3 values of embedding_dim"
+    ready, why = fit.joint_fit_ready(pd.concat([grid.iloc[:5]] * 3, ignore_index=True).assign(ce=3.0), "joint_dim")
+    assert not ready and "ce has 5 points; the joint_dim law has 5 parameters, so it needs at least 6" in why
 
 
 SWEEPS_LABEL = "W256 R10 pool4096 seed1"
@@ -320,3 +331,13 @@ def test_bootstrap_interval_covers_the_true_exponent_at_its_level(sizes, seeds, 
         lo, hi = result.intervals()["alpha"]
         covered.append(lo <= MODEL_TRUE["alpha"] <= hi)
     assert lowest <= np.mean(covered) <= highest, f"coverage {np.mean(covered):.1%} of 200"
+
+
+def test_only_runs_whose_projection_is_no_wider_than_the_hidden_size_count_for_the_dimension_laws() -> None:
+    from drscale.model.encoder import encoder_params, n_params
+
+    runs = pd.DataFrame([{"model": m, "embedding_dim": d, "n_params": n_params(m, d), "encoder_params": encoder_params(m)}
+                         for m in ("L1_H16", "L1_H32") for d in (8, 16, 32, 768)])
+    kept = fit.within_hidden_size(runs)
+    assert list(zip(kept.model, kept.embedding_dim)) == [("L1_H16", 8), ("L1_H16", 16), ("L1_H32", 8), ("L1_H32", 16),
+                                                         ("L1_H32", 32)]

@@ -186,3 +186,13 @@ def test_scaling_curve_draws_seeds_at_their_mean_with_their_range_and_one_label_
                                [(4.0, 4.2), (3.0, 3.2), (2.5, 2.7)])
     assert len(_scatters(ax)[-1].get_offsets()) == 6
     plt.close("all")
+
+
+def test_scaling_curve_with_a_hue_draws_one_line_per_model_through_its_seed_means() -> None:
+    runs = pd.DataFrame({"model": ["a"] * 4 + ["b"] * 4, "embedding_dim": [4, 4, 16, 16] * 2,
+                         "ce": [4.0, 4.2, 3.0, 3.2, 3.5, 3.5, 2.5, 2.5]})
+    ax = plots.plot_scaling_curve(runs, x="embedding_dim", hue="model").axes[0]
+    assert [line.get_ydata().tolist() for line in ax.lines] == [pytest.approx([4.1, 3.1]), [3.5, 2.5]]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["a", "b"] and not ax.texts
+    assert ax.get_xlabel() == "embedding dimension d"
+    plt.close("all")

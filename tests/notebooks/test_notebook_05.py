@@ -64,6 +64,29 @@ def test_notebook_fits_the_sweeps_and_saves_figures(tmp_path) -> None:
     assert not any("PosixPath" in text for text in echoed)
 
 
+DIM_TRUE = {"a": 2e3, "c": 8.0, "alpha": 0.4, "gamma": 0.7, "delta": 1.0}
+
+
+def test_notebook_fits_the_embedding_dimension_laws_when_notebook_10_has_run(tmp_path) -> None:
+    results = write_one_variable_sweeps(tmp_path / "data" / "results")
+    encoder, dims = (g.ravel() for g in np.meshgrid([4e3, 1.4e4, 5e4], [2, 4, 8, 16, 32, 64]))
+    ce = laws.joint_dim_law(encoder, dims, **DIM_TRUE) * np.exp(np.random.default_rng(4).normal(0, 0.01, dims.size))
+    pd.DataFrame({"run_id": [f"d{i}" for i in range(ce.size)], "model": [f"m{int(n)}" for n in encoder],
+                  "n_params": encoder + 769 * dims, "encoder_params": encoder, "embedding_dim": dims,
+                  "data_size": 1000, "seed": 521, "ce": ce}).to_csv(results / "embedding_dim.csv", index=False)
+    figures = tmp_path / "figures"
+    run_notebook("05_fit_scaling_laws", {"data_dir": str(tmp_path / "data"), "figures_dir": str(figures),
+                                          "n_bootstrap": 50, "n_bootstrap_joint": 10}, output_dir=tmp_path / "executed")
+    fits = json.loads((results / "fits.json").read_text())
+    assert sorted(fits) == ["data_size", "embedding_dim", "joint_dim", "model_size"]
+    assert fits["embedding_dim"]["variables"]["embedding_dim"] == [2, 4, 8, 16, 32, 64]  # the largest model's runs
+    assert fits["embedding_dim"]["params"]["gamma"] == pytest.approx(0.7, rel=0.15)
+    assert fits["joint_dim"]["params"]["gamma"] == pytest.approx(0.7, rel=0.15)
+    assert fits["joint_dim"]["params"]["alpha"] == pytest.approx(0.4, rel=0.25)
+    for name in ("fit_embedding_dim.png", "fit_joint_dim.png"):
+        assert (figures / name).stat().st_size > 10_000, name
+
+
 def test_notebook_without_sweeps_says_which_notebook_to_run(tmp_path) -> None:
     from papermill.exceptions import PapermillExecutionError
 

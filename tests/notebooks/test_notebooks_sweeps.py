@@ -99,6 +99,37 @@ def test_joint_notebook_trains_only_the_grid_points_not_already_in_the_store(stu
     assert (root / "figures" / "ce_joint_grid.png").exists()
 
 
+def test_embedding_dim_notebook_reuses_the_768_dimensional_runs_of_the_model_size_sweep(study):
+    root, dirs, executed = study
+    before = len(study_store(dirs["data_dir"]).records())
+    params = {**dirs, **TINY_TRAINING, "models": ["L1_H16", "L1_H32"], "embedding_dims": [4, 768]}
+    run_notebook("10_embedding_dim_sweep", params, output_dir=executed)
+    table = pd.read_csv(root / "data" / "results" / "embedding_dim.csv")
+    assert sorted(zip(table.model, table.embedding_dim)) == [("L1_H16", 4), ("L1_H16", 768), ("L1_H32", 4), ("L1_H32", 768)]
+    assert len(study_store(dirs["data_dir"]).records()) == before + 2  # d = 768 came from notebook 02
+    assert dict(zip(table.model, table.encoder_params)) == {"L1_H16": 16_608 - 17 * 768, "L1_H32": 39_104 - 33 * 768}
+    assert (root / "figures" / "ce_vs_embedding_dim.png").stat().st_size > 10_000
+
+
+def test_predict_then_verify_fits_before_the_held_out_runs_exist_then_trains_and_judges_them(study):
+    root, dirs, executed = study
+    store = study_store(dirs["data_dir"])
+    params = {**dirs, **TINY_TRAINING, "models": ["L1_H4", "L1_H8", "L1_H16", "L1_H32", "L1_H64"], "data_size": 64,
+              "model": "L1_H8", "data_sizes": [32, 64, 128, 256, 512], "n_bootstrap": 100}
+    run_notebook("11_predict_then_verify", params, output_dir=executed)
+    results = root / "data" / "results"
+    for law, variable, held in (("model_size", "n_params", 104_064), ("data_size", "data_size", 512)):
+        predicted = pd.read_csv(results / f"predictions_{law}.csv")
+        verified = pd.read_csv(results / f"verified_{law}.csv")
+        assert predicted[variable].tolist() == [held] and verified[variable].tolist() == [held]
+        row = verified.iloc[0]
+        assert row["band low"] < row["band high"] and row["interval low"] < row["interval high"]  # tiny runs: no law to expect
+        assert row.inside == (row["interval low"] <= row.observed <= row["interval high"])
+        assert (root / "figures" / f"predict_then_verify_{law}.png").stat().st_size > 10_000
+    records = {(r.model, r.data_size) for r in store.records() if r.finished}
+    assert {("L1_H64", 64), ("L1_H8", 512)} <= records  # the held-out runs were trained here
+
+
 @pytest.mark.bad_input
 def test_a_misspelt_parameter_is_refused_before_running(study):
     _, dirs, executed = study

@@ -3,12 +3,14 @@ import json
 import papermill
 import pytest
 
-from drscale.suite import JOINT_NOTEBOOKS, NOTEBOOK_DIR, NOTEBOOKS, REGIME_NOTEBOOKS, notebook_path, run_notebook
+from drscale.suite import (FULL_NOTEBOOKS, JOINT_NOTEBOOKS, NOTEBOOK_DIR, NOTEBOOKS, REGIME_NOTEBOOKS, notebook_path,
+                           run_notebook)
 
 
 def test_every_notebook_is_in_a_suite_and_committed_clean():
     names = sorted(p.stem for p in NOTEBOOK_DIR.glob("*.ipynb"))
-    assert sorted(set(NOTEBOOKS) | set(JOINT_NOTEBOOKS) | set(REGIME_NOTEBOOKS)) == names
+    full = {name for name, _ in FULL_NOTEBOOKS}
+    assert sorted(set(NOTEBOOKS) | set(JOINT_NOTEBOOKS) | set(REGIME_NOTEBOOKS) | full) == names
     for name in names:
         notebook = json.loads(notebook_path(name).read_text())
         assert notebook["metadata"]["kernelspec"]["name"] == "python3"
@@ -32,6 +34,18 @@ def test_notebook_parameters_of_the_wrong_type_are_refused_before_running(tmp_pa
     with pytest.raises(ValueError, match=message):
         run_notebook("02_model_size_sweep", parameters, output_dir=tmp_path)
     assert not any(tmp_path.iterdir())
+
+
+def test_the_predict_then_verify_notebook_runs_the_sweep_notebooks_own_runs():
+    """Notebook 11 repeats the sweeps of 02 and 03 so its held-out runs are theirs: the defaults must agree."""
+    def defaults(name):
+        return {key: eval(value["default"]) for key, value in papermill.inspect_notebook(str(notebook_path(name))).items()}
+
+    verify, sizes, data = defaults("11_predict_then_verify"), defaults("02_model_size_sweep"), defaults("03_data_size_sweep")
+    assert verify["models"] == sizes["models"] and verify["data_size"] == sizes["data_size"]
+    assert verify["model"] == data["model"] and verify["data_sizes"] == data["data_sizes"]
+    for key in ("preset", "pretraining", "train", "evaluation", "replicates"):
+        assert verify[key] == sizes[key] == data[key], key
 
 
 def test_ints_are_accepted_for_float_parameters(tmp_path):
