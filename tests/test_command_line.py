@@ -59,9 +59,22 @@ def test_help_names_the_commands_and_each_command_its_options(capsys):
 def test_notebooks_lists_every_notebook_with_its_suite(capsys):
     assert main(["notebooks"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert len(lines) == 9
+    assert len(lines) == 11
     assert lines[0].split()[0] == "01_prepare_data" and "demo (suite)" in lines[0]
     assert "suite --joint" in next(line for line in lines if line.startswith("04_joint_sweep"))
+    assert next(line for line in lines if line.startswith("10_embedding_dim_sweep")).split()[1:] == ["suite", "--full"]
+
+
+def test_the_full_suite_gives_each_notebook_its_own_parameters_under_the_command_lines(monkeypatch, tmp_path):
+    from drscale import report, suite
+
+    calls = []
+    monkeypatch.setattr(suite, "run_notebook", lambda name, parameters, output_dir: calls.append((name, parameters)) or tmp_path)
+    monkeypatch.setattr(report, "write_report", lambda **kwargs: tmp_path / "report.html")
+    assert main(["suite", "--full", "-p", "data_dir", "study"]) == 0
+    assert calls[0] == ("02_model_size_sweep", {"replicates": 3, "data_dir": "study"})
+    assert [name for name, _ in calls] == [name for name, _ in suite.FULL_NOTEBOOKS]
+    assert dict(calls)["10_embedding_dim_sweep"] == {"data_dir": "study"}
 
 
 @pytest.mark.slow
