@@ -25,9 +25,9 @@ NOTEBOOKS = (
     "03_data_size_sweep",
     "05_fit_scaling_laws",
     "06_budget_allocation",
-    "11_predict_then_verify",
     "07_annotation_quality",
     "08_metric_agreement",
+    "11_predict_then_verify",
 )
 """The demo suite, in the order the data flows: each notebook reads what earlier ones wrote."""
 
