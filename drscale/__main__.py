@@ -50,9 +50,10 @@ def _parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("suite", help="run the notebook suite headless (the demo)",
                               description=suite.__doc__.splitlines()[0])
-    run.add_argument("--joint", action="store_true", help="run the joint grid and refit (after the demo)")
-    run.add_argument("--regime", action="store_true", help="compare the training regimes on dev (after notebook 01)")
-    run.add_argument("--full", action="store_true",
+    which = run.add_mutually_exclusive_group()
+    which.add_argument("--joint", action="store_true", help="run the joint grid and refit (after the demo)")
+    which.add_argument("--regime", action="store_true", help="compare the training regimes on dev (after notebook 01)")
+    which.add_argument("--full", action="store_true",
                      help="seeds, the embedding-dimension sweep and every fit again (after the demo)")
     _notebook_options(run)
     run.set_defaults(command=_run_suite, name="suite")

@@ -28,6 +28,7 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 from drscale.fit import laws
 from drscale.fit.laws import EXPONENTS
 from drscale.fit.published import PUBLISHED, PublishedLaw
+from drscale.common.values import geometric_mean
 from drscale.fit.result import FitResult
 from drscale.fit.published import PAPER_MEASURED_RANGE
 
@@ -109,9 +110,10 @@ def _log_axis_ticks(axis: Axis) -> None:
 
 def _draw_spread(ax: Axes, x: np.ndarray, y: np.ndarray, colour: object, size: float) -> pd.DataFrame:
     """Runs per value of x: with several at one x, each run as a small translucent dot and a
-    vertical line from the lowest to the highest; returns mean, min, max and count per x."""
+    vertical line from the lowest to the highest; returns the mean (geometric, the point a law
+    is fitted to), min, max and count per x."""
     per_x = pd.DataFrame({"x": np.asarray(x, dtype=float), "y": np.asarray(y, dtype=float)}).groupby("x")["y"] \
-        .agg(["mean", "min", "max", "size"])
+        .agg([geometric_mean, "min", "max", "size"]).rename(columns={"geometric_mean": "mean"})
     if (per_x["size"] > 1).any():
         ax.scatter(x, y, color=colour, s=size / 2.5, **SEED_DOT)
         ax.vlines(per_x.index, per_x["min"], per_x["max"], color=colour, lw=1, alpha=0.6, zorder=2)
@@ -265,19 +267,17 @@ def plot_scaling_curve(table: pd.DataFrame, x: str = "n_params", y: str = "ce", 
         raise ValueError("the sweep table has no finished runs to draw")
     ordered = table.sort_values(x)
     fig, ax = plt.subplots(figsize=(6, 4.2))
+    keys = [None] if hue is None else list(dict.fromkeys(table[hue]))
+    palette = dict(zip(keys, sns.color_palette("deep" if hue is None else "viridis", len(keys))))
+    for key in keys:
+        group = ordered if key is None else ordered[ordered[hue] == key]
+        per_x = _draw_spread(ax, group[x].to_numpy(), group[y].to_numpy(), palette[key], 36)
+        ax.plot(per_x.index, per_x["mean"], marker="o", color=palette[key], label=None if key is None else str(key))
     if hue is None:
-        sns.lineplot(data=ordered, x=x, y=y, marker="o", ax=ax, errorbar=None)  # through the mean at each x
-        per_x = _draw_spread(ax, ordered[x].to_numpy(), ordered[y].to_numpy(), ax.lines[0].get_color(), 36)
         for value, group in ordered.groupby(x, sort=True):
             ax.annotate(" / ".join(dict.fromkeys(map(str, group[label]))), (value, per_x.loc[float(value), "mean"]),
                         textcoords="offset points", xytext=(4, 5), fontsize=7)
     else:
-        keys = list(dict.fromkeys(table[hue]))
-        palette = dict(zip(keys, sns.color_palette("viridis", len(keys))))
-        for key in keys:
-            group = ordered[ordered[hue] == key]
-            per_x = _draw_spread(ax, group[x].to_numpy(), group[y].to_numpy(), palette[key], 36)
-            ax.plot(per_x.index, per_x["mean"], marker="o", color=palette[key], label=str(key))
         ax.legend(title=hue, fontsize=8)
     ax.set(xscale="log", yscale="log", xlabel=_AXIS_LABELS[x], ylabel="contrastive entropy")
     ax.grid(True, which="both", alpha=0.3)

@@ -192,6 +192,9 @@ def as_joint_law(law: Any, spec: laws.Law = JOINT) -> JointLaw:
     (the paper's measured range, `published.PAPER_MEASURED_RANGE`) or a params mapping (no range),
     of the two-variable law `spec` (the joint law unless told)."""
     if isinstance(law, JointLaw):
+        if set(spec.params) - set(law.params):
+            raise ValueError(f"the law carries parameters {sorted(law.params)}, not those of the {spec.name} law "
+                             f"{list(spec.params)}: pass a {spec.name} fit")
         return law
     params = spec.parameters(law if isinstance(law, Mapping) else getattr(law, "params", None), source="law")
     bootstrap = getattr(law, "bootstrap", None)

@@ -12,6 +12,12 @@ embedding (Killingback et al. 2026). The search runs along the budget line as in
 optimum gets a bootstrap interval. `DimensionPanel` puts the budget and the index's
 assumptions on sliders; notebook 06 shows it, with a `summary` of the optima at a few
 budgets, under the study's joint_dim fit (`study_law`).
+
+Two simplifications a reader should know: N is the encoder without its projection (as the
+law counts it), so the projection's H * d + d parameters are not priced, a small share for
+any encoder worth indexing with; and the law was fitted where d <= H
+(`drscale.fit.tables.within_hidden_size`), so a d* above the hidden size of a model of N*
+parameters lies outside what the law describes, like any optimum outside the measured box.
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 
 def is_integer(value: object) -> bool:
@@ -21,3 +22,10 @@ def plain_numbers(config: object) -> None:
 
 def is_finite_number(value: object) -> bool:
     return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool) and bool(np.isfinite(value))
+
+
+def geometric_mean(values: ArrayLike) -> float:
+    """exp(mean(log values)): the mean of a point's runs in the log space every law is fitted in;
+    a single value is returned as it is."""
+    values = np.asarray(values, dtype=float)
+    return float(values[0]) if values.size == 1 else float(np.exp(np.log(values).mean()))

@@ -36,13 +36,13 @@ from drscale.fit.robust import HUBER_SCALE, lmfit_fit
 from drscale.fit.tables import (SWEEP_NOTEBOOKS, check_one_study, read_sweep_table, read_sweep_tables, usable_runs,
                                 within_hidden_size)
 
-__all__ = ["fit_law", "fit_model_size", "fit_data_size", "fit_joint", "fit_runs", "joint_fit_ready",
+__all__ = ["fit_law", "fit_each", "fit_model_size", "fit_data_size", "fit_joint", "fit_runs", "joint_fit_ready",
            # the fitting stage in one import: results and sweep tables
            "FitResult", "checks_table", "parameters_table", "load_fits", "save_fits",
            "read_sweep_table", "read_sweep_tables", "usable_runs", "check_one_study", "within_hidden_size"]
 
 ROUTE_RTOL = 0.01
-"""The routes agree when their predictions differ by less than the runs' scatter about the
+"""The routes agree when their predictions differ by less than the points' scatter about the
 fit (root-mean-square log residual) or 1%, whichever is larger, over the observed range:
 a gap inside the noise is no disagreement (Huber at this scale is near L1, varpro is L2)."""
 
@@ -71,8 +71,8 @@ def validate(law: Law, variables: dict[str, ArrayLike], ce: ArrayLike) -> tuple[
             raise ValueError(f"{name} has {arr.size} values but ce has {y.size}; they must pair up run by run")
     need = len(law.params) + 1
     if y.size < need:
-        raise ValueError(f"ce has {y.size} points; the {law.name} law has {len(law.params)} parameters, "
-                         f"so it needs at least {need}")
+        raise ValueError(f"ce has {y.size} points (distinct settings); the {law.name} law has {len(law.params)} "
+                         f"parameters, so it needs at least {need}")
     min_distinct = 3 if len(law.variables) == 1 else 2
     for name, arr in x.items():
         distinct = np.unique(arr).size
@@ -99,8 +99,19 @@ def _estimate(law: Law, method: str, x: dict[str, np.ndarray], y: np.ndarray,
 def _bootstrap(law: Law, points: Points, ce: np.ndarray, params: dict[str, float],
                n_bootstrap: int, seed: int, huber_scale: float, how: str) -> pd.DataFrame:
     """Parameters refitted on `n_bootstrap` resamples of the points (and with
-    how="points+seeds" of the seeds within them: `Points.resample`), one row per resample."""
+    how="points+seeds" of the seeds within them: `Points.resample`), one row per resample.
+    A resample that drew fewer distinct points than the law has parameters cannot determine
+    them: its row is NaN (percentile intervals leave it out, and the result's notes count it)."""
     drawn, resampled = points.resample(ce, n_bootstrap, seed, how)
+    underdetermined = np.array([np.unique(row).size < len(law.params) for row in drawn])
+    with np.errstate(divide="ignore", invalid="ignore"):  # underdetermined draws may divide by zero; masked below
+        refits = _refit(law, points, ce, drawn, resampled, params, huber_scale, how)
+    refits.loc[underdetermined] = np.nan
+    return refits
+
+
+def _refit(law: Law, points: Points, ce: np.ndarray, drawn: np.ndarray, resampled: np.ndarray,
+           params: dict[str, float], huber_scale: float, how: str) -> pd.DataFrame:
     if len(law.variables) == 1:
         (variable,), (exponent,) = law.variables, law.exponents
         if points.counts.max() == 1 or how == "points":  # each point keeps its CE: resample rows of the points
@@ -187,7 +198,7 @@ def fit_law(law: str, variables: dict[str, ArrayLike], ce: ArrayLike, *, method:
     log_pred = np.log(spec.predict(params, *x.values()))
     return FitResult(
         law=law, title=spec.title, method=method, description=description, variables=x_runs, ce=y_runs,
-        params=params, converged=converged, level=level, seed=seed,
+        params=params, converged=converged, level=level, seed=seed, resample=resample,
         bootstrap=_bootstrap(spec, points, y_runs, params, n_bootstrap, seed, huber_scale, resample),
         r2={"linear": _r_squared(y, np.exp(log_pred)), "log": _r_squared(np.log(y), log_pred)},
         extrapolation=_extrapolation(spec, method, x, y, huber_scale),
@@ -218,6 +229,18 @@ def fit_runs(law: str, runs: pd.DataFrame, **kwargs) -> FitResult:
     return result
 
 
+def fit_each(law: str, runs: pd.DataFrame, by: str, **kwargs) -> tuple[dict[str, FitResult], list[str]]:
+    """`law` fitted to the runs of each value of `by` (e.g. L(d) per model), in order of first
+    appearance, and one line for each group with too few points to fit, which is left out."""
+    fits, skipped = {}, []
+    for key, group in runs.groupby(by, sort=False):
+        try:
+            fits[key] = fit_runs(law, group, **kwargs)
+        except ValueError as error:
+            skipped.append(f"{by} {key}: not fitted ({error})")
+    return fits, skipped
+
+
 def fit_model_size(n_params: ArrayLike, ce: ArrayLike, **kwargs) -> FitResult:
     """Fit L(N) = (A/N)^alpha + delta; keyword arguments as in `fit_law`."""
     return fit_law("model_size", {"n_params": n_params}, ce, **kwargs)
@@ -233,12 +256,18 @@ def fit_joint(n_params: ArrayLike, data_size: ArrayLike, ce: ArrayLike, **kwargs
     return fit_law("joint", {"n_params": n_params, "data_size": data_size}, ce, **kwargs)
 
 
+TWO_VARIABLE_SWEEPS = {"joint": "joint", "joint_dim": "embedding_dim"}
+"""The sweep whose table carries each two-variable law."""
+
+
 def joint_fit_ready(table: pd.DataFrame | None, law: str = "joint") -> tuple[bool, str]:
     """Whether a sweep table can carry a two-variable law ("joint" or "joint_dim"), and why not
     when it cannot."""
     spec = laws.get(law)
+    if law not in TWO_VARIABLE_SWEEPS:
+        raise ValueError(f"law={law!r} is not a two-variable law; choose one of {sorted(TWO_VARIABLE_SWEEPS)}")
     if table is None:
-        sweep = {"joint": "joint", "joint_dim": "embedding_dim"}[law]
+        sweep = TWO_VARIABLE_SWEEPS[law]
         return False, f"no {sweep.replace('_', '-')} sweep table (notebooks/{SWEEP_NOTEBOOKS[sweep]}.ipynb has not run)"
     try:
         validate(spec, *_point_means(spec, table))

@@ -85,6 +85,7 @@ class FitResult:
     route_check: RouteCheck | None
     notes: list[str] = field(default_factory=list)
     excluded_runs: list[str] = field(default_factory=list)  # failed runs left out (see fit.fit_runs)
+    resample: str = "points"  # how the bootstrap resampled (drscale.fit.points.RESAMPLING)
 
     def __post_init__(self) -> None:
         self.notes = self.notes or self._diagnose()
@@ -139,13 +140,13 @@ class FitResult:
                          "off against each other (see correlations()).")
         failed = int(self.bootstrap[list(self.params)].isna().any(axis=1).sum())
         if failed:
-            notes.append(f"{failed} of {len(self.bootstrap)} bootstrap resamples could not be refitted (degenerate "
-                         "draws, such as one point drawn every time); the intervals use the rest.")
+            notes.append(f"{failed} of {len(self.bootstrap)} bootstrap resamples drew fewer distinct points than the "
+                         "law has parameters (or could not be refitted); the intervals use the rest.")
         if not self.converged:
             notes.append(f"the fit did not converge cleanly ({self.description}): treat the estimate with caution.")
         if self.route_check is not None and not self.route_check.agree:
             notes.append(f"the {self.method} and {self.route_check.other_method} routes disagree by "
-                         f"{self.route_check.max_prediction_gap:.1%} in prediction, more than the runs' scatter: "
+                         f"{self.route_check.max_prediction_gap:.1%} in prediction, more than the points' scatter: "
                          "outliers or a flat loss surface.")
         return notes
 
@@ -167,19 +168,21 @@ class FitResult:
         """A readable multi-line summary of the fit and its checks."""
         spans = ", ".join(f"{k} {v.min():.3g}..{v.max():.3g} ({self.decades()[k]:.2f} decades)"
                           for k, v in self.variables.items())
+        points = len(np.unique(np.column_stack(list(self.variables.values())), axis=0))
+        resampled = "points, each at its runs' mean" if self.resample == "points" else "points, then runs within points"
         lines = [f"{self.law} law  {self.title}",
-                 f"  {self.ce.size} runs; {spans}",
+                 f"  {points} points from {self.ce.size} runs; {spans}",
                  f"  fit: {self.description}; {'converged' if self.converged else 'NOT converged'}",
-                 f"  bootstrap: {len(self.bootstrap)} resamples of the runs (seed {self.seed})", ""]
+                 f"  bootstrap: {len(self.bootstrap)} resamples of the {resampled} (seed {self.seed})", ""]
         lines += ["  " + row for row in self.to_frame().to_string(float_format=lambda v: f"{v:.4g}").splitlines()]
-        lines += ["", f"  R^2 of the fitted law: {self.r2['linear']:.4f} (L), {self.r2['log']:.4f} (log L)"]
+        lines += ["", f"  R^2 of the fitted law at the points: {self.r2['linear']:.4f} (L), {self.r2['log']:.4f} (log L)"]
         if self.route_check is not None:
             rc = self.route_check
             lines.append(f"  {rc.other_method} route: predictions within {rc.max_prediction_gap:.2%} over the data, "
                          f"exponent differs by {rc.exponent_gap:+.4f} ({'agree' if rc.agree else 'DISAGREE'}: "
-                         f"tolerance {rc.tolerance:.2%}, the runs' scatter about the fit or 1%)")
+                         f"tolerance {rc.tolerance:.2%}, the points' scatter about the fit or 1%)")
         if self.extrapolation is None:
-            lines.append("  extrapolation: skipped (too few runs below the largest value to refit)")
+            lines.append("  extrapolation: skipped (too few points below the largest value to refit)")
         else:
             ex = self.extrapolation
             errors = ", ".join(f"{e:+.2%}" for e in ex.relative_error)
@@ -202,7 +205,9 @@ class FitResult:
             "variables": {k: v.tolist() for k, v in self.variables.items()}, "ce": self.ce.tolist(),
             "params": self.params, "converged": self.converged, "level": self.level, "seed": self.seed,
             "intervals": {p: list(v) for p, v in self.intervals().items()},
-            "bootstrap": {p: self.bootstrap[p].tolist() for p in self.bootstrap.columns},
+            "bootstrap": {p: [None if np.isnan(v) else v for v in self.bootstrap[p].tolist()]
+                          for p in self.bootstrap.columns},  # NaN: an underdetermined resample
+            "resample": self.resample,
             "r2": self.r2, "notes": self.notes, "excluded_runs": self.excluded_runs,
             "extrapolation": asdict(self.extrapolation) if self.extrapolation else None,
             "route_check": asdict(self.route_check) if self.route_check else None,
@@ -214,7 +219,7 @@ class FitResult:
         fields = {k: v for k, v in data.items() if k != "intervals"}
         fields["variables"] = {k: np.asarray(v, dtype=float) for k, v in data["variables"].items()}
         fields["ce"] = np.asarray(data["ce"], dtype=float)
-        fields["bootstrap"] = pd.DataFrame(data["bootstrap"], columns=list(data["params"]))
+        fields["bootstrap"] = pd.DataFrame(data["bootstrap"], columns=list(data["params"]), dtype=float)
         fields["extrapolation"] = Extrapolation(**data["extrapolation"]) if data["extrapolation"] else None
         fields["route_check"] = RouteCheck(**data["route_check"]) if data["route_check"] else None
         return cls(**fields)

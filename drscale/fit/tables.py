@@ -128,4 +128,8 @@ def within_hidden_size(runs: pd.DataFrame) -> pd.DataFrame:
     initial scores grows with d), not from the vectors' capacity. H is read from the table:
     the projection has H * d + d parameters, N less the encoder's (`encoder_params`)."""
     hidden = (runs.n_params - runs.encoder_params) / runs.embedding_dim - 1
+    unknown = runs[hidden.isna()]
+    if len(unknown):
+        raise ValueError(f"{len(unknown)} run(s) have no encoder_params ({', '.join(map(str, unknown.model.unique()))}), "
+                         f"so their hidden size is unknown: re-run them with this version of drscale")
     return runs[runs.embedding_dim <= hidden.round()].reset_index(drop=True)

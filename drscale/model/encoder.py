@@ -15,6 +15,7 @@ that does not move with d.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import re
 import tempfile
@@ -328,14 +329,18 @@ def n_params(model: torch.nn.Module | ModelSize | str, embedding_dim: int = OUTP
     return _count(model)
 
 
+@functools.lru_cache(maxsize=None)
+def _size_encoder_params(size: ModelSize) -> int:
+    with torch.device("meta"):
+        return _count(BertModel(size.bert_config(vocab_size=30522)))
+
+
 def encoder_params(model: SentenceTransformer | ModelSize | str) -> int:
     """Non-embedding parameters of the encoder without its projection: N as the embedding-dimension
     law counts it, since the projection's H * d + d parameters would tie N to d. A size (or its
     name) is counted on the meta device."""
     if isinstance(model, (ModelSize, str)):
-        size = model_size(model) if isinstance(model, str) else model
-        with torch.device("meta"):
-            return _count(BertModel(size.bert_config(vocab_size=30522)))
+        return _size_encoder_params(model_size(model) if isinstance(model, str) else model)
     return _count(model[0])
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from drscale.common.values import geometric_mean
 from drscale.fit import laws
 from drscale.fit.estimate import fit_runs
 from drscale.fit.points import Points
@@ -72,9 +73,16 @@ def predict(fit: FitResult, at: dict[str, Sequence[float]], runs: Sequence[int] 
     missing = [v for v in law.variables if v not in at]
     if missing:
         raise ValueError(f"predictions of the {fit.law} law need values of {list(law.variables)}; missing {missing}")
-    x = [np.asarray(at[v], dtype=float) for v in law.variables]
-    runs = np.ones(x[0].size, dtype=int) if runs is None else np.asarray(runs, dtype=int)
-    level = level or fit.level
+    x = [np.atleast_1d(np.asarray(at[v], dtype=float)) for v in law.variables]
+    if any(v.ndim != 1 or v.size != x[0].size or not np.isfinite(v).all() or (v <= 0).any() for v in x):
+        raise ValueError(f"`at` must give every one of {list(law.variables)} as positive values of one length; got {at!r}")
+    runs = np.ones(x[0].size, dtype=int) if runs is None else np.atleast_1d(np.asarray(runs))
+    if runs.shape != x[0].shape or not all(float(k).is_integer() and k >= 1 for k in runs):
+        raise ValueError(f"`runs` must be one positive integer per point ({x[0].size}); got {runs.tolist()!r}")
+    runs = runs.astype(int)
+    level = fit.level if level is None else level
+    if not 0 < level < 1:
+        raise ValueError(f"level must lie in (0, 1); got {level!r}")
     columns = {p: fit.bootstrap[p].to_numpy()[:, None] for p in law.params}
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         curves = law.predict(columns, *(v[None, :] for v in x))
@@ -83,7 +91,7 @@ def predict(fit: FitResult, at: dict[str, Sequence[float]], runs: Sequence[int] 
     noise = np.stack([rng.choice(pool, size=(curves.shape[0], k)).mean(axis=1) for k in runs], axis=1)
     band = percentile_interval(curves, level)
     interval = percentile_interval(curves * np.exp(noise), level)
-    frame = pd.DataFrame({v: at[v] for v in law.variables})
+    frame = pd.DataFrame(dict(zip(law.variables, x)))
     frame["runs"] = runs
     for name, values in zip(PREDICTION_COLUMNS, (fit.predict(*x), *band, *interval)):
         frame[name] = values
@@ -95,7 +103,7 @@ def verify(predictions: pd.DataFrame, measured: pd.DataFrame, ce_range: float) -
     being their runs table): inside the interval or not, the error, and the error and the
     interval's width as fractions of the interval and of the sweep's CE range `ce_range`."""
     variables = [c for c in predictions.columns if c in measured.columns and c not in PREDICTION_COLUMNS + ("runs",)]
-    observed = measured.groupby(variables, as_index=False).ce.agg(lambda ce: float(np.exp(np.log(ce).mean())))
+    observed = measured.groupby(variables, as_index=False).ce.agg(geometric_mean)
     frame = predictions.merge(observed.rename(columns={"ce": "observed"}), on=variables, how="left")
     if frame.observed.isna().any():
         absent = frame.loc[frame.observed.isna(), variables].to_dict("records")

@@ -17,10 +17,10 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from drscale.common.files import write_text_atomic
+from drscale.common.values import geometric_mean
 from drscale.model.encoder import MODEL_SIZES, OUTPUT_DIM, encoder_params
 from drscale.study import Study
 
@@ -284,14 +284,16 @@ def save_table(table: pd.DataFrame, data_dir: str | os.PathLike | None, name: st
 
 
 def trend_summary(table: pd.DataFrame, x: str, chance: float) -> str:
-    """One sentence on a sweep table along `x` ("n_params" or "data_size"): how often CE falls
-    as `x` grows, from what to what, how many runs beat chance (`chance`, ln(W + 1)), and the
-    training time, so a reader sees at once whether the sweep looks like a law."""
+    """One sentence on a sweep table along `x` ("n_params", "data_size" or "embedding_dim", the
+    only setting that varies in `table`): how often CE falls as `x` grows, the runs at one `x`
+    (seeds) taken at their geometric mean, from what to what, how many runs beat chance
+    (`chance`, ln(W + 1)), and the training time, so a reader sees at once whether the sweep
+    looks like a law."""
     symbol = {"n_params": "N", "data_size": "D", "embedding_dim": "d"}.get(x, x)
-    means = table.groupby(x).ce.apply(lambda ce: float(np.exp(np.log(ce).mean())))  # seeds of one x: one point
+    means = table.groupby(x).ce.apply(geometric_mean)  # the runs of one x: one point
     falls = int((means.diff().dropna() < 0).sum())
     seeds = table.groupby(x).size()
-    per_point = f" (the mean of {seeds.min()}{'' if seeds.min() == seeds.max() else f'-{seeds.max()}'} seeds each)" \
+    per_point = f" (the mean of {seeds.min()}{'' if seeds.min() == seeds.max() else f'-{seeds.max()}'} runs each)" \
         if seeds.max() > 1 else ""
     return (f"CE falls at {falls} of {len(means) - 1} steps up in {symbol}{per_point}; from {means.iloc[0]:.3f} "
             f"({symbol}={means.index[0]:,}) to {means.iloc[-1]:.3f} ({symbol}={means.index[-1]:,}); "

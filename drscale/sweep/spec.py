@@ -167,6 +167,14 @@ class SweepSpec:
             run = regime.run_config(model, size, evaluation)
             runs.append(replace(run, train=replace(run.train, seed=seed + replicate), init_seed=init + replicate,
                                 threads=self.threads, embedding_dim=dim))
+        seen: dict[RunConfig, int] = {}
+        for run in runs:
+            seen[run] = seen.get(run, 0) + 1
+        twice = [f"{r.model} D={r.data_size} d={r.embedding_dim} seed {r.train.seed} init {r.init_seed}"
+                 for r, count in seen.items() if count > 1]
+        if twice:
+            raise ValueError(f"the grid makes the same run more than once ({'; '.join(twice)}): replicate r moves the "
+                             f"training and init seeds by r, so seeds and init_seeds must not be r apart")
         return runs
 
     @property

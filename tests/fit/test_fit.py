@@ -185,7 +185,7 @@ GOOD_CE = np.array([3.0, 2.5, 2.2, 2.0, 1.9])
 @pytest.mark.parametrize(
     ("n_params", "ce", "message"),
     [
-        (GOOD_N[:3], GOOD_CE[:3], "ce has 3 points; the model_size law has 3 parameters, so it needs at least 4"),
+        (GOOD_N[:3], GOOD_CE[:3], r"ce has 3 points \(distinct settings\); the model_size law has 3 parameters, so it needs at least 4"),
         (GOOD_N, [3.0, 2.5, -0.1, 2.0, 1.9], r"ce\[2\] = -0.1"),
         (GOOD_N, [3.0, 2.5, 2.2, 0.0, 1.9], r"ce\[3\] = 0.0"),
         (GOOD_N, [3.0, np.nan, 2.2, 2.0, 1.9], r"ce\[1\] = nan"),
@@ -227,7 +227,7 @@ def test_a_two_variable_law_is_ready_only_with_enough_settings_and_seeds_do_not_
     ready, why = fit.joint_fit_ready(three_seeds, "joint_dim")
     assert ready and why == "18 runs over 2 values of encoder_params x 3 values of embedding_dim"
     ready, why = fit.joint_fit_ready(pd.concat([grid.iloc[:5]] * 3, ignore_index=True).assign(ce=3.0), "joint_dim")
-    assert not ready and "ce has 5 points; the joint_dim law has 5 parameters, so it needs at least 6" in why
+    assert not ready and "ce has 5 points (distinct settings); the joint_dim law has 5 parameters, so it needs at least 6" in why
 
 
 SWEEPS_LABEL = "W256 R10 pool4096 seed1"

@@ -1,6 +1,7 @@
 """Runs that share a setting (several seeds) are one point of a law: fitted at their mean, resampled together."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from drscale.fit import estimate as fit
@@ -24,7 +25,6 @@ def test_points_group_runs_in_order_of_first_appearance_with_geometric_means():
     assert points.x["n_params"].tolist() == [30.0, 10.0, 20.0]
     assert points.counts.tolist() == [2, 2, 1]
     assert points.mean_ce(ce) == pytest.approx([4.0, 2.0, 3.0])
-    assert points.seed_sd(ce)[:2] == pytest.approx([np.log(4.0) / np.sqrt(2)] * 2) and np.isnan(points.seed_sd(ce)[2])
 
 
 def test_the_estimate_of_seeded_runs_is_the_fit_of_their_point_means():
@@ -69,8 +69,18 @@ def test_a_two_stage_resample_draws_seeds_only_from_the_drawn_point():
 def test_seeds_do_not_count_as_points_and_an_unknown_resampling_is_named():
     n = np.repeat(SIZES[:3], 3)
     ce = laws.model_size_law(n, **TRUE)
-    with pytest.raises(ValueError, match="ce has 3 points; the model_size law has 3 parameters"):
+    with pytest.raises(ValueError, match=r"ce has 3 points \(distinct settings\); the model_size law has 3 parameters"):
         fit.fit_model_size(n, ce)
     n, ce = seeded_study(seeds=2, seed_noise=0.01)
     with pytest.raises(ValueError, match=r"resample='seeds' is unknown; choose one of \('points', 'points\+seeds'\)"):
         fit.fit_model_size(n, ce, resample="seeds")
+
+
+def test_fit_each_fits_every_group_and_names_the_ones_too_small_to_fit():
+    n, ce = seeded_study(seeds=1, seed_noise=0.01)
+    runs = pd.DataFrame({"n_params": np.concatenate([n, n[:3]]), "ce": np.concatenate([ce, ce[:3]]),
+                         "family": ["big"] * n.size + ["small"] * 3})
+    fits, skipped = fit.fit_each("model_size", runs, "family", n_bootstrap=20, cross_check=False)
+    assert list(fits) == ["big"] and fits["big"].ce.size == n.size
+    assert skipped == ["family small: not fitted (ce has 3 points (distinct settings); the model_size law has 3 "
+                       "parameters, so it needs at least 4)"]

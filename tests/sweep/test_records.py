@@ -11,7 +11,7 @@ def test_the_trend_of_a_seeded_sweep_is_told_over_point_means():
     table = pd.DataFrame({"n_params": [10, 10, 20, 20, 40, 40], "ce": [5.0, 4.0, 4.4, 4.2, 3.0, 3.2],
                           "train_time_s": 1.0})
     text = trend_summary(table, "n_params", chance=np.log(257))
-    assert text.startswith("CE falls at 2 of 2 steps up in N (the mean of 2 seeds each); from 4.472 (N=10) to 3.098 (N=40)")
+    assert text.startswith("CE falls at 2 of 2 steps up in N (the mean of 2 runs each); from 4.472 (N=10) to 3.098 (N=40)")
     assert "6 of 6 runs below chance" in text and "training took 6 s in all" in text
 
 
