@@ -223,3 +223,15 @@ def test_summary_prints_each_optimum_with_its_interval_and_range(fit: FitResult)
     point = dimension.summary(dimension.optimal_dimension(dict(TRUE), 1e5))
     assert point.loc["100,000", "N*"] == f"{row['encoder_params']:.3g}"  # no samples, no interval
     assert point.loc["100,000", "d* vs measured range"] == "measured range of d unknown"
+
+
+@pytest.mark.bad_input
+def test_a_law_of_the_other_trade_is_refused_naming_both(fit):
+    joint = cost.as_joint_law(fit, dimension.JOINT_DIM)
+    with pytest.raises(ValueError, match=r"not those of the joint law .*pass a joint fit"):
+        cost.as_joint_law(joint)
+    with pytest.raises(ValueError, match=r"not those of the joint_dim law"):
+        cost.as_joint_law(cost.as_joint_law(laws.get("joint").parameters(TRUE_JOINT)), dimension.JOINT_DIM)
+
+
+TRUE_JOINT = {"a": 5e5, "b": 1e3, "alpha": 0.5, "beta": 0.8, "delta": 0.5}

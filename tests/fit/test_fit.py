@@ -341,3 +341,12 @@ def test_only_runs_whose_projection_is_no_wider_than_the_hidden_size_count_for_t
     kept = fit.within_hidden_size(runs)
     assert list(zip(kept.model, kept.embedding_dim)) == [("L1_H16", 8), ("L1_H16", 16), ("L1_H32", 8), ("L1_H32", 16),
                                                          ("L1_H32", 32)]
+
+
+@pytest.mark.bad_input
+def test_dimension_runs_without_an_encoder_size_and_unknown_two_variable_laws_are_named() -> None:
+    runs = pd.DataFrame({"model": ["/models/mine"], "embedding_dim": [8], "n_params": [5000], "encoder_params": [np.nan]})
+    with pytest.raises(ValueError, match=r"1 run\(s\) have no encoder_params \(/models/mine\)"):
+        fit.within_hidden_size(runs)
+    with pytest.raises(ValueError, match="law='model_size' is not a two-variable law"):
+        fit.joint_fit_ready(None, "model_size")

@@ -85,3 +85,24 @@ def test_planned_runs_count_n_before_training_as_the_runs_will():
     planned = prediction.planned_runs(configs)
     assert planned.n_params.tolist() == [16_608, 39_104 - 32 * 768 - 768 + 32 * 8 + 8]
     assert planned["index"].tolist() == [0, 1] and planned.embedding_dim.tolist() == [768, 8]
+
+
+@pytest.mark.bad_input
+@pytest.mark.parametrize("at, runs, level, message", [
+    ({"n_params": [1e6, -1.0]}, None, None, "`at` must give every one of \\['n_params'\\] as positive values"),
+    ({"data_size": [1e6]}, None, None, "need values of \\['n_params'\\]; missing \\['n_params'\\]"),
+    ({"n_params": [1e6, 2e6]}, [1], None, "`runs` must be one positive integer per point \\(2\\); got \\[1\\]"),
+    ({"n_params": 1e6}, [0], None, "`runs` must be one positive integer per point \\(1\\); got \\[0\\]"),
+    ({"n_params": 1e6}, None, 0.0, "level must lie in \\(0, 1\\); got 0.0"),
+])
+def test_predictions_at_bad_points_are_refused_naming_the_argument(at, runs, level, message):
+    table = sweep(np.geomspace(2e4, 2e6, 6))
+    fit = prediction.HeldOutCheck.prepare("model_size", *prediction.split_largest(table, "n_params"), n_bootstrap=20).fit
+    with pytest.raises(ValueError, match=message):
+        prediction.predict(fit, at, runs=runs, level=level)
+
+
+def test_a_single_value_is_predicted_as_one_point():
+    table = sweep(np.geomspace(2e4, 2e6, 6))
+    fit = prediction.HeldOutCheck.prepare("model_size", *prediction.split_largest(table, "n_params"), n_bootstrap=20).fit
+    assert prediction.predict(fit, {"n_params": 2e6}).n_params.tolist() == [2e6]

@@ -120,6 +120,8 @@ def test_save_models_keeps_each_new_model_and_names_the_runs_that_finished_witho
         ({"grid": {"models": ["L1_H16"], "data_sizes": [8], "replicates": 0}}, "grid.replicates must be a positive integer; got 0"),
         ({"grid": {"models": ["L1_H16"], "data_sizes": [8], "embedding_dims": []}}, "grid.embedding_dims must be a non-empty list"),
         ({"grid": {"models": ["L1_H16"], "data_sizes": [8], "embedding_dims": [0]}}, "embedding_dim must be a positive integer; got 0"),
+        ({"grid": {"models": ["L1_H16"], "data_sizes": [8], "seeds": [1, 2], "init_seeds": [0, 1], "replicates": 2}},
+         r"the grid makes the same run more than once \(L1_H16 D=8 d=768 seed 2 init 1\)"),
     ],
 )
 def test_bad_specs_name_the_key(change, message):
