@@ -258,6 +258,7 @@ def fit_joint(n_params: ArrayLike, data_size: ArrayLike, ce: ArrayLike, **kwargs
 
 TWO_VARIABLE_SWEEPS = {"joint": "joint", "joint_dim": "embedding_dim"}
 """The sweep whose table carries each two-variable law."""
+SWEEP_TITLES = {"joint": "joint", "embedding_dim": "embedding-dimension"}
 
 
 def joint_fit_ready(table: pd.DataFrame | None, law: str = "joint") -> tuple[bool, str]:
@@ -268,7 +269,7 @@ def joint_fit_ready(table: pd.DataFrame | None, law: str = "joint") -> tuple[boo
         raise ValueError(f"law={law!r} is not a two-variable law; choose one of {sorted(TWO_VARIABLE_SWEEPS)}")
     if table is None:
         sweep = TWO_VARIABLE_SWEEPS[law]
-        return False, f"no {sweep.replace('_', '-')} sweep table (notebooks/{SWEEP_NOTEBOOKS[sweep]}.ipynb has not run)"
+        return False, f"no {SWEEP_TITLES[sweep]} sweep table (notebooks/{SWEEP_NOTEBOOKS[sweep]}.ipynb has not run)"
     try:
         validate(spec, *_point_means(spec, table))
     except ValueError as err:

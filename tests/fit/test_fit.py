@@ -218,7 +218,7 @@ def test_missing_sweep_table_names_the_notebook_to_run(tmp_path) -> None:
     assert fit.read_sweep_table(tmp_path, "joint", required=False) is None
     assert fit.joint_fit_ready(None) == (False, "no joint sweep table (notebooks/04_joint_sweep.ipynb has not run)")
     assert fit.joint_fit_ready(None, "joint_dim") == (
-        False, "no embedding-dim sweep table (notebooks/10_embedding_dim_sweep.ipynb has not run)")
+        False, "no embedding-dimension sweep table (notebooks/10_embedding_dim_sweep.ipynb has not run)")
 
 
 def test_a_two_variable_law_is_ready_only_with_enough_settings_and_seeds_do_not_count_as_settings() -> None:
