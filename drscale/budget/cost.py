@@ -329,6 +329,28 @@ def optimise_on_budget_line(params: np.ndarray, budget: np.ndarray, z_model: flo
     return n[..., 0], d[..., 0], loss(u)[..., 0]
 
 
+def checked_budgets(budget_usd: ArrayLike, interval: float, **positive: float) -> np.ndarray:
+    """The budgets of an optimisation as an array, after refusing a budget, a minimum or a grid
+    size (`positive`, by name) that is not positive, and an `interval` outside (0, 1)."""
+    budget = np.atleast_1d(np.asarray(budget_usd, dtype=float))
+    _check_positive(**positive)
+    for value in budget:
+        _check_positive(budget_usd=value)
+    if not 0 < interval < 1:
+        raise ValueError(f"`interval` must lie in (0, 1), got {interval!r}")
+    return budget
+
+
+def bootstrap_bounds(samples: Mapping[str, np.ndarray], interval: float) -> dict[str, np.ndarray]:
+    """`<name>_low` and `<name>_high`: the central `interval` of each quantity's bootstrap
+    samples (rows: resamples; a resample that could not be optimised, NaN, is left out)."""
+    tails = 100 * np.array([(1 - interval) / 2, (1 + interval) / 2])
+    bounds = {}
+    for name, values in samples.items():
+        bounds[f"{name}_low"], bounds[f"{name}_high"] = np.nanpercentile(values, tails, axis=0)
+    return bounds
+
+
 def optimal_allocation(
     law: Any,
     budget_usd: ArrayLike,
@@ -349,12 +371,8 @@ def optimal_allocation(
     """
     joint = as_joint_law(law)
     cost_model = cost_model or paper_cost_model()
-    budget = np.atleast_1d(np.asarray(budget_usd, dtype=float))
-    _check_positive(min_n_params=min_n_params, min_data_size=min_data_size, grid_size=grid_size)
-    for value in budget:
-        _check_positive(budget_usd=value)
-    if not 0 < interval < 1:
-        raise ValueError(f"`interval` must lie in (0, 1), got {interval!r}")
+    budget = checked_budgets(budget_usd, interval, grid_size=grid_size, min_n_params=min_n_params,
+                             min_data_size=min_data_size)
     z_model = cost_model.z_model_per_param(include_inference)
     z_data = cost_model.z_data_per_pair
     floor = min_n_params * z_model + min_data_size * z_data
@@ -370,12 +388,8 @@ def optimal_allocation(
     if joint.bootstrap is not None:
         n_s, d_s, loss_s = optimise_on_budget_line(joint.bootstrap.to_numpy(), budget, z_model, z_data,
                                                    min_n_params, min_data_size, grid_size)
-        samples = {"n_params": n_s, "data_size": d_s, "loss": loss_s, "data_share": z_data * d_s / budget,
-                   "train_share": cost_model.z_train_per_param * n_s / budget,
-                   "infer_share": cost_model.z_infer_per_param * include_inference * n_s / budget}
-        tails = 100 * np.array([(1 - interval) / 2, (1 + interval) / 2])
-        intervals = {}
-        for name, values in samples.items():
-            low, high = np.nanpercentile(values, tails, axis=0)
-            intervals[f"{name}_low"], intervals[f"{name}_high"] = low, high
+        intervals = bootstrap_bounds({
+            "n_params": n_s, "data_size": d_s, "loss": loss_s, "data_share": z_data * d_s / budget,
+            "train_share": cost_model.z_train_per_param * n_s / budget,
+            "infer_share": cost_model.z_infer_per_param * include_inference * n_s / budget}, interval)
     return Allocation(budget, n, d, loss, include_inference, cost_model, intervals, joint.measured)

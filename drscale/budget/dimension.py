@@ -39,6 +39,7 @@ from numpy.typing import ArrayLike
 from drscale.budget import cost
 from drscale.budget.index import IndexWorkload
 from drscale.budget.panel import axis_grid, iso_loss_contours, log_slider, png_bytes, shade_outside_measured
+from drscale.budget.table import interval_cell
 from drscale.fit import laws
 from drscale.fit.result import load_fits
 from drscale.plots import save_figure
@@ -120,13 +121,8 @@ def optimal_dimension(
     """
     law = cost.as_joint_law(law, JOINT_DIM)
     cost_model = cost_model or cost.paper_cost_model(index_passages=index.index_passages)
-    budget = np.atleast_1d(np.asarray(budget_usd, dtype=float))
-    cost._check_positive(min_encoder_params=min_encoder_params, min_embedding_dim=min_embedding_dim,
-                         grid_size=grid_size)
-    for value in budget:
-        cost._check_positive(budget_usd=value)
-    if not 0 < interval < 1:
-        raise ValueError(f"`interval` must lie in (0, 1), got {interval!r}")
+    budget = cost.checked_budgets(budget_usd, interval, grid_size=grid_size, min_encoder_params=min_encoder_params,
+                                  min_embedding_dim=min_embedding_dim)
     hardware = cost_model.hardware
     z_model, z_dim = cost_model.z_model_per_param(include_inference), index.usd_per_dimension(hardware)
     floor = min_encoder_params * z_model + min_embedding_dim * z_dim
@@ -143,13 +139,10 @@ def optimal_dimension(
     intervals = None
     if law.bootstrap is not None:
         n_s, d_s, loss_s = optimise(law.bootstrap.to_numpy())
-        samples = {"encoder_params": n_s, "embedding_dim": d_s, "loss": loss_s, "model_share": z_model * n_s / budget,
-                   "storage_share": index.storage_usd(d_s) / budget,
-                   "search_share": index.search_usd(d_s, hardware) / budget}
-        tails = 100 * np.array([(1 - interval) / 2, (1 + interval) / 2])
-        intervals = {}
-        for name, values in samples.items():
-            intervals[f"{name}_low"], intervals[f"{name}_high"] = np.nanpercentile(values, tails, axis=0)
+        intervals = cost.bootstrap_bounds({
+            "encoder_params": n_s, "embedding_dim": d_s, "loss": loss_s, "model_share": z_model * n_s / budget,
+            "storage_share": index.storage_usd(d_s) / budget, "search_share": index.search_usd(d_s, hardware) / budget},
+            interval)
     return DimensionChoice(budget, n, d, loss, z_model * n, index.storage_usd(d), index.search_usd(d, hardware),
                            z_model, z_dim, intervals, law.measured, interval)
 
@@ -163,15 +156,9 @@ def summary(choice: DimensionChoice) -> pd.DataFrame:
     """
     measured = choice.measured or {}
 
-    def cell(row: pd.Series, name: str, scale: float = 1.0, fmt: str = ".3g") -> str:
-        text = f"{scale * row[name]:{fmt}}"
-        if f"{name}_low" in row:
-            text += f" [{scale * row[f'{name}_low']:{fmt}}, {scale * row[f'{name}_high']:{fmt}}]"
-        return text
-
-    rows = [{"budget (USD)": f"{row['budget_usd']:,.0f}", "N*": cell(row, "encoder_params"),
-             "d*": cell(row, "embedding_dim"), "L*": cell(row, "loss", fmt=".4g"),
-             **{f"{term} share (%)": cell(row, f"{term}_share", 100, ".1f") for term in ("model", "storage", "search")},
+    rows = [{"budget (USD)": f"{row['budget_usd']:,.0f}", "N*": interval_cell(row, "encoder_params"),
+             "d*": interval_cell(row, "embedding_dim"), "L*": interval_cell(row, "loss", fmt=".4g"),
+             **{f"{term} share (%)": interval_cell(row, f"{term}_share", 100, ".1f") for term in ("model", "storage", "search")},
              **{f"{cost.VARIABLE_SYMBOLS[v]}* vs measured range": cost.describe_extrapolation(
                  v, row[f"{v}_extrapolation"], measured.get(v)) for v in VARIABLES}}
             for _, row in choice.to_frame().iterrows()]

@@ -36,6 +36,15 @@ def save_optimum_table(data_dir: str | os.PathLike | None, law: cost.JointLaw, b
     return table
 
 
+def interval_cell(row: pd.Series, name: str, scale: float = 1.0, fmt: str = ".3g") -> str:
+    """One value of an optimum table as text, with its bootstrap interval where the row has one
+    (`<name>_low`, `<name>_high`)."""
+    text = f"{scale * row[name]:{fmt}}"
+    if f"{name}_low" in row:
+        text += f" [{scale * row[f'{name}_low']:{fmt}}, {scale * row[f'{name}_high']:{fmt}}]"
+    return text
+
+
 def summary(table: pd.DataFrame, law: cost.JointLaw) -> pd.DataFrame:
     """An `optimum_table` as a reader reads it: one row per budget and inference setting, N*, D*,
     L* and the budget split to three digits with their 95% intervals when the law has bootstrap
@@ -45,21 +54,15 @@ def summary(table: pd.DataFrame, law: cost.JointLaw) -> pd.DataFrame:
     """
     measured = law.measured or {}
 
-    def cell(row: pd.Series, name: str, scale: float = 1.0, fmt: str = ".3g") -> str:
-        text = f"{scale * row[name]:{fmt}}"
-        if f"{name}_low" in row:
-            text += f" [{scale * row[f'{name}_low']:{fmt}}, {scale * row[f'{name}_high']:{fmt}}]"
-        return text
-
     rows = []
     for _, row in table.iterrows():
         rows.append({
             "budget (USD)": f"{row['budget_usd']:,.0f}",
             "inference cost": "counted" if row["include_inference"] else "not counted",
-            "N*": cell(row, "n_params"),
-            "D*": cell(row, "data_size"),
-            "L*": cell(row, "loss", fmt=".4g"),
-            **{f"{term} share (%)": cell(row, f"{term}_share", 100, ".1f") for term in ("data", "train", "infer")},
+            "N*": interval_cell(row, "n_params"),
+            "D*": interval_cell(row, "data_size"),
+            "L*": interval_cell(row, "loss", fmt=".4g"),
+            **{f"{term} share (%)": interval_cell(row, f"{term}_share", 100, ".1f") for term in ("data", "train", "infer")},
             **{f"{cost.SYMBOLS[v]}* vs measured range": cost.describe_extrapolation(
                 v, row[f"{v}_extrapolation"], measured.get(v)) for v in cost.SYMBOLS},
         })
