@@ -195,23 +195,7 @@ def plot_joint_fit(result: FitResult) -> Figure:
     exponents and floor in the legend's title."""
     if result.law != "joint":
         raise ValueError(f"plot_joint_fit draws the joint law; got a {result.law!r} fit")
-    n, d = result.variables["n_params"], result.variables["data_size"]
-    grid = _grid(n)
-    sizes = np.unique(d)
-    fig, ax = plt.subplots(figsize=(7.0, 4.8), layout="constrained")
-    shown = [result.ce]
-    for size, colour in zip(sizes, sns.color_palette("viridis", len(sizes))):
-        lo, hi = result.band(grid, np.full_like(grid, size))
-        curve = result.predict(grid, size)
-        ax.fill_between(grid, lo, hi, color=colour, alpha=0.2, lw=0)
-        ax.plot(grid, curve, color=colour, lw=1.8, label=f"D = {size:.3g}")
-        _draw_runs(ax, n[d == size], result.ce[d == size], colour, size=22, edgecolor="black")
-        shown.append(curve)
-    ax.set(xscale="log", yscale="log", xlabel=_AXIS_LABELS["n_params"], ylabel="contrastive entropy L",
-           ylim=_limits(*shown), title=f"joint law: {FORMULAS['joint']}")
-    _log_ticks(ax)
-    ax.legend(fontsize=8, title=f"fit, {result.level:.0%} band\n{fitted_values(result)}", title_fontsize=8)
-    return fig
+    return _plot_curves_per_value(result, along="n_params", per="data_size", symbol="D", title="joint law")
 
 
 def plot_joint_dim_fit(result: FitResult) -> Figure:
@@ -219,20 +203,29 @@ def plot_joint_dim_fit(result: FitResult) -> Figure:
     size N, runs as points, the fitted exponents and floor in the legend's title."""
     if result.law != "joint_dim":
         raise ValueError(f"plot_joint_dim_fit draws the joint_dim law; got a {result.law!r} fit")
-    n, d = result.variables["encoder_params"], result.variables["embedding_dim"]
-    grid = _grid(d)
-    sizes = np.unique(n)
+    return _plot_curves_per_value(result, along="embedding_dim", per="encoder_params", symbol="N",
+                                  title="joint-dimension law")
+
+
+def _plot_curves_per_value(result: FitResult, along: str, per: str, symbol: str, title: str) -> Figure:
+    """A two-variable law against `along`, one curve (with band) per value of `per` in the runs,
+    runs as points, the fitted exponents and floor in the legend's title."""
+    x, groups = result.variables[along], result.variables[per]
+    grid = _grid(x)
+    values = np.unique(groups)
     fig, ax = plt.subplots(figsize=(7.0, 4.8), layout="constrained")
     shown = [result.ce]
-    for size, colour in zip(sizes, sns.color_palette("viridis", len(sizes))):
-        lo, hi = result.band(np.full_like(grid, size), grid)
-        curve = result.predict(np.full_like(grid, size), grid)
+    for value, colour in zip(values, sns.color_palette("viridis", len(values))):
+        at = {along: grid, per: np.full_like(grid, value)}
+        args = [at[v] for v in result.variables]  # the law's own order
+        lo, hi = result.band(*args)
+        curve = result.predict(*args)
         ax.fill_between(grid, lo, hi, color=colour, alpha=0.2, lw=0)
-        ax.plot(grid, curve, color=colour, lw=1.8, label=f"N = {size:.3g}")
-        _draw_runs(ax, d[n == size], result.ce[n == size], colour, size=22, edgecolor="black")
+        ax.plot(grid, curve, color=colour, lw=1.8, label=f"{symbol} = {value:.3g}")
+        _draw_runs(ax, x[groups == value], result.ce[groups == value], colour, size=22, edgecolor="black")
         shown.append(curve)
-    ax.set(xscale="log", yscale="log", xlabel=_AXIS_LABELS["embedding_dim"], ylabel="contrastive entropy L",
-           ylim=_limits(*shown), title=f"joint-dimension law: {FORMULAS['joint_dim']}")
+    ax.set(xscale="log", yscale="log", xlabel=_AXIS_LABELS[along], ylabel="contrastive entropy L",
+           ylim=_limits(*shown), title=f"{title}: {FORMULAS[result.law]}")
     _log_ticks(ax)
     ax.legend(fontsize=8, title=f"fit, {result.level:.0%} band\n{fitted_values(result)}", title_fontsize=8)
     return fig
