@@ -252,7 +252,8 @@ def plot_scaling_curve(table: pd.DataFrame, x: str = "n_params", y: str = "ce", 
     `table` is a sweep table (one row per finished run, columns `x`, `y` and `label`). Runs that
     share a value of `x` (seeds) are drawn at their mean, with each run and their range. With
     `hue` (e.g. "model" for CE against d), one line per value of that column, in the order of
-    first appearance, named in the legend instead of labels at the points.
+    first appearance, named in the legend instead of labels at the points; against d, a dotted
+    line in each model's colour marks its hidden size H, past which the projection adds no rank.
     """
     if x not in _AXIS_LABELS:
         raise ValueError(f"x must be one of {sorted(_AXIS_LABELS)}; got {x!r}")
@@ -266,6 +267,9 @@ def plot_scaling_curve(table: pd.DataFrame, x: str = "n_params", y: str = "ce", 
         group = ordered if key is None else ordered[ordered[hue] == key]
         per_x = _draw_spread(ax, group[x].to_numpy(), group[y].to_numpy(), palette[key], 36)
         ax.plot(per_x.index, per_x["mean"], marker="o", color=palette[key], label=None if key is None else str(key))
+        if x == "embedding_dim" and {"n_params", "encoder_params"} <= set(group.columns):
+            hidden = ((group.n_params - group.encoder_params) / group.embedding_dim - 1).iloc[0]
+            ax.axvline(hidden, color=palette[key], ls=":", lw=1.2)  # past H the projection adds no rank
     if hue is None:
         for value, group in ordered.groupby(x, sort=True):
             ax.annotate(" / ".join(dict.fromkeys(map(str, group[label]))), (value, per_x.loc[float(value), "mean"]),
@@ -273,6 +277,7 @@ def plot_scaling_curve(table: pd.DataFrame, x: str = "n_params", y: str = "ce", 
     else:
         ax.legend(title=hue, fontsize=8)
     ax.set(xscale="log", yscale="log", xlabel=_AXIS_LABELS[x], ylabel="contrastive entropy")
+    _log_ticks(ax)
     ax.grid(True, which="both", alpha=0.3)
     fig.tight_layout()
     return fig
