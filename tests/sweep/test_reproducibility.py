@@ -103,7 +103,8 @@ def demo_spec(params: dict, data_dir: Path, store: Path, models: list[str], data
     return {
         "data_dir": str(data_dir), "dataset": params["dataset"], "store": str(store), "preset": params["preset"],
         "pretraining": params["pretraining"], "train": params["train"], "evaluation": params["evaluation"],
-        "grid": {"models": models, "data_sizes": data_sizes}, "workers": params["workers"], "device": params["device"],
+        "grid": {"models": models, "data_sizes": data_sizes, "replicates": params["replicates"]},
+        "workers": params["workers"], "device": params["device"],
         "save_models": params["save_models"],
     }
 
@@ -124,7 +125,8 @@ def test_the_demo_configuration_twice_gives_identical_stores(tmp_path):
     demo: the very runs (same run ids) the demo makes, minus the larger sizes. Notebook 07
     adds its Inverse Cloze Task runs to the same store; tests/test_notebook_07.py covers them."""
     prep, model_nb, data_nb = (notebook_defaults(name) for name in ("01_prepare_data", "02_model_size_sweep", "03_data_size_sweep"))
-    for params, grid_keys in ((model_nb, {"models", "data_size"}), (data_nb, {"model", "data_sizes"})):
+    for params, grid_keys in ((model_nb, {"models", "data_size", "replicates"}),
+                              (data_nb, {"model", "data_sizes", "replicates"})):
         assert set(params) == SWEEP_PARAMETERS | grid_keys, "a new notebook parameter: map it into demo_spec"
     assert prep["source"] == "docstrings" and prep["path"] is None and model_nb["dataset"] == data_nb["dataset"] == prep["name"]
 
@@ -138,8 +140,10 @@ def test_the_demo_configuration_twice_gives_identical_stores(tmp_path):
     model_grid = (models, [model_nb["data_size"] or data.n_train_pairs])
     data_grid = ([data_nb["model"]], data_sizes)
     model_nb["data_dir"] = data_nb["data_dir"] = str(data_dir)
-    expected = (notebook_spec(model_nb, data, {"models": models, "data_sizes": [model_nb["data_size"]]}).configs()
-                + notebook_spec(data_nb, data, {"models": [data_nb["model"]], "data_sizes": data_sizes}).configs())
+    expected = (notebook_spec(model_nb, data, {"models": models, "data_sizes": [model_nb["data_size"]],
+                                               "replicates": model_nb["replicates"]}).configs()
+                + notebook_spec(data_nb, data, {"models": [data_nb["model"]], "data_sizes": data_sizes,
+                                                "replicates": data_nb["replicates"]}).configs())
     stores = []
     for execution in ("first", "second"):
         store = tmp_path / f"{execution}.jsonl"
