@@ -20,6 +20,7 @@ from numpy.typing import ArrayLike
 
 from drscale.common.files import write_text_atomic
 from drscale.fit import laws
+from drscale.fit.points import Points
 
 IDENTIFIABLE_DECADES = 2.0
 """Below this span of a variable, scale, exponent and delta trade off against each other."""
@@ -168,7 +169,7 @@ class FitResult:
         """A readable multi-line summary of the fit and its checks."""
         spans = ", ".join(f"{k} {v.min():.3g}..{v.max():.3g} ({self.decades()[k]:.2f} decades)"
                           for k, v in self.variables.items())
-        points = len(np.unique(np.column_stack(list(self.variables.values())), axis=0))
+        points = Points.of(self.variables).size
         resampled = "points, each at its runs' mean" if self.resample == "points" else "points, then runs within points"
         lines = [f"{self.law} law  {self.title}",
                  f"  {points} points from {self.ce.size} runs; {spans}",

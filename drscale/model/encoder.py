@@ -30,6 +30,8 @@ from sentence_transformers.sentence_transformer.modules import Pooling
 from transformers import AutoTokenizer, BertConfig, BertModel, PreTrainedTokenizerBase
 from transformers.utils import logging as hf_logging
 
+from drscale.common.values import is_integer
+
 OUTPUT_DIM = 768
 """The embedding dimension d of every encoder unless a run asks for another, whatever its hidden size."""
 
@@ -303,7 +305,7 @@ def _compose(transformer: Transformer, projection_scale: float = 1.0,
     """
     hidden = transformer.get_embedding_dimension()
     pooling = Pooling(hidden, pooling_mode="mean")
-    if not isinstance(embedding_dim, int) or isinstance(embedding_dim, bool) or embedding_dim < 1:
+    if not is_integer(embedding_dim) or embedding_dim < 1:
         raise ValueError(f"embedding_dim must be a positive integer; got {embedding_dim!r}")
     projection = Dense(hidden, embedding_dim, bias=True, activation_function=torch.nn.Identity())
     if projection_scale != 1.0:
@@ -321,11 +323,7 @@ def n_params(model: torch.nn.Module | ModelSize | str, embedding_dim: int = OUTP
     """
     if isinstance(model, (ModelSize, str)):
         size = model_size(model) if isinstance(model, str) else model
-        with torch.device("meta"):
-            bert = BertModel(size.bert_config(vocab_size=30522))
-            projection = torch.nn.Linear(size.hidden, embedding_dim)
-        modules = {"bert": bert, "projection": projection}
-        return sum(_count(m) for m in modules.values())
+        return _size_encoder_params(size) + size.hidden * embedding_dim + embedding_dim  # + Linear(H, d)
     return _count(model)
 
 

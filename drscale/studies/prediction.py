@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from drscale.common.values import geometric_mean
+from drscale.common.values import geometric_mean, is_integer
 from drscale.fit import laws
 from drscale.fit.estimate import fit_runs
 from drscale.fit.points import Points
@@ -41,7 +41,7 @@ def split_largest(table: pd.DataFrame, variable: str, held_out: int = 1) -> tupl
     if variable not in table:
         raise ValueError(f"the runs table has no column {variable!r}; columns: {list(table.columns)}")
     values = np.sort(table[variable].unique())
-    if not isinstance(held_out, int) or isinstance(held_out, bool) or not 1 <= held_out < values.size:
+    if not is_integer(held_out) or not 1 <= held_out < values.size:
         raise ValueError(f"held_out must be an integer from 1 to {values.size - 1} (the sweep has {values.size} "
                          f"values of {variable}); got {held_out!r}")
     held = table[variable] >= values[-held_out]

@@ -27,6 +27,7 @@ from typing import Any, Protocol
 import torch
 
 from drscale.common.progress import headless_here
+from drscale.common.values import is_integer
 from drscale.train import keep_freed_memory
 
 RunFn = Callable[..., dict[str, Any]]
@@ -54,7 +55,7 @@ class LocalBackend:
     """
 
     def __init__(self, workers: int | None = None) -> None:
-        if workers is not None and (not isinstance(workers, int) or isinstance(workers, bool) or workers < 1):
+        if workers is not None and (not is_integer(workers) or workers < 1):
             raise ValueError(f"workers must be a positive integer or None; got {workers!r}")
         self.workers = workers
 

@@ -63,8 +63,8 @@ what each must hold: what the tables, fits and notebooks read from it (`drscale.
 writes them all)."""
 
 OPTIONAL_FIELDS: dict[str, FieldCheck] = {
-    "n_params": _COUNT, "encoder_params": _COUNT, "embedding_dim": _COUNT, "seed": _INT, "steps": _COUNT, "best_step": _STEP_OR_NULL, "dev_ce": _NUMBER_OR_NULL,
-    "train_time_s": _NUMBER_OR_NULL, "ranking": _METRICS, "dev_curve": _CURVE,
+    "n_params": _COUNT, "encoder_params": _COUNT, "embedding_dim": _COUNT, "seed": _INT, "steps": _COUNT,
+    "best_step": _STEP_OR_NULL, "dev_ce": _NUMBER_OR_NULL, "train_time_s": _NUMBER_OR_NULL, "ranking": _METRICS, "dev_curve": _CURVE,
     "data.fingerprint": _TEXT, "config.evaluation.pool_size": _COUNT_OR_NULL,
 }
 """Fields a record may lack, checked where present (tables and learning curves read them)."""
@@ -222,7 +222,8 @@ TABLE_COLUMNS = ("run_id", "model", "n_params", "data_size", "seed", "init_seed"
                  "steps", "best_step", "dev_ce", "ce", "train_time_s", "data_fingerprint", "evaluation")
 """A sweep table's columns; the last two say what a CE was measured on and how, so runs of
 other data or other measurement settings are never compared unawares. `encoder_params` (N
-without the projection) is empty for runs recorded before it was."""
+without the projection) of a run recorded before runs counted it is counted from its size
+name, and is empty for other models."""
 
 
 def evaluation_label(evaluation: Mapping[str, Any]) -> str:
@@ -290,9 +291,10 @@ def trend_summary(table: pd.DataFrame, x: str, chance: float) -> str:
     (`chance`, ln(W + 1)), and the training time, so a reader sees at once whether the sweep
     looks like a law."""
     symbol = {"n_params": "N", "data_size": "D", "embedding_dim": "d"}.get(x, x)
-    means = table.groupby(x).ce.apply(geometric_mean)  # the runs of one x: one point
+    by_x = table.groupby(x).ce
+    means = by_x.apply(geometric_mean)  # the runs of one x: one point
     falls = int((means.diff().dropna() < 0).sum())
-    seeds = table.groupby(x).size()
+    seeds = by_x.size()
     per_point = f" (the mean of {seeds.min()}{'' if seeds.min() == seeds.max() else f'-{seeds.max()}'} runs each)" \
         if seeds.max() > 1 else ""
     return (f"CE falls at {falls} of {len(means) - 1} steps up in {symbol}{per_point}; from {means.iloc[0]:.3f} "

@@ -16,13 +16,15 @@ everywhere; TOML needs Python 3.11+ (tomllib).
 `embedding_dims` makes the embedding dimension an axis (768 when left out). `replicates`
 repeats every point that many times, replicate r with training seed and init seed both
 moved by r: seed noise of the whole run (initial weights, batch order, dropout), which the
-fits resample within points (replicate 0 is the run a sweep without replicates makes).
+fits carry into their intervals through each point's mean (`drscale.fit.points`; replicate 0
+is the run a sweep without replicates makes).
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -31,6 +33,7 @@ from typing import Any
 import pandas as pd
 
 from drscale.common.device import device_named
+from drscale.common.values import is_integer
 from drscale.data.corpus import RetrievalData
 from drscale.measure.config import EvalConfig
 from drscale.model.encoder import OUTPUT_DIM, expand_models
@@ -93,7 +96,7 @@ class SweepSpec:
             if not isinstance(grid.get(key), list) or not grid[key]:
                 raise ValueError(f"{source}: grid.{key} must be a non-empty list; got {grid.get(key)!r}")
         replicates = grid.get("replicates", 1)
-        if not isinstance(replicates, int) or isinstance(replicates, bool) or replicates < 1:
+        if not is_integer(replicates) or replicates < 1:
             raise ValueError(f"{source}: grid.replicates must be a positive integer; got {replicates!r}")
         for key in ("seeds", "init_seeds", "embedding_dims"):
             if key in grid and (not isinstance(grid[key], list) or not grid[key]):
@@ -167,11 +170,8 @@ class SweepSpec:
             run = regime.run_config(model, size, evaluation)
             runs.append(replace(run, train=replace(run.train, seed=seed + replicate), init_seed=init + replicate,
                                 threads=self.threads, embedding_dim=dim))
-        seen: dict[RunConfig, int] = {}
-        for run in runs:
-            seen[run] = seen.get(run, 0) + 1
         twice = [f"{r.model} D={r.data_size} d={r.embedding_dim} seed {r.train.seed} init {r.init_seed}"
-                 for r, count in seen.items() if count > 1]
+                 for r, count in Counter(runs).items() if count > 1]
         if twice:
             raise ValueError(f"the grid makes the same run more than once ({'; '.join(twice)}): replicate r moves the "
                              f"training and init seeds by r, so seeds and init_seeds must not be r apart")
@@ -187,5 +187,6 @@ class SweepSpec:
         """Run the grid (or those of its `configs` given) on `data` (the prepared set `dataset`)
         into the spec's store, on a local pool of `workers` unless `backend` says otherwise;
         return the sweep's table."""
-        return run_sweep(self.configs() if configs is None else list(configs), data, self.store, device=self.device, progress=progress,
-                         backend=backend or LocalBackend(self.workers), checkpoint_dir=self.checkpoint_dir)
+        return run_sweep(self.configs() if configs is None else list(configs), data, self.store, device=self.device,
+                         progress=progress, backend=backend or LocalBackend(self.workers),
+                         checkpoint_dir=self.checkpoint_dir)
