@@ -8,18 +8,26 @@ the largest shapes the preset allows and a real data set, padded per batch, runs
 - Training: for each of `drscale.model.encoder.PAPER_MINIATURES`, `drscale.train.loop.train` with
   `PAPER_PRESET` (128 pairs, 256 shared negatives: 128 x 32 query tokens and 384 x 180
   passage tokens a step; without its dev-CE measurements, `eval_points=0`, which are an
-  evaluation cost) in float32 and bfloat16 autocast; a few warm-up steps, then the
-  median of the timed steps (`TrainResult.step_seconds`: `train` reads the loss every step,
-  so each step's wall time includes its device work). Steps/s, pairs/s, peak device memory
+  evaluation cost) in float32 and bfloat16 autocast; warm-up steps, then the mean of the
+  timed steps, over a window that starts after a loss read and ends with one (`train` reads
+  the loss every `LOSS_READ_EVERY` steps, and only a read waits for the device, so only such
+  a window holds all of its steps' device work). Steps/s, pairs/s, peak device memory
   (`torch.cuda.max_memory_allocated`), and achieved FLOP/s: one step's floating-point
-  operations counted by `torch.utils.flop_counter.FlopCounterMode` over the median step
+  operations counted by `torch.utils.flop_counter.FlopCounterMode` over the mean step
   time, as a fraction of the H200's dense bf16 peak, 989.4 TFLOP/s (NVIDIA's H200 SXM
   datasheet gives 1,979 TFLOP/s bf16 Tensor Core "with sparsity"; dense is half, the H100
   SXM's figure). The matmul rates this card reaches are measured too (8192^3 products).
-  Two diagnostics, in bfloat16: a "device-bound" loop, the same step (encode, loss,
+  The baseline, side by side in bfloat16: the same `train` reading the loss every step
+  (`loss_read_every=1`), which waits for every step, as the loop did before. Three
+  diagnostics, in bfloat16: the places in one `train` step that make the host wait for the
+  device (`torch.cuda.set_sync_debug_mode`); a "device-bound" loop, the same step (encode, loss,
   backward, clip, fused AdamW) on batches already on the device and without reading the
   loss, whose gap to `train` is the host's share; and the host's own per-step work (draw
   negatives, pad, copy) timed alone. A few sizes also run float32 with TF32 matmuls.
+- Runs at once: small models leave the GPU idle while the host launches kernels, so a
+  sweep might run several of them side by side. For `--concurrent` sizes, 1, 2 and 4
+  processes each train the same bf16 run at the same time on the one GPU; the steps all of
+  them finish per second, against one process's.
 - Contrastive entropy: 7,437 pairs against a 1,000,000-passage pool of 768-d float32
   embeddings, 256 negatives x 10 repeats, on the GPU: `drscale.measure.entropy.contrastive_entropy`
   given CUDA tensors, and `device_contrastive_entropy` below (the same draws scored on the
@@ -59,7 +67,7 @@ from drscale.measure.entropy import contrastive_entropy, sample_negative_rows
 from drscale.model.encoder import PAPER_MINIATURES, build_encoder, n_params
 from drscale.measure.ranking import retrieve
 from drscale.model.tokens import TokenizedData
-from drscale.train.loop import batch_order, contrastive_loss, sample_shared_negatives, train
+from drscale.train.loop import LOSS_READ_EVERY, batch_order, contrastive_loss, sample_shared_negatives, to_device, train
 from drscale.train.config import PAPER_PRESET, PRECISIONS, TrainConfig
 
 H200_BF16_DENSE_PEAK = 989.4e12
@@ -80,9 +88,20 @@ def training_only(config: TrainConfig) -> TrainConfig:
 
 
 def schedule(size: str) -> tuple[int, int]:
-    """(warm-up, timed) steps per run: fewer for the big ones, to keep the whole script near 4 minutes."""
+    """(warm-up, timed) steps per run: one block of loss reads to warm up, then two blocks, or
+    one for the big ones, to keep the whole script near 5 minutes."""
     hidden = PAPER_MINIATURES[size].hidden
-    return {128: (3, 10), 256: (3, 10), 512: (2, 6)}.get(hidden, (2, 5))
+    return LOSS_READ_EVERY, (2 if hidden <= 256 else 1) * LOSS_READ_EVERY
+
+
+def steady_step_seconds(step_seconds: list[float], warmup: int, read_every: int) -> float:
+    """Mean step time from the first loss read at or after `warmup` steps to the end (`train`
+    always reads after its last step): a window whose device work has all finished inside it."""
+    first = -(-warmup // read_every) * read_every
+    if first >= len(step_seconds):
+        raise ValueError(f"no steps after the first loss read at or after step {warmup} (reads every {read_every}, "
+                         f"{len(step_seconds)} steps): time more steps")
+    return float(np.mean(step_seconds[first:]))
 
 
 def synthetic_tokens(n_pairs: int, query_length: int, passage_length: int, seed: int = 0) -> tuple[TokenizedData, np.ndarray]:
@@ -156,15 +175,39 @@ def step_flops(model: torch.nn.Module, tokens: TokenizedData, pairs: np.ndarray,
 
 
 def timed_train(model: torch.nn.Module, tokens: TokenizedData, pairs: np.ndarray, config: TrainConfig,
-                device: torch.device, warmup: int) -> dict:
-    """Median step seconds after `warmup` steps of `drscale.train.loop.train`, and the run's peak memory."""
+                device: torch.device, warmup: int, read_every: int = LOSS_READ_EVERY) -> dict:
+    """Steady step seconds after `warmup` steps of `drscale.train.loop.train` reading the loss
+    every `read_every` steps, and the run's peak memory."""
     reset_peak(device)
-    result = train(model, tokens, pairs, replace(config, steps=warmup + config.steps), device=device, progress=False)
-    steps = result.step_seconds[warmup:]
+    result = train(model, tokens, pairs, replace(config, steps=warmup + config.steps), device=device, progress=False,
+                   loss_read_every=read_every)
     losses = np.asarray(result.losses)
-    return {"step_s": float(np.median(steps)), "step_s_min": float(np.min(steps)), "step_s_max": float(np.max(steps)),
+    return {"step_s": steady_step_seconds(result.step_seconds, warmup, read_every), "loss_read_every": read_every,
             "peak_gib": peak_gib(device), "loss_first": float(losses[0]), "loss_last": float(losses[-1]),
             "finite": bool(np.isfinite(losses).all())}
+
+
+def sync_sites(model: torch.nn.Module, tokens: TokenizedData, pairs: np.ndarray, config: TrainConfig,
+               device: torch.device, steps: int = 3) -> dict:
+    """Where `steps` steps of `train` make the host wait for the device, by
+    `torch.cuda.set_sync_debug_mode("warn")`: each warning's file and line, counted. The one
+    loss read at the end is expected; anything else in the step stalls the host every step."""
+    import warnings
+
+    train(model, tokens, pairs, replace(config, steps=1), device=device, progress=False)  # set-up outside the count
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        torch.cuda.set_sync_debug_mode("warn")
+        try:
+            train(model, tokens, pairs, replace(config, steps=steps), device=device, progress=False, loss_read_every=steps)
+        finally:
+            torch.cuda.set_sync_debug_mode("default")
+    sites: dict[str, int] = {}
+    for warning in caught:
+        if "synchroniz" in str(warning.message):
+            site = f"{Path(warning.filename).name}:{warning.lineno}"
+            sites[site] = sites.get(site, 0) + 1
+    return {"steps": steps, "per_step": sum(sites.values()) / steps, "sites": sites}
 
 
 def device_batches(tokens: TokenizedData, pairs: np.ndarray, config: TrainConfig, steps: int, device: torch.device) -> list:
@@ -216,7 +259,7 @@ def device_bound_step(model: torch.nn.Module, tokens: TokenizedData, pairs: np.n
 
 def host_step_seconds(tokens: TokenizedData, pairs: np.ndarray, config: TrainConfig, device: torch.device, steps: int = 20) -> float:
     """Median seconds of the host's part of one `train` step alone: draw the negatives,
-    deduplicate, pad the 128 queries and 384 passages, copy them to the device."""
+    deduplicate, pad the 128 queries and 384 passages, copy them to the device (as `train` does)."""
     rng = np.random.default_rng(config.seed)
     order = batch_order(len(pairs), config.batch_size, steps, rng)
     times = []
@@ -228,8 +271,8 @@ def host_step_seconds(tokens: TokenizedData, pairs: np.ndarray, config: TrainCon
         rows, index = np.unique(np.concatenate([positive_rows, negative_rows]), return_inverse=True)
         for features in (tokens.query_batch(query_rows), tokens.passage_batch(rows)):
             for value in features.values():
-                value.to(device)
-        torch.from_numpy(index).to(device)
+                to_device(value, device)
+        to_device(torch.from_numpy(index), device)
         sync(device)
         times.append(time.perf_counter() - start)
     return float(np.median(times))
@@ -263,6 +306,7 @@ def measure_size(size: str, tokens: TokenizedData, pairs: np.ndarray, base: Trai
     record["flops_per_step"] = step_flops(model, tokens, pairs, bf16, device)
     for precision in ("float32", "bfloat16"):
         record[precision] = timed_train(model, tokens, pairs, replace(base, steps=timed, precision=precision), device, warmup)
+    record["bf16_read_every_step"] = timed_train(model, tokens, pairs, bf16, device, warmup, read_every=1)
     if size in TF32_SIZES and device.type == "cuda" and not args.tiny:
         previous = torch.backends.cuda.matmul.allow_tf32
         torch.backends.cuda.matmul.allow_tf32 = True
@@ -274,11 +318,12 @@ def measure_size(size: str, tokens: TokenizedData, pairs: np.ndarray, base: Trai
             torch.backends.cuda.matmul.allow_tf32 = previous
     record["bf16_device_bound_step_s"] = device_bound_step(model, tokens, pairs, bf16, device, warmup, timed)
     if size in args.profile:
-        try:
-            record["bf16_profile"] = profile_step(model, tokens, pairs, bf16, device)
-        except Exception as error:  # the profiler is a diagnostic: report, carry on
-            record["bf16_profile"] = {"error": f"{type(error).__name__}: {error}"}
-    for key in ("float32", "bfloat16", "tf32"):
+        for key, diagnostic in (("bf16_profile", profile_step), ("bf16_syncs", sync_sites)):
+            try:
+                record[key] = diagnostic(model, tokens, pairs, bf16, device)
+            except Exception as error:  # a diagnostic: report, carry on
+                record[key] = {"error": f"{type(error).__name__}: {error}"}
+    for key in ("float32", "bfloat16", "tf32", "bf16_read_every_step"):
         if key in record:
             r = record[key]
             r["steps_per_s"] = 1 / r["step_s"]
@@ -294,7 +339,7 @@ def measure_size(size: str, tokens: TokenizedData, pairs: np.ndarray, base: Trai
 
 def print_training(records: list[dict], host_s: float, base: TrainConfig) -> None:
     print(f"{'size':<9}{'N':>11}{'GFLOP/step':>11} | {'fp32 st/s':>9}{'pairs/s':>8}{'%pk':>6}{'GiB':>6} | "
-          f"{'bf16 st/s':>9}{'pairs/s':>8}{'%pk':>6}{'GiB':>6} | {'dev-bound':>9}{'tf32 st/s':>10}")
+          f"{'bf16 st/s':>9}{'pairs/s':>8}{'%pk':>6}{'GiB':>6} | {'read/step':>9}{'x':>6} | {'dev-bound':>9}{'tf32 st/s':>10}")
     for r in records:
         f, b = r["float32"], r["bfloat16"]
         gib = lambda x: f"{x['peak_gib']:6.1f}" if x["peak_gib"] is not None else f"{'-':>6}"  # noqa: E731
@@ -302,7 +347,10 @@ def print_training(records: list[dict], host_s: float, base: TrainConfig) -> Non
         print(f"{r['size']:<9}{r['n_params']:>11,}{r['flops_per_step'] / 1e9:>11.0f} | "
               f"{f['steps_per_s']:>9.2f}{f['pairs_per_s']:>8.0f}{f['of_bf16_peak']:>6.1%}{gib(f)} | "
               f"{b['steps_per_s']:>9.2f}{b['pairs_per_s']:>8.0f}{b['of_bf16_peak']:>6.1%}{gib(b)} | "
+              f"{r['bf16_read_every_step']['steps_per_s']:>9.2f}{b['steps_per_s'] / r['bf16_read_every_step']['steps_per_s']:>5.2f}x | "
               f"{1 / r['bf16_device_bound_step_s']:>9.2f}{tf32}", flush=True)
+    print(f"read/step: bf16 with the loss read every step (the loop before {LOSS_READ_EVERY}-step reads); "
+          "x: bf16 steps/s over it")
     print(f"host work alone per step (draw negatives, pad {base.batch_size} queries + {base.batch_size + base.negatives} "
           f"passages, copy): {host_s * 1e3:.1f} ms")
     for r in records:
@@ -312,6 +360,50 @@ def print_training(records: list[dict], host_s: float, base: TrainConfig) -> Non
                   f"kernels in a {p['profiled_step_s'] * 1e3:.1f} ms step: device busy {p['device_busy']:.0%}")
         elif p:
             print(f"profile {r['size']}: {p['error']}")
+        syncs = r.get("bf16_syncs")
+        if syncs and "error" not in syncs:
+            print(f"host waits in {r['size']} bf16 over {syncs['steps']} steps ({syncs['per_step']:.1f} a step): "
+                  + (", ".join(f"{site} x{n}" for site, n in sorted(syncs["sites"].items())) or "none"))
+        elif syncs:
+            print(f"host waits {r['size']}: {syncs['error']}")
+
+
+def concurrent_worker(size: str, config: TrainConfig, steps: int, device: str, barrier) -> tuple[float, float]:
+    """One process of `concurrent_runs`: set up and warm up, wait for the others, train
+    `steps` steps; the (start, end) of the timed run on the system-wide monotonic clock."""
+    tokens, pairs = synthetic_tokens(4096, config.query_max_length, config.passage_max_length)
+    model = build_encoder(size, seed=0)
+    train(model, tokens, pairs, replace(config, steps=LOSS_READ_EVERY), device=device, progress=False)
+    barrier.wait()
+    start = time.perf_counter()
+    train(model, tokens, pairs, replace(config, steps=steps), device=device, progress=False)
+    return start, time.perf_counter()
+
+
+def concurrent_runs(size: str, config: TrainConfig, device: torch.device, processes: tuple[int, ...] = (1, 2, 4),
+                    steps: int = 3 * LOSS_READ_EVERY) -> dict:
+    """Steps per second that `n` processes training `size` at once finish together, for each
+    `n` in `processes`; from the first start to the last end."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    context = multiprocessing.get_context("spawn")
+    out: dict = {"size": size, "steps": steps}
+    for n in processes:
+        with context.Manager() as manager, ProcessPoolExecutor(n, mp_context=context) as pool:
+            barrier = manager.Barrier(n)
+            spans = list(pool.map(concurrent_worker, *zip(*[(size, config, steps, str(device), barrier)] * n)))
+        wall = max(end for _, end in spans) - min(start for start, _ in spans)
+        out[str(n)] = {"wall_s": wall, "steps_per_s": n * steps / wall}
+    return out
+
+
+def print_concurrent(runs: list[dict]) -> None:
+    for r in runs:
+        one = r["1"]["steps_per_s"]
+        cells = ", ".join(f"{n} at once {r[n]['steps_per_s']:.1f} ({r[n]['steps_per_s'] / one:.2f}x)"
+                          for n in r if n not in ("size", "steps"))
+        print(f"runs at once, {r['size']} bf16, {r['steps']} steps each: steps/s of all processes together: {cells}")
 
 
 # ---------------------------------------------------------------- contrastive entropy
@@ -531,8 +623,10 @@ def main() -> None:
     parser.add_argument("--tiny", action="store_true", help="tiny shapes on the CPU: a smoke test of every code path")
     parser.add_argument("--sizes", nargs="+", default=None, help="miniatures to train (default: all 24)")
     parser.add_argument("--steps", type=int, default=None, help="timed steps per run (default: by size, see schedule)")
-    parser.add_argument("--warmup", type=int, default=3, help="warm-up steps per run, with --steps")
+    parser.add_argument("--warmup", type=int, default=LOSS_READ_EVERY, help="warm-up steps per run, with --steps")
     parser.add_argument("--profile", nargs="*", default=["L2_H128", "L6_H512", "L12_H768"], help="sizes to profile (bf16)")
+    parser.add_argument("--concurrent", nargs="*", default=["L2_H128", "L4_H256"],
+                        help="sizes to train in 1, 2 and 4 processes at once (bf16)")
     parser.add_argument("--pairs", type=int, default=7437)
     parser.add_argument("--pool", type=int, default=1_000_000)
     parser.add_argument("--dim", type=int, default=768)
@@ -554,10 +648,11 @@ def main() -> None:
     if args.tiny:
         base = replace(base, batch_size=8, negatives=16, query_max_length=8, passage_max_length=16)
         args.sizes = args.sizes or ["L2_H128"]
-        args.steps, args.warmup = args.steps or 2, 1 if args.steps is None else args.warmup
+        args.steps, args.warmup = args.steps or LOSS_READ_EVERY, LOSS_READ_EVERY if args.steps is None else args.warmup
         args.pairs, args.pool, args.dim, args.negatives, args.repeats, args.k = 200, 20_000, 64, 32, 2, 50
         args.ce_checks = [(100, 256, "scores"), (100, 20_000, "sampled")]
         args.profile, chunk = [], 64
+        args.concurrent = args.concurrent[:1]
     sizes = args.sizes or list(PAPER_MINIATURES)
     started = time.perf_counter()
     results: dict = {"device": torch.cuda.get_device_name() if device.type == "cuda" else "cpu (--tiny)",
@@ -610,7 +705,7 @@ def main() -> None:
     tokens, pairs = synthetic_tokens(4096, base.query_max_length, base.passage_max_length)
     print(f"training step: {base.batch_size} pairs, {base.negatives} shared negatives, query/passage "
           f"{base.query_max_length}/{base.passage_max_length} tokens (all full length), synthetic ids; "
-          "median step after warm-up", flush=True)
+          f"mean step after warm-up, between loss reads every {LOSS_READ_EVERY} steps", flush=True)
     results["host_step_s"] = host_step_seconds(tokens, pairs, replace(base, steps=20), device)
     records: list[dict] = []
     results["training"] = records
@@ -622,6 +717,15 @@ def main() -> None:
                   f"st/s, bf16 device-bound {1 / record['bf16_device_bound_step_s']:.2f} ({record['seconds']:.1f} s, "
                   f"script {time.perf_counter() - started:.0f} s)", flush=True)
         save()
+    results["concurrent"] = []
+    for size in args.concurrent:
+        processes = (1, 2) if args.tiny else (1, 2, 4)
+        runs = guarded(results, f"concurrent {size}",
+                       lambda: concurrent_runs(size, replace(base, precision="bfloat16"), device, processes))  # noqa: B023
+        if runs:
+            results["concurrent"].append(runs)
+            print_concurrent([runs])
+        save()
     if args.tiny or {r["size"] for r in records} == set(PAPER_MINIATURES):
         # with --tiny this exercises the arithmetic only: tiny steps say nothing about the study
         results["study"] = guarded(results, "study", lambda: full_study(records))
@@ -632,6 +736,8 @@ def main() -> None:
     print()
     if records:
         print_training(records, results["host_step_s"], base)
+    if results["concurrent"]:
+        print_concurrent(results["concurrent"])
     if results.get("ce"):
         print_ce(results["ce"])
     if results.get("retrieval"):

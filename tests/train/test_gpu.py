@@ -17,7 +17,7 @@ from drscale.measure.entropy import contrastive_entropy
 from drscale.model.encoder import build_encoder
 from drscale.measure.ranking import retrieve
 from drscale.model.tokens import TokenizedData
-from drscale.train.loop import train
+from drscale.train.loop import to_device, train
 from drscale.train.config import PAPER_PRESET
 
 pytestmark = [
@@ -64,6 +64,20 @@ def test_paper_preset_trains_on_cuda(precision):
     assert len(losses) == len(result.step_seconds) == STEPS
     assert np.isfinite(losses).all(), losses
     assert losses[-5:].mean() < losses[:5].mean() - 0.1, losses  # falls, give or take a batch's noise
+
+
+def test_reading_the_loss_in_blocks_on_cuda_gives_the_losses_read_every_step():
+    tokens, pairs = learnable_tokens()
+    runs = [train(build_encoder("L2_H128", seed=0), tokens, pairs, FAST, device="cuda", progress=False, loss_read_every=k)
+            for k in (1, 10)]
+    # cuBLAS and attention kernels may sum in another order from run to run, so not bit for bit
+    np.testing.assert_allclose(runs[1].losses, runs[0].losses, rtol=1e-3)
+
+
+def test_batches_reach_the_gpu_unchanged():
+    values = torch.arange(10_000, dtype=torch.int64).reshape(100, 100)
+    on_gpu = to_device(values, torch.device("cuda"))
+    assert on_gpu.device.type == "cuda" and torch.equal(on_gpu.cpu(), values)
 
 
 def embeddings(pairs: int, pool: int, dim: int = 768, seed: int = 0) -> tuple[torch.Tensor, ...]:

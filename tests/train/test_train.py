@@ -46,6 +46,32 @@ def test_same_seed_gives_identical_training(small_data, tokens):
         assert torch.equal(a, b)
 
 
+def test_reading_the_loss_in_blocks_changes_no_loss_and_no_weight(small_data, tokens):
+    runs = []
+    for read_every in (1, 7, 1000):  # every step, blocks that do not divide the 30 steps, only at the end
+        model = build_encoder("L1_H16", seed=0)
+        result = train(model, tokens, small_data.train_pair_rows(seed=0), TINY, progress=False, loss_read_every=read_every)
+        runs.append((result.losses, model))
+    for losses, model in runs[1:]:
+        assert losses == runs[0][0] and len(losses) == TINY.steps
+        assert all(torch.equal(a, b) for a, b in zip(model.parameters(), runs[0][1].parameters()))
+
+
+@pytest.mark.parametrize("read_every", [1, 3, 1000])
+def test_a_loss_read_late_still_names_the_step_it_diverged(small_data, tokens, read_every):
+    model = NaNAfter(build_encoder("L1_H16", seed=0), after=10)  # two forward calls per step: step 5 is the first NaN
+    with pytest.raises(TrainingDiverged, match="at step 5"):
+        train(model, tokens, small_data.train_pair_rows(seed=0), TINY, progress=False, loss_read_every=read_every)
+
+
+@pytest.mark.bad_input
+@pytest.mark.parametrize("value", [0, -3, 2.5, None])
+def test_a_bad_loss_read_interval_is_refused_by_name(small_data, tokens, value):
+    with pytest.raises(ValueError, match="loss_read_every must be a positive integer"):
+        train(build_encoder("L1_H16", seed=0), tokens, small_data.train_pair_rows(seed=0), TINY, progress=False,
+              loss_read_every=value)
+
+
 def test_shared_negatives_are_distinct_and_never_a_batch_positive():
     rng = np.random.default_rng(0)
     positives = np.arange(0, 40, 2)
