@@ -1,10 +1,13 @@
-"""Files and keys: whole-file writes that a crash cannot leave half done, and stable config hashes."""
+"""Files and keys: whole-file and whole-folder writes that a crash cannot leave half done, and
+stable config hashes."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import re
+import shutil
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -38,6 +41,35 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:
         Path(staging).unlink(missing_ok=True)
         raise
     return path
+
+
+def staging_folder(folder: str | os.PathLike) -> Path:
+    """A new, empty folder beside `folder` in which its next version is written before one
+    rename publishes it (the parent is created).
+
+    Its name, `.tmp-<name>-pid<id>-<random>`, holds the writing process's id. A process that
+    is killed outright (SIGKILL, out of memory) cannot remove its staging folder, so each new
+    save of `folder` first removes the ones whose writer is no longer running; a live writer's
+    are left alone. Such leftovers are never loaded in the meantime.
+    """
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    for entry in folder.parent.iterdir():
+        writer = re.fullmatch(rf"(?:\.old-{re.escape(folder.name)}-)?\.tmp-{re.escape(folder.name)}-pid(\d+)-[^-]+", entry.name)
+        if writer and not _running(int(writer.group(1))):
+            shutil.rmtree(entry, ignore_errors=True)
+    return Path(tempfile.mkdtemp(prefix=f".tmp-{folder.name}-pid{os.getpid()}-", dir=folder.parent))
+
+
+def _running(pid: int) -> bool:
+    """Whether process `pid` exists (one of another user counts: it may be writing)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _umask() -> int:

@@ -16,7 +16,6 @@ import hashlib
 import numbers
 import os
 import shutil
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -24,6 +23,8 @@ from pathlib import Path
 
 import datasets
 import numpy as np
+
+from drscale.common.files import staging_folder
 
 datasets.disable_progress_bars()
 
@@ -231,8 +232,7 @@ class RetrievalData:
         folder that looks prepared and is not), nor new tables beside old extra files.
         """
         folder = Path(folder)
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".tmp-{folder.name}-", dir=folder.parent))
+        staging = staging_folder(folder)
         try:
             tables = {split: getattr(self, split) for split in ("corpus", "queries", *self._qrels_splits())}
             datasets.DatasetDict(tables).save_to_disk(str(staging))

@@ -9,12 +9,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 import torch
 from sentence_transformers import SentenceTransformer
 
+from drscale.common.files import staging_folder
 from drscale.model.encoder import quiet_loading
 
 
@@ -30,8 +30,7 @@ def save_checkpoint(model: torch.nn.Module, folder: Path) -> Path:
     anything found under a run id is complete and loads with `SentenceTransformer(folder)`;
     `load_checkpoint` checks the manifest before loading.
     """
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".tmp-{folder.name}-", dir=folder.parent))
+    staging = staging_folder(folder)
     try:
         with quiet_loading():
             model.save(str(staging))

@@ -54,3 +54,49 @@ def test_an_atomic_write_gets_the_permissions_of_a_plain_write(tmp_path):
     atomic = write_bytes_atomic(tmp_path / "atomic.bin", b"\x00\x01")
     assert atomic.read_bytes() == b"\x00\x01"
     assert stat.S_IMODE(os.stat(atomic).st_mode) == stat.S_IMODE(os.stat(plain).st_mode)
+
+
+# ------------------------------------------------------------------ staging folders
+
+
+def dead_pid() -> int:
+    """The id of a process that has exited."""
+    import subprocess
+    import sys
+
+    child = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
+    return int(child.stdout)
+
+
+def test_a_new_staging_folder_removes_only_what_dead_writers_of_that_folder_left(tmp_path):
+    dead = dead_pid()
+    leftovers = {
+        f".tmp-run-pid{dead}-a1b2c3": False,  # a killed save of run: removed
+        f".old-run-.tmp-run-pid{dead}-d4e5f6": False,  # the old version a killed replacement moved aside: removed
+        f".tmp-run-pid{os.getpid()}-g7h8i9": True,  # a save in progress (this process): kept
+        f".tmp-run-2-pid{dead}-j1k2l3": True,  # another folder's (run-2): kept
+        ".tmp-run-m4n5o6": True,  # written before staging names held a process id: kept
+    }
+    for name in leftovers:
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "weights").write_text("x")
+    staging = files.staging_folder(tmp_path / "run")
+    assert staging.parent == tmp_path and staging.name.startswith(f".tmp-run-pid{os.getpid()}-") and not any(staging.iterdir())
+    assert {p.name for p in tmp_path.iterdir()} == {name for name, kept in leftovers.items() if kept} | {staging.name}
+
+
+@pytest.mark.slow
+def test_a_save_after_a_killed_save_leaves_no_staging_folder(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    killed = subprocess.run([sys.executable, "-c", (
+        "import os, signal, sys; from drscale.common.files import staging_folder; "
+        "(staging_folder(sys.argv[1]) / 'model.safetensors').write_bytes(b'half'); os.kill(os.getpid(), signal.SIGKILL)"
+    ), str(tmp_path / "run")])
+    assert killed.returncode == -signal.SIGKILL
+    assert [p.name.startswith(".tmp-run-pid") for p in tmp_path.iterdir()] == [True]
+    staging = files.staging_folder(tmp_path / "run")
+    staging.rename(tmp_path / "run")
+    assert [p.name for p in tmp_path.iterdir()] == ["run"]
