@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -231,24 +231,33 @@ def summary_html(choice: DimensionChoice) -> str:
 
 @dataclass(frozen=True)
 class DimensionSettings:
-    """The values of the dimension panel's controls; `IndexWorkload`'s defaults to start."""
+    """The values of the dimension panel's controls, `IndexWorkload`'s defaults to start, and
+    the GPU's price and utilisation, the paper's unless the notebook sets them (no slider:
+    the N-D panel above has those)."""
 
     budget_usd: float = 1e4
     index_passages: float = IndexWorkload.index_passages
     queries_served: float = IndexWorkload.queries_served
     storage_usd_per_gb_month: float = IndexWorkload.storage_usd_per_gb_month
     include_inference: bool = True
+    gpu_hour_usd: float = cost.Hardware.gpu_hour_usd
+    utilisation: float = cost.Hardware.utilisation
 
     def index(self) -> IndexWorkload:
         """`IndexWorkload` with this panel's three adjustable assumptions, the others at their defaults."""
         return IndexWorkload(index_passages=self.index_passages, queries_served=self.queries_served,
                              storage_usd_per_gb_month=self.storage_usd_per_gb_month)
 
+    def cost_model(self) -> cost.CostModel:
+        """The paper's cost model with this GPU price and utilisation, encoding the stored passages."""
+        return cost.paper_cost_model(gpu_hour_usd=self.gpu_hour_usd, utilisation=self.utilisation,
+                                     index_passages=self.index_passages)
+
     def optimum(self, law: Any, budgets_usd: Iterable[float] | None = None) -> DimensionChoice:
         """`optimal_dimension` under these settings at `budget_usd`, or at each distinct budget of
         `budgets_usd` in increasing order."""
         budgets = self.budget_usd if budgets_usd is None else sorted(set(budgets_usd))
-        return optimal_dimension(law, budgets, self.index(), include_inference=self.include_inference)
+        return optimal_dimension(law, budgets, self.index(), self.cost_model(), include_inference=self.include_inference)
 
 
 class DimensionPanel:
@@ -258,6 +267,7 @@ class DimensionPanel:
 
     def __init__(self, law: Any, settings: DimensionSettings = DimensionSettings()) -> None:
         self.law = cost.as_joint_law(law, JOINT_DIM)
+        self.initial = settings
         self.budget = log_slider(settings.budget_usd, 2, 8, 0.05, "Budget (USD)")
         self.index_size = log_slider(settings.index_passages, 6, 12, 0.1, "Index size (passages)")
         self.queries = log_slider(settings.queries_served, 4, 12, 0.1, "Queries served")
@@ -274,10 +284,10 @@ class DimensionPanel:
         self.refresh()
 
     def settings(self) -> DimensionSettings:
-        """The controls' current values."""
-        return DimensionSettings(budget_usd=self.budget.value, index_passages=self.index_size.value,
-                                 queries_served=self.queries.value, storage_usd_per_gb_month=self.storage_price.value,
-                                 include_inference=self.include_inference.value)
+        """The controls' current values, and the settings the panel has no control for."""
+        return replace(self.initial, budget_usd=self.budget.value, index_passages=self.index_size.value,
+                       queries_served=self.queries.value, storage_usd_per_gb_month=self.storage_price.value,
+                       include_inference=self.include_inference.value)
 
     def figure(self) -> Figure:
         if self.choice is None:

@@ -207,6 +207,29 @@ def test_settings_optimise_each_distinct_budget_in_order_under_their_index(fit: 
     assert settings.optimum(fit).budget_usd.tolist() == [3e4]
 
 
+def test_the_gpu_price_reaches_the_optimum_and_stays_as_the_panel_moves(fit: FitResult) -> None:
+    paper, dear = dimension.DimensionSettings(budget_usd=1e5), dimension.DimensionSettings(budget_usd=1e5, gpu_hour_usd=39.3)
+    cheap, pricey = paper.optimum(fit), dear.optimum(fit)
+    assert pricey.z_model_per_param == pytest.approx(10 * cheap.z_model_per_param, rel=1e-12)
+    assert pricey.encoder_params[0] < cheap.encoder_params[0]  # each parameter costs ten times as much
+    expected = dimension.optimal_dimension(fit, 1e5, dear.index(), cost.paper_cost_model(
+        gpu_hour_usd=39.3, index_passages=dear.index_passages))
+    pd.testing.assert_frame_equal(pricey.to_frame(), expected.to_frame())
+    panel = dimension.DimensionPanel(fit, dimension.DimensionSettings(budget_usd=1e5, gpu_hour_usd=39.3, utilisation=0.5))
+    panel.budget.value = 1e6
+    assert (panel.settings().gpu_hour_usd, panel.settings().utilisation) == (39.3, 0.5)
+    assert panel.choice.z_model_per_param == pytest.approx(
+        dimension.DimensionSettings(gpu_hour_usd=39.3, utilisation=0.5).cost_model().z_model_per_param(True), rel=1e-12)
+
+
+@pytest.mark.bad_input
+def test_a_bad_gpu_setting_is_refused_by_name(fit: FitResult) -> None:
+    with pytest.raises(ValueError, match="utilisation"):
+        dimension.DimensionSettings(utilisation=1.5).optimum(fit)
+    with pytest.raises(ValueError, match="gpu_hour_usd"):
+        dimension.DimensionSettings(gpu_hour_usd=-1.0).optimum(fit)
+
+
 def test_summary_prints_each_optimum_with_its_interval_and_range(fit: FitResult) -> None:
     choice = dimension.optimal_dimension(fit, [1e3, 1e5])
     frame, table = choice.to_frame(), dimension.summary(choice)
