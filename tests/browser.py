@@ -52,3 +52,33 @@ def n_star(summary: str) -> float:
     match = re.search(r"N\*\s+([0-9.e+-]+)", summary)
     assert match, summary
     return float(match.group(1))
+
+
+BUDGET_KEY_PRESSES = 10
+"""ArrowRight presses on the budget slider: 10 steps of 0.05 decades, 1e5 -> 10**5.5 USD."""
+
+
+def move_budget_slider(page, timeout_ms: int, screenshot: Path) -> tuple[str, str, float]:
+    """On a page showing notebook 06's budget panel: read its summary, move the budget slider
+    `BUDGET_KEY_PRESSES` steps right, wait until the summary names the new budget and both
+    figures are drawn again, and screenshot the panel. (summary before, summary after, budget)."""
+    summary = page.locator(".drscale-optimum")
+    summary.wait_for(timeout=timeout_ms)
+    before = summary.inner_text()
+    handle = page.locator(".widget-slider", has_text="Budget (USD)").locator(".noUi-handle")
+    handle.focus()
+    for _ in range(BUDGET_KEY_PRESSES):
+        handle.press("ArrowRight")
+    budget = 10 ** (5 + 0.05 * BUDGET_KEY_PRESSES)
+    page.wait_for_function(
+        "text => document.querySelector('.drscale-optimum').innerText.includes(text)",
+        arg=f"Budget {budget:,.0f} USD", timeout=timeout_ms,
+    )
+    after = summary.inner_text()
+    page.wait_for_function(  # the panel redraws its figures before its summary
+        "() => [...document.querySelectorAll('.drscale-budget-panel img')]"
+        ".filter(img => img.complete && img.naturalWidth > 0).length === 2",
+        timeout=timeout_ms,
+    )
+    page.locator(".drscale-budget-panel").screenshot(path=screenshot)
+    return before, after, budget

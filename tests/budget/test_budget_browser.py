@@ -18,10 +18,9 @@ import pytest
 from drscale import suite
 from drscale.budget import cost
 from drscale.fit import published
-from browser import CHROMIUM, CHROMIUM_ARGS, free_port, n_star, needs_chromium, only_local, stop
+from browser import CHROMIUM, CHROMIUM_ARGS, free_port, move_budget_slider, n_star, needs_chromium, only_local, stop
 
 RENDER_TIMEOUT_MS = 120_000
-KEY_PRESSES = 10  # ArrowRight on the budget slider: 10 steps of 0.05 decades, 1e5 -> 10**5.5 USD
 
 
 def wait_for_port(port: int, server: subprocess.Popen, log: Path, timeout_s: float = 60) -> None:
@@ -67,27 +66,8 @@ def test_moving_the_budget_slider_moves_the_optimum(tmp_path: Path) -> None:
                 page = browser.new_page(viewport={"width": 1300, "height": 1800})
                 page.route("**/*", only_local)
                 page.goto(f"http://127.0.0.1:{port}/", timeout=RENDER_TIMEOUT_MS)
-                summary = page.locator(".drscale-optimum")
-                summary.wait_for(timeout=RENDER_TIMEOUT_MS)
-                before = summary.inner_text()
+                before, after, budget = move_budget_slider(page, RENDER_TIMEOUT_MS, tmp_path / "budget_panel_browser.png")
                 assert "Budget 100,000 USD" in before
-
-                handle = page.locator(".widget-slider", has_text="Budget (USD)").locator(".noUi-handle")
-                handle.focus()
-                for _ in range(KEY_PRESSES):
-                    handle.press("ArrowRight")
-                budget = 10 ** (5 + 0.05 * KEY_PRESSES)
-                page.wait_for_function(
-                    "text => document.querySelector('.drscale-optimum').innerText.includes(text)",
-                    arg=f"Budget {budget:,.0f} USD", timeout=RENDER_TIMEOUT_MS,
-                )
-                after = summary.inner_text()
-                page.wait_for_function(  # the panel redraws its figures before its summary
-                    "() => [...document.querySelectorAll('.drscale-budget-panel img')]"
-                    ".filter(img => img.complete && img.naturalWidth > 0).length === 2",
-                    timeout=RENDER_TIMEOUT_MS,
-                )
-                page.locator(".drscale-budget-panel").screenshot(path=tmp_path / "budget_panel_browser.png")
             finally:
                 browser.close()
     finally:

@@ -31,12 +31,11 @@ from drscale.budget import choices as budget_laws
 from drscale.budget import cost
 from drscale.fit.result import save_fits
 from drscale.study import Study
-from browser import CHROMIUM, CHROMIUM_ARGS, free_port, n_star, needs_chromium, only_local, stop
+from browser import CHROMIUM, CHROMIUM_ARGS, free_port, move_budget_slider, n_star, needs_chromium, only_local, stop
 from budget.v1_fit import v1_fit
 
 NOTEBOOK = "06_budget_allocation"
 TIMEOUT_MS = 120_000
-KEY_PRESSES = 10  # ArrowRight on the budget slider: 10 steps of 0.05 decades, 1e5 -> 10**5.5 USD
 
 
 def wait_for_server(url: str, server: subprocess.Popen, log: Path, timeout_s: float = 60) -> None:
@@ -105,26 +104,7 @@ def test_budget_panel_runs_in_jupyterlab(tmp_path: Path) -> None:
 
                 page.get_by_role("menuitem", name="Run", exact=True).click()
                 page.locator('.lm-Menu-item[data-command="runmenu:run-all"]').click()
-                summary = page.locator(".drscale-optimum")
-                summary.wait_for(timeout=TIMEOUT_MS)
-                before = summary.inner_text()
-
-                handle = page.locator(".widget-slider", has_text="Budget (USD)").locator(".noUi-handle")
-                handle.focus()
-                for _ in range(KEY_PRESSES):
-                    handle.press("ArrowRight")
-                budget = 10 ** (5 + 0.05 * KEY_PRESSES)
-                page.wait_for_function(
-                    "text => document.querySelector('.drscale-optimum').innerText.includes(text)",
-                    arg=f"Budget {budget:,.0f} USD", timeout=TIMEOUT_MS,
-                )
-                after = summary.inner_text()
-                page.wait_for_function(  # the panel redraws its figures before its summary
-                    "() => [...document.querySelectorAll('.drscale-budget-panel img')]"
-                    ".filter(img => img.complete && img.naturalWidth > 0).length === 2",
-                    timeout=TIMEOUT_MS,
-                )
-                page.locator(".drscale-budget-panel").screenshot(path=tmp_path / "budget_panel_lab.png")
+                before, after, budget = move_budget_slider(page, TIMEOUT_MS, tmp_path / "budget_panel_lab.png")
                 kernels = kernel_commands(server)
             finally:
                 browser.close()
