@@ -19,15 +19,17 @@ the largest shapes the preset allows and a real data set, padded per batch, runs
   SXM's figure). The matmul rates this card reaches are measured too (8192^3 products).
   The baseline, side by side in bfloat16: the same `train` reading the loss every step
   (`loss_read_every=1`), which waits for every step, as the loop did before. Three
-  diagnostics, in bfloat16: the places in one `train` step that make the host wait for the
-  device (`torch.cuda.set_sync_debug_mode`); a "device-bound" loop, the same step (encode, loss,
+  diagnostics, in bfloat16: the synchronisations torch reports in `train`'s steps
+  (`torch.cuda.set_sync_debug_mode`; transformers' check of the padding mask is one per
+  forward, see the README); a "device-bound" loop, the same step (encode, loss,
   backward, clip, fused AdamW) on batches already on the device and without reading the
   loss, whose gap to `train` is the host's share; and the host's own per-step work (draw
   negatives, pad, copy) timed alone. A few sizes also run float32 with TF32 matmuls.
 - Runs at once: small models leave the GPU idle while the host launches kernels, so a
   sweep might run several of them side by side. For `--concurrent` sizes, 1, 2 and 4
   processes each train the same bf16 run at the same time on the one GPU; the steps all of
-  them finish per second, against one process's.
+  them finish per second, against one process's. Without MPS the processes' kernels take
+  turns on the GPU rather than overlap, so this measures how much idle time the others fill.
 - Contrastive entropy: 7,437 pairs against a 1,000,000-passage pool of 768-d float32
   embeddings, 256 negatives x 10 repeats, on the GPU: `drscale.measure.entropy.contrastive_entropy`
   given CUDA tensors, and `device_contrastive_entropy` below (the same draws scored on the
@@ -189,9 +191,11 @@ def timed_train(model: torch.nn.Module, tokens: TokenizedData, pairs: np.ndarray
 
 def sync_sites(model: torch.nn.Module, tokens: TokenizedData, pairs: np.ndarray, config: TrainConfig,
                device: torch.device, steps: int = 3) -> dict:
-    """Where `steps` steps of `train` make the host wait for the device, by
-    `torch.cuda.set_sync_debug_mode("warn")`: each warning's file and line, counted. The one
-    loss read at the end is expected; anything else in the step stalls the host every step."""
+    """The synchronisations torch reports in `steps` steps of `train`
+    (`torch.cuda.set_sync_debug_mode("warn")`): each warning's file and line, counted. The one
+    loss read at the end is expected; anything else stalls the host every step. Waits torch
+    does not report (a pinned-memory or device allocation that misses its cache) are not
+    listed, and those inside backward are reported from autograd's line, not their own."""
     import warnings
 
     train(model, tokens, pairs, replace(config, steps=1), device=device, progress=False)  # set-up outside the count
@@ -205,7 +209,7 @@ def sync_sites(model: torch.nn.Module, tokens: TokenizedData, pairs: np.ndarray,
     sites: dict[str, int] = {}
     for warning in caught:
         if "synchroniz" in str(warning.message):
-            site = f"{Path(warning.filename).name}:{warning.lineno}"
+            site = f"{'/'.join(Path(warning.filename).parts[-2:])}:{warning.lineno}"
             sites[site] = sites.get(site, 0) + 1
     return {"steps": steps, "per_step": sum(sites.values()) / steps, "sites": sites}
 
@@ -370,10 +374,15 @@ def print_training(records: list[dict], host_s: float, base: TrainConfig) -> Non
 
 def concurrent_worker(size: str, config: TrainConfig, steps: int, device: str, barrier) -> tuple[float, float]:
     """One process of `concurrent_runs`: set up and warm up, wait for the others, train
-    `steps` steps; the (start, end) of the timed run on the system-wide monotonic clock."""
-    tokens, pairs = synthetic_tokens(4096, config.query_max_length, config.passage_max_length)
-    model = build_encoder(size, seed=0)
-    train(model, tokens, pairs, replace(config, steps=LOSS_READ_EVERY), device=device, progress=False)
+    `steps` steps; the (start, end) of the timed run on the system-wide monotonic clock. A
+    process that fails before the barrier breaks it, so the others stop waiting too."""
+    try:
+        tokens, pairs = synthetic_tokens(4096, config.query_max_length, config.passage_max_length)
+        model = build_encoder(size, seed=0)
+        train(model, tokens, pairs, replace(config, steps=LOSS_READ_EVERY), device=device, progress=False)
+    except BaseException:
+        barrier.abort()
+        raise
     barrier.wait()
     start = time.perf_counter()
     train(model, tokens, pairs, replace(config, steps=steps), device=device, progress=False)
@@ -389,9 +398,11 @@ def concurrent_runs(size: str, config: TrainConfig, device: torch.device, proces
 
     context = multiprocessing.get_context("spawn")
     out: dict = {"size": size, "steps": steps}
+    if device.type == "cuda":
+        torch.cuda.empty_cache()  # this process's cached blocks from the large sizes, for the workers
     for n in processes:
         with context.Manager() as manager, ProcessPoolExecutor(n, mp_context=context) as pool:
-            barrier = manager.Barrier(n)
+            barrier = manager.Barrier(n, timeout=300)  # a backstop: a failing process aborts it
             spans = list(pool.map(concurrent_worker, *zip(*[(size, config, steps, str(device), barrier)] * n)))
         wall = max(end for _, end in spans) - min(start for start, _ in spans)
         out[str(n)] = {"wall_s": wall, "steps_per_s": n * steps / wall}

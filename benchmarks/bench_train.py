@@ -59,8 +59,9 @@ LARGER_SIZES = ("L6_H256", "L2_H512")
 
 
 def drscale_steps(size: str, tokens: TokenizedData, pairs: np.ndarray, config: TrainConfig) -> list[float]:
-    """Wall seconds of each of `config.steps` drscale steps, from a fresh encoder."""
-    return train(build_encoder(size, seed=0), tokens, pairs, config, progress=False).step_seconds
+    """Wall seconds of each of `config.steps` drscale steps, from a fresh encoder. The loss is
+    read every step, as the trainer reads it, so on a GPU each step's time holds its device work."""
+    return train(build_encoder(size, seed=0), tokens, pairs, config, progress=False, loss_read_every=1).step_seconds
 
 
 def drscale_flops(size: str, tokens: TokenizedData, pairs: np.ndarray, config: TrainConfig) -> float:

@@ -40,7 +40,8 @@ the losses, the model and the run's results are the same for every interval."""
 
 
 class TrainingDiverged(RuntimeError):
-    """The loss became NaN or infinite; `step` says when, so the run can be recorded as failed."""
+    """The loss became NaN or infinite; `step` says when, so the run can be recorded as failed.
+    The model then holds the weights of up to `LOSS_READ_EVERY` steps later, not usable ones."""
 
     def __init__(self, step: int, loss: float) -> None:
         super().__init__(f"training loss became {loss} at step {step}")
@@ -178,13 +179,15 @@ def train(
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
             done = step + 1
-            if done % loss_read_every == 0 or done == config.steps or (watch and watch.due(done)):
+            read = done % loss_read_every == 0 or done == config.steps or (watch and watch.due(done))
+            if read:
                 losses.read()
-                bar.set_postfix(loss=f"{losses.values[-1]:.3f}", **({"dev": f"{watch.best_ce:.3f}"} if watch else {}))
             now = time.perf_counter()
             step_seconds.append(now - previous)
             if watch:
                 watch.measure(done, losses.values, start)
+            if read:
+                bar.set_postfix(loss=f"{losses.values[-1]:.3f}", **({"dev": f"{watch.best_ce:.3f}"} if watch else {}))
             previous = time.perf_counter()
     bar.close()
     model.eval()

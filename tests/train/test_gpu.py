@@ -70,8 +70,9 @@ def test_reading_the_loss_in_blocks_on_cuda_gives_the_losses_read_every_step():
     tokens, pairs = learnable_tokens()
     runs = [train(build_encoder("L2_H128", seed=0), tokens, pairs, FAST, device="cuda", progress=False, loss_read_every=k)
             for k in (1, 10)]
-    # cuBLAS and attention kernels may sum in another order from run to run, so not bit for bit
-    np.testing.assert_allclose(runs[1].losses, runs[0].losses, rtol=1e-3)
+    # cuBLAS, attention and index backward kernels may sum in another order from run to run, so
+    # not bit for bit; a step out of place would differ by far more (the loss moves ~1% a step)
+    np.testing.assert_allclose(runs[1].losses, runs[0].losses, rtol=5e-3)
 
 
 def test_batches_reach_the_gpu_unchanged():
