@@ -32,13 +32,12 @@ import ipywidgets as widgets
 import numpy as np
 import pandas as pd
 import seaborn as sns
-from IPython.display import Image, display
 from matplotlib.figure import Figure
 from numpy.typing import ArrayLike
 
 from drscale.budget import cost
 from drscale.budget.index import IndexWorkload
-from drscale.budget.panel import axis_grid, iso_loss_contours, log_slider, png_bytes, shade_outside_measured
+from drscale.budget.panel import axis_grid, iso_loss_contours, log_slider, redraw, shade_outside_measured
 from drscale.budget.table import interval_cell
 from drscale.fit import laws
 from drscale.fit.result import load_fits
@@ -295,18 +294,9 @@ class DimensionPanel:
         return contour_figure(self.law, self.choice)
 
     def refresh(self, change: Any = None) -> None:
-        """Recompute the optimum from the controls and redraw; an infeasible setting is shown, not raised."""
-        try:
-            self.choice = self.settings().optimum(self.law)
-        except ValueError as error:
-            self.choice = None
-            self.summary.value = f'<div class="drscale-optimum" style="color:#b00">{error}</div>'
-            self.figures.clear_output()
-            return
-        with self.figures:
-            self.figures.clear_output(wait=True)
-            display(Image(png_bytes(self.figure())))
-        self.summary.value = summary_html(self.choice)  # last, so a new summary means a new figure too
+        """Recompute the optimum from the controls and redraw (`panel.redraw`)."""
+        self.choice = redraw(self.summary, self.figures, lambda: self.settings().optimum(self.law),
+                             lambda choice: [contour_figure(self.law, choice)], summary_html)
 
     def save_figures(self, figures_dir: str | Path) -> list[Path]:
         """Save the current contour figure in `figures_dir` (a study's `Study.figures`) via `save_figure`."""

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import dataclasses
 import io
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import ipywidgets as widgets
 import numpy as np
@@ -37,6 +37,7 @@ SLIDER_LAYOUT = {"width": "460px"}
 """Wide enough that a slider's description, track and readout all show in full."""
 EXTRAPOLATED = {"color": "0.55", "alpha": 0.18, "lw": 0}
 """How every figure shades (N, D) outside the law's measured range."""
+T = TypeVar("T")  # what a panel computes from its controls
 
 
 @dataclass(frozen=True)
@@ -270,6 +271,25 @@ def png_bytes(fig: Figure) -> bytes:
     return buffer.getvalue()
 
 
+def redraw(summary: widgets.HTML, figures: widgets.Output, compute: Callable[[], T],
+           draw: Callable[[T], list[Figure]], describe: Callable[[T], str]) -> T | None:
+    """A panel's refresh: `compute` the result of its controls, show `draw`'s figures, then
+    `describe`'s summary (last, so a new summary means new figures too). A setting that
+    `compute` refuses (ValueError) is shown in red in place of the summary, not raised; None."""
+    try:
+        result = compute()
+    except ValueError as error:
+        summary.value = f'<div class="drscale-optimum" style="color:#b00">{error}</div>'
+        figures.clear_output()
+        return None
+    with figures:
+        figures.clear_output(wait=True)
+        for fig in draw(result):
+            display(Image(png_bytes(fig)))
+    summary.value = describe(result)
+    return result
+
+
 def log_slider(value: float, low_exp: float, high_exp: float, step: float, description: str) -> widgets.FloatLogSlider:
     """A base-10 slider whose range is widened to hold `value`, since sliders clip silently."""
     exponent = np.log10(value)
@@ -330,19 +350,9 @@ class BudgetPanel:
         )
 
     def refresh(self, change: Any = None) -> None:
-        """Recompute the view from the controls and redraw; an infeasible setting is shown, not raised."""
-        try:
-            self.view = compute_view(self.settings(), self.choices, self.budgets_usd)
-        except ValueError as error:
-            self.view = None
-            self.summary.value = f'<div class="drscale-optimum" style="color:#b00">{error}</div>'
-            self.figures.clear_output()
-            return
-        with self.figures:
-            self.figures.clear_output(wait=True)
-            for draw in FIGURES.values():
-                display(Image(png_bytes(draw(self.view))))
-        self.summary.value = summary_html(self.view)  # last, so a new summary means new figures too
+        """Recompute the view from the controls and redraw (`redraw`)."""
+        self.view = redraw(self.summary, self.figures, lambda: compute_view(self.settings(), self.choices, self.budgets_usd),
+                           lambda view: [draw(view) for draw in FIGURES.values()], summary_html)
 
     def save_figures(self, figures_dir: str | Path) -> list[Path]:
         """Save the figures of the current view in `figures_dir` (a study's `Study.figures`)."""
