@@ -37,12 +37,16 @@ regime: $(STAMP)
 lab: $(STAMP)
 	$(PY) -m jupyter lab --notebook-dir=notebooks $$([ "$$(id -u)" = 0 ] && echo --allow-root) $(LAB_ARGS)
 
+# Tests run in TEST_PROCESSES pytest processes (pytest-xdist), a module's tests in one of them:
+# much of a notebook or subprocess test is waiting, which another test fills.
+TEST_PROCESSES ?= 2
+
 test: $(STAMP) chromium
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(TEST_PROCESSES) --dist loadscope
 
 # The everyday tier: everything but notebooks, subprocesses and pools (under a minute).
 test-fast: $(STAMP)
-	$(PY) -m pytest -q -m "not slow"
+	$(PY) -m pytest -q -m "not slow" -n $(TEST_PROCESSES) --dist loadscope
 
 # Speed and memory against baselines in the same process, printed as tables and ratio lines.
 bench: $(STAMP)

@@ -26,7 +26,7 @@ the largest shapes the preset allows and a real data set, padded per batch, runs
   loss, whose gap to `train` is the host's share; and the host's own per-step work (draw
   negatives, pad, copy) timed alone. A few sizes also run float32 with TF32 matmuls.
 - Runs at once: small models leave the GPU idle while the host launches kernels, so a
-  sweep might run several of them side by side. For `--concurrent` sizes, 1, 2 and 4
+  sweep might run several of them side by side. For `--concurrent` sizes (L2_H128), 1, 2 and 4
   processes each train the same bf16 run at the same time on the one GPU; the steps all of
   them finish per second, against one process's. Without MPS the processes' kernels take
   turns on the GPU rather than overlap, so this measures how much idle time the others fill.
@@ -636,7 +636,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=None, help="timed steps per run (default: by size, see schedule)")
     parser.add_argument("--warmup", type=int, default=LOSS_READ_EVERY, help="warm-up steps per run, with --steps")
     parser.add_argument("--profile", nargs="*", default=["L2_H128", "L6_H512", "L12_H768"], help="sizes to profile (bf16)")
-    parser.add_argument("--concurrent", nargs="*", default=["L2_H128", "L4_H256"],
+    parser.add_argument("--concurrent", nargs="*", default=["L2_H128"],
                         help="sizes to train in 1, 2 and 4 processes at once (bf16)")
     parser.add_argument("--pairs", type=int, default=7437)
     parser.add_argument("--pool", type=int, default=1_000_000)
