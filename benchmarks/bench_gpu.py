@@ -57,6 +57,7 @@ import json
 import sys
 import time
 import traceback
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
@@ -69,7 +70,7 @@ from drscale.measure.entropy import contrastive_entropy, sample_negative_rows
 from drscale.model.encoder import PAPER_MINIATURES, build_encoder, n_params
 from drscale.measure.ranking import retrieve
 from drscale.model.tokens import TokenizedData
-from drscale.train.loop import LOSS_READ_EVERY, batch_order, contrastive_loss, sample_shared_negatives, to_device, train
+from drscale.train.loop import LOSS_READ_EVERY, batch_order, contrastive_loss, step_rows, to_device, train
 from drscale.train.config import PAPER_PRESET, PRECISIONS, TrainConfig
 
 H200_BF16_DENSE_PEAK = 989.4e12
@@ -206,12 +207,9 @@ def sync_sites(model: torch.nn.Module, tokens: TokenizedData, pairs: np.ndarray,
             train(model, tokens, pairs, replace(config, steps=steps), device=device, progress=False, loss_read_every=steps)
         finally:
             torch.cuda.set_sync_debug_mode("default")
-    sites: dict[str, int] = {}
-    for warning in caught:
-        if "synchroniz" in str(warning.message):
-            site = f"{'/'.join(Path(warning.filename).parts[-2:])}:{warning.lineno}"
-            sites[site] = sites.get(site, 0) + 1
-    return {"steps": steps, "per_step": sum(sites.values()) / steps, "sites": sites}
+    sites = Counter(f"{'/'.join(Path(warning.filename).parts[-2:])}:{warning.lineno}"
+                    for warning in caught if "synchroniz" in str(warning.message))
+    return {"steps": steps, "per_step": sum(sites.values()) / steps, "sites": dict(sites)}
 
 
 def device_batches(tokens: TokenizedData, pairs: np.ndarray, config: TrainConfig, steps: int, device: torch.device) -> list:
@@ -220,9 +218,7 @@ def device_batches(tokens: TokenizedData, pairs: np.ndarray, config: TrainConfig
     order = batch_order(len(pairs), config.batch_size, steps, rng)
     batches = []
     for step in range(steps):
-        query_rows, positive_rows = pairs[order[step]].T
-        negative_rows = sample_shared_negatives(rng, len(tokens.passages), config.negatives, positive_rows)
-        rows, index = np.unique(np.concatenate([positive_rows, negative_rows]), return_inverse=True)
+        query_rows, rows, index = step_rows(pairs, order[step], rng, len(tokens.passages), config.negatives)
         on = lambda features: {k: v.to(device) for k, v in features.items()}  # noqa: E731
         batches.append((on(tokens.query_batch(query_rows)), on(tokens.passage_batch(rows)), torch.from_numpy(index).to(device)))
     return batches
@@ -270,9 +266,7 @@ def host_step_seconds(tokens: TokenizedData, pairs: np.ndarray, config: TrainCon
     for step in range(steps):
         sync(device)
         start = time.perf_counter()
-        query_rows, positive_rows = pairs[order[step]].T
-        negative_rows = sample_shared_negatives(rng, len(tokens.passages), config.negatives, positive_rows)
-        rows, index = np.unique(np.concatenate([positive_rows, negative_rows]), return_inverse=True)
+        query_rows, rows, index = step_rows(pairs, order[step], rng, len(tokens.passages), config.negatives)
         for features in (tokens.query_batch(query_rows), tokens.passage_batch(rows)):
             for value in features.values():
                 to_device(value, device)
@@ -397,7 +391,7 @@ def concurrent_runs(size: str, config: TrainConfig, device: torch.device, proces
     from concurrent.futures import ProcessPoolExecutor
 
     context = multiprocessing.get_context("spawn")
-    out: dict = {"size": size, "steps": steps}
+    out: dict = {"size": size, "steps": steps, "processes": {}}
     if device.type == "cuda":
         torch.cuda.empty_cache()  # this process's cached blocks from the large sizes, for the workers
     for n in processes:
@@ -405,15 +399,15 @@ def concurrent_runs(size: str, config: TrainConfig, device: torch.device, proces
             barrier = manager.Barrier(n, timeout=300)  # a backstop: a failing process aborts it
             spans = list(pool.map(concurrent_worker, *zip(*[(size, config, steps, str(device), barrier)] * n)))
         wall = max(end for _, end in spans) - min(start for start, _ in spans)
-        out[str(n)] = {"wall_s": wall, "steps_per_s": n * steps / wall}
+        out["processes"][str(n)] = {"wall_s": wall, "steps_per_s": n * steps / wall}
     return out
 
 
 def print_concurrent(runs: list[dict]) -> None:
     for r in runs:
-        one = r["1"]["steps_per_s"]
-        cells = ", ".join(f"{n} at once {r[n]['steps_per_s']:.1f} ({r[n]['steps_per_s'] / one:.2f}x)"
-                          for n in r if n not in ("size", "steps"))
+        one = r["processes"]["1"]["steps_per_s"]
+        cells = ", ".join(f"{n} at once {p['steps_per_s']:.1f} ({p['steps_per_s'] / one:.2f}x)"
+                          for n, p in r["processes"].items())
         print(f"runs at once, {r['size']} bf16, {r['steps']} steps each: steps/s of all processes together: {cells}")
 
 

@@ -51,7 +51,7 @@ from drscale.model.encoder import CPU_FAMILY, build_encoder
 from drscale.data.prepare import prepare_data
 from drscale.model.tokens import TokenizedData
 from drscale.train import keep_freed_memory
-from drscale.train.loop import batch_order, contrastive_loss, sample_shared_negatives, train
+from drscale.train.loop import batch_order, contrastive_loss, sample_shared_negatives, step_rows, train
 from drscale.train.config import CPU_PRESET, TrainConfig
 
 LARGER_SIZES = ("L6_H256", "L2_H512")
@@ -144,11 +144,10 @@ def step_tokens(tokens: TokenizedData, pairs: np.ndarray, config: TrainConfig, f
     order = batch_order(len(pairs), config.batch_size, config.steps, rng)
     total = 0
     for step in range(config.steps):
-        query_rows, positive_rows = pairs[order[step]].T
-        negative_rows = sample_shared_negatives(rng, len(tokens.passages), config.negatives, positive_rows)
+        query_rows, passage_rows, _ = step_rows(pairs, order[step], rng, len(tokens.passages), config.negatives)
         if step >= first_step:
             total += sum(len(tokens.queries[r]) for r in query_rows)
-            total += sum(len(tokens.passages[r]) for r in np.unique(np.concatenate([positive_rows, negative_rows])))
+            total += sum(len(tokens.passages[r]) for r in passage_rows)
     return total / (config.steps - first_step)
 
 

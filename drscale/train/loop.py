@@ -96,6 +96,18 @@ def sample_shared_negatives(
     return np.asarray(chosen, dtype=np.int64)
 
 
+def step_rows(pair_rows: np.ndarray, batch: np.ndarray, rng: np.random.Generator, corpus_size: int,
+              negatives: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The rows one step reads: the queries of `batch` (indices into `pair_rows`); the distinct
+    passages among its positives and `negatives` shared negatives drawn with `rng` (none a
+    batch positive), so each is encoded once even when two queries share a positive; and where
+    each positive, then each negative, sits among those passages."""
+    query_rows, positive_rows = pair_rows[batch].T
+    negative_rows = sample_shared_negatives(rng, corpus_size, negatives, positive_rows)
+    passage_rows, passage_index = np.unique(np.concatenate([positive_rows, negative_rows]), return_inverse=True)
+    return query_rows, passage_rows, passage_index
+
+
 def batch_order(n_pairs: int, batch_size: int, steps: int, rng: np.random.Generator) -> np.ndarray:
     """(steps, batch_size) pair indices: epochs of seeded shuffles, read in consecutive batches."""
     if batch_size > n_pairs:
@@ -163,10 +175,8 @@ def train(
             watch.measure(0, losses.values, start)
         previous = time.perf_counter()
         for step in bar:
-            query_rows, positive_rows = pair_rows[order[step]].T
-            negative_rows = sample_shared_negatives(rng, len(tokens.passages), config.negatives, positive_rows)
-            # each distinct passage is encoded once, even when two queries share a positive
-            passage_rows, passage_index = np.unique(np.concatenate([positive_rows, negative_rows]), return_inverse=True)
+            query_rows, passage_rows, passage_index = step_rows(pair_rows, order[step], rng, len(tokens.passages),
+                                                                config.negatives)
             with autocast:
                 queries = _embed(encoder, tokens.query_batch(query_rows), device)
                 passages = _embed(encoder, tokens.passage_batch(passage_rows), device)
