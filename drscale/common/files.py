@@ -50,13 +50,20 @@ def staging_folder(folder: str | os.PathLike) -> Path:
     Its name, `.tmp-<name>-pid<id>-<random>`, holds the writing process's id. A process that
     is killed outright (SIGKILL, out of memory) cannot remove its staging folder, so each new
     save of `folder` first removes the ones whose writer is no longer running; a live writer's
-    are left alone. Such leftovers are never loaded in the meantime.
+    are left alone. Such leftovers are never loaded in the meantime. A writer that replaces
+    `folder` moves the old version aside as `.old-<staging name>` first; killed between that
+    move and publishing the new one, it leaves no `folder`, and the old version is put back
+    (the staged one may be incomplete), so a kill never loses the last complete save.
     """
     folder = Path(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
-    for entry in folder.parent.iterdir():
-        writer = re.fullmatch(rf"(?:\.old-{re.escape(folder.name)}-)?\.tmp-{re.escape(folder.name)}-pid(\d+)-[^-]+", entry.name)
-        if writer and not _running(int(writer.group(1))):
+    for entry in sorted(folder.parent.iterdir()):
+        writer = re.fullmatch(rf"(\.old-{re.escape(folder.name)}-)?\.tmp-{re.escape(folder.name)}-pid(\d+)-[^-]+", entry.name)
+        if writer is None or _running(int(writer.group(2))):
+            continue
+        if writer.group(1) and not folder.exists():
+            os.replace(entry, folder)
+        else:
             shutil.rmtree(entry, ignore_errors=True)
     return Path(tempfile.mkdtemp(prefix=f".tmp-{folder.name}-pid{os.getpid()}-", dir=folder.parent))
 

@@ -77,12 +77,23 @@ def test_a_new_staging_folder_removes_only_what_dead_writers_of_that_folder_left
         f".tmp-run-2-pid{dead}-j1k2l3": True,  # another folder's (run-2): kept
         ".tmp-run-m4n5o6": True,  # written before staging names held a process id: kept
     }
-    for name in leftovers:
+    for name in [*leftovers, "run"]:
         (tmp_path / name).mkdir()
         (tmp_path / name / "weights").write_text("x")
     staging = files.staging_folder(tmp_path / "run")
     assert staging.parent == tmp_path and staging.name.startswith(f".tmp-run-pid{os.getpid()}-") and not any(staging.iterdir())
-    assert {p.name for p in tmp_path.iterdir()} == {name for name, kept in leftovers.items() if kept} | {staging.name}
+    assert {p.name for p in tmp_path.iterdir()} == {name for name, kept in leftovers.items() if kept} | {staging.name, "run"}
+
+
+def test_a_replacement_killed_between_its_renames_gets_the_old_version_back(tmp_path):
+    dead = dead_pid()
+    moved_aside, half_staged = tmp_path / f".old-run-.tmp-run-pid{dead}-a1b2c3", tmp_path / f".tmp-run-pid{dead}-a1b2c3"
+    for folder, weights in ((moved_aside, "complete"), (half_staged, "half")):
+        folder.mkdir()
+        (folder / "weights").write_text(weights)
+    staging = files.staging_folder(tmp_path / "run")
+    assert (tmp_path / "run" / "weights").read_text() == "complete"
+    assert {p.name for p in tmp_path.iterdir()} == {"run", staging.name}
 
 
 @pytest.mark.slow
