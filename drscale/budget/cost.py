@@ -195,20 +195,21 @@ def as_joint_law(law: Any, spec: laws.Law = JOINT) -> JointLaw:
         if set(spec.params) - set(law.params):
             raise ValueError(f"the law carries parameters {sorted(law.params)}, not those of the {spec.name} law "
                              f"{list(spec.params)}: pass a {spec.name} fit")
-        return law
-    params = spec.parameters(law if isinstance(law, Mapping) else getattr(law, "params", None), source="law")
+        params, measured = law.params, law.measured
+    else:
+        params = spec.parameters(law if isinstance(law, Mapping) else getattr(law, "params", None), source="law")
+        if isinstance(law, FitResult):
+            measured = law.measured_range()
+        elif isinstance(law, published.PublishedLaw):
+            measured = PAPER_MEASURED_RANGE
+        else:
+            measured = None
     bootstrap = getattr(law, "bootstrap", None)
     if bootstrap is not None:
         bootstrap = pd.DataFrame(bootstrap)
         if set(spec.params) - set(bootstrap.columns) or bootstrap.empty:
             raise ValueError(f"`law.bootstrap` needs rows with columns {spec.params}, got {list(bootstrap.columns)}")
-        bootstrap = bootstrap[list(spec.params)].astype(float)
-    if isinstance(law, FitResult):
-        measured = law.measured_range()
-    elif isinstance(law, published.PublishedLaw):
-        measured = PAPER_MEASURED_RANGE
-    else:
-        measured = None
+        bootstrap = bootstrap[list(spec.params)].astype(float)  # by name: optimisers read it by position
     return JointLaw(params, bootstrap, measured)
 
 
@@ -306,7 +307,9 @@ def optimise_on_budget_line(params: np.ndarray, budget: np.ndarray, z_model: flo
     N >= min_n and D >= min_d: a uniform grid in it is log-spaced near both ends of the line.
     Arrays are (sample, budget, point along the line). `law` is any two-variable law falling
     in both, its first variable priced at `z_model` and its second at `z_data` per unit (the
-    joint law's D, or the joint_dim law's embedding dimension d).
+    joint law's D, or the joint_dim law's embedding dimension d). A row of `params` that is
+    not finite (a bootstrap resample that could not be refitted) gives NaN, which intervals
+    leave out, not the end of the line where its NaN loss would put it.
     """
     p = [params[:, i, None, None] for i in range(len(law.params))]
     budget = budget[None, :, None]
@@ -326,7 +329,8 @@ def optimise_on_budget_line(params: np.ndarray, budget: np.ndarray, z_model: flo
     u = golden_section(loss, np.maximum(lo + (best - 1) * width, lo), np.minimum(lo + (best + 1) * width, hi),
                        GOLDEN_STEPS, tie="low").middle
     n, d = split(u)
-    return n[..., 0], d[..., 0], loss(u)[..., 0]
+    unfitted = ~np.isfinite(params).all(axis=1)[:, None, None]  # a resample that could not be refitted
+    return tuple(np.where(unfitted, np.nan, value)[..., 0] for value in (n, d, loss(u)))
 
 
 def checked_budgets(budget_usd: ArrayLike, interval: float, **positive: float) -> np.ndarray:

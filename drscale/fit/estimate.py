@@ -30,8 +30,8 @@ from numpy.typing import ArrayLike
 from drscale.fit import laws, projection
 from drscale.fit.laws import Law
 from drscale.fit.points import RESAMPLING, Points
-from drscale.fit.result import (Extrapolation, FitResult, RouteCheck, checks_table, load_fits, parameters_table,
-                                save_fits)
+from drscale.fit.result import (Extrapolation, FitResult, RouteCheck, check_level, checks_table, load_fits,
+                                parameters_table, save_fits)
 from drscale.fit.robust import HUBER_SCALE, lmfit_fit
 from drscale.fit.tables import (SWEEP_NOTEBOOKS, check_one_study, read_sweep_table, read_sweep_tables, usable_runs,
                                 within_hidden_size)
@@ -63,7 +63,8 @@ def _positive_finite(name: str, values: ArrayLike) -> np.ndarray:
 
 
 def validate(law: Law, variables: dict[str, ArrayLike], ce: ArrayLike) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """Check inputs at the door: finite, positive, equal lengths, enough (distinct) points."""
+    """Check inputs at the door: finite, positive, equal lengths, enough (distinct) points, CE
+    that is not the same everywhere."""
     y = _positive_finite("ce", ce)
     x = {name: _positive_finite(name, variables[name]) for name in law.variables}
     for name, arr in x.items():
@@ -73,6 +74,8 @@ def validate(law: Law, variables: dict[str, ArrayLike], ce: ArrayLike) -> tuple[
     if y.size < need:
         raise ValueError(f"ce has {y.size} points (distinct settings); the {law.name} law has {len(law.params)} "
                          f"parameters, so it needs at least {need}")
+    if np.ptp(y) == 0:
+        raise ValueError(f"ce is {float(y[0])!r} at every point: a law needs CE that changes with {' and '.join(law.variables)}")
     min_distinct = 3 if len(law.variables) == 1 else 2
     for name, arr in x.items():
         distinct = np.unique(arr).size
@@ -192,6 +195,7 @@ def fit_law(law: str, variables: dict[str, ArrayLike], ce: ArrayLike, *, method:
         raise ValueError(f"n_bootstrap must be at least 1; got {n_bootstrap!r}")
     if resample not in RESAMPLING:
         raise ValueError(f"resample={resample!r} is unknown; choose one of {RESAMPLING}")
+    check_level(level)
     points = Points.of(x_runs)
     x, y = validate(spec, points.x, points.mean_ce(y_runs))  # as many settings as the law has parameters, not seeds
     params, converged, description = _estimate(spec, method, x, y, huber_scale)

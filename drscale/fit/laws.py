@@ -32,6 +32,9 @@ EXPONENTS = ("alpha", "beta", "gamma")
 """The laws' exponents; every other parameter (A, B, C, delta) is a positive scale."""
 EXPONENT_BOUNDS = (0.01, 5.0)
 """Search range of every exponent: wide around the paper's 0.19-1.39."""
+BOUND_TOLERANCE = 1e-6
+"""A fitted parameter this close to a bound of its search range is stuck there, not converged:
+both fitting routes report it so."""
 
 
 def model_size_law(n_params: ArrayLike, a: float, alpha: float, delta: float) -> np.ndarray:

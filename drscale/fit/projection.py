@@ -20,7 +20,7 @@ from numpy.typing import ArrayLike
 from scipy.optimize import minimize_scalar, nnls
 
 from drscale.common.search import golden_section
-from drscale.fit.laws import EXPONENT_BOUNDS, Law
+from drscale.fit.laws import BOUND_TOLERANCE, EXPONENT_BOUNDS, Law
 
 GAUSS_NEWTON_STEPS = 4
 """Inner steps per exponent; the first is relative-error least squares, later ones polish."""
@@ -93,8 +93,11 @@ def varpro_fit(law: Law, x: dict[str, np.ndarray], y: np.ndarray) -> tuple[dict[
     exponent = float(search.x)
     c, delta, _ = _inner(np.exp(-exponent * (log_x - log_ref)), y)
     params = law_params(law, log_ref, c, exponent, delta)
-    interior = EXPONENT_BOUNDS[0] < exponent < EXPONENT_BOUNDS[1] * (1 - 1e-6)
-    return params, bool(search.success) and interior and c > 0, "variable projection (nnls + bounded Brent)"
+    description = "variable projection (nnls + bounded Brent)"
+    at_bound = min(exponent - EXPONENT_BOUNDS[0], EXPONENT_BOUNDS[1] - exponent) < BOUND_TOLERANCE
+    if at_bound:
+        description += f"; at bound: {law.exponents[0]}"
+    return params, bool(search.success) and not at_bound and c > 0, description
 
 
 # ---------------------------------------------------------------- every resample at once

@@ -27,11 +27,16 @@ IDENTIFIABLE_DECADES = 2.0
 STRONG_CORRELATION = 0.9
 
 
+def check_level(level: float) -> None:
+    """Refuse a confidence level outside (0, 1), such as 95 meant as a percentage."""
+    if not 0 < level < 1:
+        raise ValueError(f"level must lie in (0, 1); got {level!r}")
+
+
 def percentile_interval(samples: np.ndarray, level: float, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Equal-tailed percentile interval of bootstrap `samples` at confidence `level`; resamples
     that could not be refitted (NaN: e.g. a draw of one repeated point) are left out."""
-    if not 0 < level < 1:
-        raise ValueError(f"level must lie in (0, 1); got {level!r}")
+    check_level(level)
     tail = (1 - level) / 2
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN column stays NaN
@@ -205,7 +210,8 @@ class FitResult:
             "law": self.law, "title": self.title, "method": self.method, "description": self.description,
             "variables": {k: v.tolist() for k, v in self.variables.items()}, "ce": self.ce.tolist(),
             "params": self.params, "converged": self.converged, "level": self.level, "seed": self.seed,
-            "intervals": {p: list(v) for p, v in self.intervals().items()},
+            "intervals": {p: [v if np.isfinite(v) else None for v in bounds]  # None: no resample refitted
+                          for p, bounds in self.intervals().items()},
             "bootstrap": {p: [None if np.isnan(v) else v for v in self.bootstrap[p].tolist()]
                           for p in self.bootstrap.columns},  # NaN: an underdetermined resample
             "resample": self.resample,

@@ -14,7 +14,7 @@ import math
 import lmfit
 import numpy as np
 
-from drscale.fit.laws import EXPONENT_BOUNDS, Law
+from drscale.fit.laws import BOUND_TOLERANCE, EXPONENT_BOUNDS, Law
 
 LOG_SCALE_BOUNDS = (-100.0, 100.0)
 HUBER_SCALE = 1e-3
@@ -104,7 +104,7 @@ def lmfit_fit(
     values = best.params.valuesdict()
     params = {name: float(math.exp(values[f"log_{name}"]) if f"log_{name}" in values else values[name])
               for name in law.params}
-    at_bound = [n for n, p in best.params.items() if p.vary and min(p.value - p.min, p.max - p.value) < 1e-6]
+    at_bound = [n for n, p in best.params.items() if p.vary and min(p.value - p.min, p.max - p.value) < BOUND_TOLERANCE]
     converged = bool(best.success) and not at_bound
     description = f"lmfit least_squares, Huber f_scale={huber_scale:g} on log L, {how}"
     if at_bound:

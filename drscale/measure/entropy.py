@@ -172,6 +172,11 @@ def sampled_scores(queries: torch.Tensor, pool: torch.Tensor, drawn: torch.Tenso
             lo, hi = int(row_starts[first]), int(row_starts[last])
             if lo == hi:
                 continue
+            if hi - lo > (last - first) * len(queries):
+                # more draws than products (a pool smaller than the draws per pair): a sparse
+                # pattern cannot hold them all, and gathering so few rows is cheap
+                sorted_scores[lo:hi] = (pool[flat[order[lo:hi]]].float() * queries[query_of_draw[lo:hi]]).sum(1)
+                continue
             pattern = torch.sparse_csr_tensor(
                 row_starts[first : last + 1] - lo, query_of_draw[lo:hi], torch.zeros(hi - lo),
                 size=(last - first, len(queries)), check_invariants=False,

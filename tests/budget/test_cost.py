@@ -140,3 +140,23 @@ def test_extrapolation_factor_says_how_far_outside_the_measured_span() -> None:
         "extrapolated 10-fold beyond the largest measured D (1e+06)"
     assert cost.describe_extrapolation("n_params", 0.1, (1e3, 1e6)) == \
         "extrapolated 10-fold below the smallest measured N (1e+03)"
+
+
+def test_a_resample_that_could_not_be_refitted_is_left_out_of_the_optimum_intervals() -> None:
+    fit = v1_fit(n_samples=100)
+    clean = cost.optimal_allocation(fit, [1e5, 1e7]).intervals
+    fit.bootstrap.iloc[[3, 50]] = np.nan  # as the fit leaves an underdetermined resample
+    with_failed = cost.optimal_allocation(fit, [1e5, 1e7]).intervals
+    clean_without = cost.optimal_allocation(cost.JointLaw(fit.params, fit.bootstrap.dropna()), [1e5, 1e7]).intervals
+    for name in clean:
+        np.testing.assert_array_equal(with_failed[name], clean_without[name])
+        np.testing.assert_allclose(with_failed[name], clean[name], rtol=0.2)
+
+
+def test_a_joint_law_s_bootstrap_is_read_by_column_name_not_position() -> None:
+    fit = v1_fit(n_samples=50)
+    in_order = cost.optimal_allocation(cost.JointLaw(fit.params, fit.bootstrap), 1e6).intervals
+    shuffled = fit.bootstrap[["delta", "beta", "a", "alpha", "b"]]
+    other_order = cost.optimal_allocation(cost.JointLaw(fit.params, shuffled), 1e6).intervals
+    for name in in_order:
+        np.testing.assert_array_equal(in_order[name], other_order[name])

@@ -193,6 +193,7 @@ GOOD_CE = np.array([3.0, 2.5, 2.2, 2.0, 1.9])
         ([0, 1e5, 1e6, 1e6, 1e7], GOOD_CE, r"n_params\[0\] = 0.0"),
         (GOOD_N[:4], GOOD_CE, "n_params has 4 values but ce has 5"),
         ([1e4, 1e4, 1e6, 1e6, 1e6], GOOD_CE, "n_params has 2 distinct value"),
+        (GOOD_N, np.full(5, 2.5), "ce is 2.5 at every point: a law needs CE that changes with n_params"),
     ],
 )
 def test_bad_input_is_refused_with_a_clear_message(n_params, ce, message) -> None:
@@ -208,6 +209,8 @@ def test_bad_options_are_refused() -> None:
         fit.fit_law("chinchilla", {}, GOOD_CE)
     with pytest.raises(ValueError, match="n_bootstrap must be at least 1; got 0"):
         fit.fit_model_size(GOOD_N, GOOD_CE, n_bootstrap=0)
+    with pytest.raises(ValueError, match=r"level must lie in \(0, 1\); got 95"):
+        fit.fit_model_size(GOOD_N, GOOD_CE, n_bootstrap=5, level=95)
     with pytest.raises(ValueError, match="data_size has 1 distinct value"):
         fit.fit_joint(np.geomspace(1e4, 1e6, 6), np.full(6, 1e3), np.linspace(3, 2, 6))
 
@@ -223,7 +226,7 @@ def test_missing_sweep_table_names_the_notebook_to_run(tmp_path) -> None:
 
 def test_a_two_variable_law_is_ready_only_with_enough_settings_and_seeds_do_not_count_as_settings() -> None:
     grid = pd.DataFrame([(n, d) for n in (1e4, 1e5) for d in (4, 16, 64)], columns=["encoder_params", "embedding_dim"])
-    three_seeds = pd.concat([grid] * 3, ignore_index=True).assign(ce=3.0)
+    three_seeds = pd.concat([grid] * 3, ignore_index=True).assign(ce=np.linspace(3.0, 2.0, 18))
     ready, why = fit.joint_fit_ready(three_seeds, "joint_dim")
     assert ready and why == "18 runs over 2 values of encoder_params x 3 values of embedding_dim"
     ready, why = fit.joint_fit_ready(pd.concat([grid.iloc[:5]] * 3, ignore_index=True).assign(ce=3.0), "joint_dim")
@@ -350,3 +353,20 @@ def test_dimension_runs_without_an_encoder_size_and_unknown_two_variable_laws_ar
         fit.within_hidden_size(runs)
     with pytest.raises(ValueError, match="law='model_size' is not a two-variable law"):
         fit.joint_fit_ready(None, "model_size")
+
+
+def test_an_exponent_stuck_at_its_bound_is_not_called_converged() -> None:
+    n_params = np.geomspace(1e6, 1e9, 6)
+    result = fit.fit_model_size(n_params, (1e7 / n_params) ** 0.001 + 1.0, n_bootstrap=5, method="varpro",
+                                cross_check=False)
+    assert result.params["alpha"] == pytest.approx(laws.EXPONENT_BOUNDS[0], abs=1e-6)
+    assert not result.converged and result.description.endswith("at bound: alpha")
+
+
+def test_a_fit_whose_resamples_all_failed_saves_with_empty_intervals(tmp_path) -> None:
+    result = fit.fit_model_size(GOOD_N, GOOD_CE, n_bootstrap=3, cross_check=False)
+    result.bootstrap.loc[:] = np.nan
+    fit.save_fits(tmp_path / "fits.json", {"model_size": result})
+    again = fit.load_fits(tmp_path / "fits.json")["model_size"]
+    assert again.params == result.params and again.bootstrap.isna().all().all()
+    assert all(np.isnan(bound) for bounds in again.intervals().values() for bound in bounds)

@@ -145,3 +145,11 @@ def test_evaluation_on_real_data_is_deterministic_and_seed_dependent(small_data)
     assert values[0] == values[1] != values[2]
     # Raw inner products of a random encoder spread widely, so it does worse than chance (ln 65).
     assert values[0] > math.log(65)
+
+
+def test_the_sampled_route_scores_a_pool_smaller_than_the_draws_per_pair(embeddings):
+    queries, positives, pool = embeddings
+    small = pool[:50]  # 3 repeats x 40 negatives = 120 draws per pair from 50 passages
+    sampled = contrastive_entropy(queries, positives, small, negatives=40, repeats=3, route="sampled")
+    assert sampled == pytest.approx(contrastive_entropy(queries, positives, small, negatives=40, repeats=3,
+                                                        route="scores"), abs=1e-6)
