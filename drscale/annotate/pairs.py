@@ -32,7 +32,7 @@ HUMAN = "human"
 SCOPES = ("train", "non_test")
 """Passages a synthetic source may write queries for: "train", the positives of the training
 pairs (what the human annotators labelled, so sources compete on the same passages);
-"non_test", every passage that is not a positive of a test query (the paper's docT5query
+"non_test", every passage that is not held out (a test, dev or pool positive; the paper's docT5query
 sampled from the whole corpus)."""
 
 
@@ -128,7 +128,7 @@ class AnnotatedData(RetrievalData):
         count = int(marker.read_text()) if marker.exists() else 0
         return cls(name=data.name, corpus=data.corpus, queries=data.queries, train_qrels=data.train_qrels,
                    test_qrels=data.test_qrels, source=data.source, dev_qrels=data.dev_qrels,
-                   training_only_passages=count)
+                   pool_qrels=data.pool_qrels, training_only_passages=count)
 
 
 def check_scope(scope: str, owner: str) -> None:
@@ -139,12 +139,10 @@ def check_scope(scope: str, owner: str) -> None:
 
 def source_passages(data: RetrievalData, scope: str = "train") -> list[str]:
     """Ids of the passages a synthetic source may write queries for (see `SCOPES`), in corpus
-    order; test and dev positives never, so no query is ever made from a passage the model is
-    tested or selected on."""
+    order; test, dev and pool positives never, so no query is ever made from a passage the
+    model is tested or selected on, or meets as a contrastive-entropy negative."""
     check_scope(scope, "scope")
-    test = set(column(data.test_qrels, "passage_id"))
-    if data.dev_qrels is not None:
-        test |= set(column(data.dev_qrels, "passage_id"))
+    test = data.held_out_passages()
     allowed = set(column(data.train_qrels, "passage_id")) if scope == "train" else None
     evaluated = column(data.corpus, "id")[: data.evaluated_passages]
     return [pid for pid in evaluated if pid not in test and (allowed is None or pid in allowed)]
@@ -168,9 +166,7 @@ def with_pairs(data: RetrievalData, pairs: TrainingPairs) -> AnnotatedData:
     for pid in pairs.positives:
         if pid in known:
             raise ValueError(f"{where}: training-only positive id {pid!r} is already a corpus passage id")
-    test_positives = set(column(data.test_qrels, "passage_id"))
-    if data.dev_qrels is not None:
-        test_positives |= set(column(data.dev_qrels, "passage_id"))  # dev selects checkpoints: never train on it
+    held_out = data.held_out_passages()  # dev selects checkpoints and the pool measures CE: never train on them
     query_text = column(data.queries, "text")
     new_ids, new_texts, seen = [], [], {}
     for i, (qid, query, pid, origin) in enumerate(zip(pairs.query_ids, pairs.queries, pairs.passage_ids, pairs.origin_ids)):
@@ -186,8 +182,9 @@ def with_pairs(data: RetrievalData, pairs: TrainingPairs) -> AnnotatedData:
             if seen[qid] != query:
                 raise ValueError(f"{where}: query id {qid!r} carries two different texts")
             continue
-        if origin in test_positives:
-            raise ValueError(f"{where}: query {qid!r} was made from held-out (test or dev) positive {origin!r}; that would train on a held-out split")
+        if origin in held_out:
+            raise ValueError(f"{where}: query {qid!r} was made from held-out (test, dev or pool) passage {origin!r}; "
+                             f"that would train on a held-out split")
         seen[qid] = query
         new_ids.append(qid)
         new_texts.append(query)
@@ -204,6 +201,7 @@ def with_pairs(data: RetrievalData, pairs: TrainingPairs) -> AnnotatedData:
         train_qrels=table({"query_id": pairs.query_ids, "passage_id": pairs.passage_ids}),
         test_qrels=data.test_qrels,
         dev_qrels=data.dev_qrels,
+        pool_qrels=data.pool_qrels,
         source=data.source if pairs.source == HUMAN else f"{data.source or data.name}; training pairs: {pairs.source}",
         training_only_passages=len(pairs.positives),
     )

@@ -11,8 +11,10 @@ once with a seed and a subset of size D is the first D of that order, as in the 
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import hashlib
+import itertools
 import numbers
 import os
 import shutil
@@ -39,8 +41,10 @@ class RetrievalData:
 
     corpus:  columns id, text (one row per passage)
     queries: columns id, text
-    train_qrels, dev_qrels, test_qrels: columns query_id, passage_id (one row per positive pair);
-    dev_qrels is None for data without a dev split
+    train_qrels, dev_qrels, test_qrels, pool_qrels: columns query_id, passage_id (one row per
+    positive pair); dev_qrels is None for data without a dev split, pool_qrels for data without
+    a pool split (`with_pool_split`: labelled pairs set aside so that their passages, which no
+    model trains on, are the contrastive-entropy pool)
     """
 
     name: str
@@ -50,6 +54,7 @@ class RetrievalData:
     test_qrels: datasets.Dataset
     source: str = ""  # where it came from, for error messages and provenance
     dev_qrels: datasets.Dataset | None = None  # carved from training queries by `with_dev_split`
+    pool_qrels: datasets.Dataset | None = None  # carved from training queries by `with_pool_split`
 
     def __post_init__(self) -> None:
         where = self.source or self.name
@@ -73,17 +78,24 @@ class RetrievalData:
                 f"and {len(self.test_qrels)} test"
             )
         split_queries = {split: set(column(getattr(self, split), "query_id")) for split in self._qrels_splits()}
-        for first, second in (("train_qrels", "test_qrels"), ("train_qrels", "dev_qrels"), ("dev_qrels", "test_qrels")):
-            if first in split_queries and second in split_queries:
-                overlap = split_queries[first] & split_queries[second]
-                if overlap:
-                    example = sorted(overlap)[0]
-                    raise ValueError(
-                        f"{where}: {len(overlap)} queries are in both {first[:-6]} and {second[:-6]}, e.g. {example!r}"
-                    )
+        for first, second in itertools.combinations(split_queries, 2):
+            overlap = split_queries[first] & split_queries[second]
+            if overlap:
+                example = sorted(overlap)[0]
+                raise ValueError(
+                    f"{where}: {len(overlap)} queries are in both {first[:-6]} and {second[:-6]}, e.g. {example!r}"
+                )
+        if self.pool_qrels is not None:
+            labelled = {pid for split in self._qrels_splits() if split != "pool_qrels"
+                        for pid in column(getattr(self, split), "passage_id")}
+            trained = labelled & set(column(self.pool_qrels, "passage_id"))
+            if trained:
+                raise ValueError(f"{where}: {len(trained)} pool passages are also positives of another split, "
+                                 f"e.g. {sorted(trained)[0]!r}; the pool must hold passages no model is trained or tested on")
 
     def _qrels_splits(self) -> tuple[str, ...]:
-        return ("train_qrels", "test_qrels") if self.dev_qrels is None else ("train_qrels", "dev_qrels", "test_qrels")
+        return tuple(split for split in ("train_qrels", "dev_qrels", "test_qrels", "pool_qrels")
+                     if getattr(self, split) is not None)
 
     @property
     def dev_queries(self) -> int:
@@ -108,6 +120,50 @@ class RetrievalData:
             )
         train, dev = split_qrels_by_query(self.train_qrels, test_queries=dev_queries, seed=seed)
         return dataclasses.replace(self, train_qrels=train, dev_qrels=dev)
+
+    def with_pool_split(self, pool_queries: int, seed: int = 0) -> RetrievalData:
+        """A copy whose training pairs lose `pool_queries` seeded queries (all their pairs) to a
+        pool split, whose passages then form the unlabelled pool of contrastive entropy.
+
+        Without one the pool is every passage that is not a test or dev positive, training
+        positives included, as in the authors' release. That is harmless where most passages are
+        unlabelled (MS MARCO: at most 6% of the release's pool was trained on), but where every
+        passage is some query's positive (the embedded docstrings) the pool is the training
+        positives themselves, which a trained model scores higher than passages it never saw.
+        Only queries whose positives no other query shares are drawn, so no pool passage is
+        ever trained on. Refused when a pool split exists already with another size.
+        """
+        check_int("pool_queries", pool_queries, 0)
+        check_int("seed", seed, 0)
+        if self.pool_qrels is not None:
+            if self.pool_queries != pool_queries:
+                raise ValueError(f"{self.name} already has a pool split of {self.pool_queries} queries; asked for {pool_queries}")
+            return self
+        qids, pids = column(self.train_qrels, "query_id"), column(self.train_qrels, "passage_id")
+        owners: dict[str, set[str]] = collections.defaultdict(set)
+        for split in self._qrels_splits():
+            for qid, pid in zip(column(getattr(self, split), "query_id"), column(getattr(self, split), "passage_id")):
+                owners[pid].add(qid)
+        eligible = set(qids) - {qid for qid, pid in zip(qids, pids) if len(owners[pid]) > 1}
+        if not 0 < pool_queries < len(set(qids)) or pool_queries > len(eligible):
+            raise ValueError(
+                f"{self.source or self.name}: pool_queries must be between 1 and {min(len(eligible), len(set(qids)) - 1)} "
+                f"(training queries whose positives no other query shares, less one); got {pool_queries}"
+            )
+        chosen = sample_queries(eligible, pool_queries, seed)
+        rows = [i for i, qid in enumerate(qids) if qid in chosen]
+        kept = [i for i, qid in enumerate(qids) if qid not in chosen]
+        return dataclasses.replace(self, train_qrels=self.train_qrels.select(kept), pool_qrels=self.train_qrels.select(rows))
+
+    @property
+    def pool_queries(self) -> int:
+        """Queries set aside for the pool split (0 without one)."""
+        return 0 if self.pool_qrels is None else len(set(column(self.pool_qrels, "query_id")))
+
+    def held_out_passages(self) -> set[str]:
+        """Ids of the passages no model may train on: test and dev positives, and the pool split's."""
+        return {pid for split in ("test_qrels", "dev_qrels", "pool_qrels") if getattr(self, split) is not None
+                for pid in column(getattr(self, split), "passage_id")}
 
     @cached_property
     def passage_row(self) -> dict[str, int]:
@@ -152,8 +208,7 @@ class RetrievalData:
         return self._pair_rows(self.dev_qrels, np.arange(len(self.dev_qrels)))
 
     def pool_rows(self, size: int | None = None, seed: int = 0) -> np.ndarray:
-        """Corpus rows of the unlabelled pool for contrastive entropy: passages that are not a
-        positive of any test query (the release excluded test positives the same way).
+        """Corpus rows of the unlabelled pool for contrastive entropy (`unlabelled_rows`).
 
         With `size`, a seeded random sample of that many (the release sampled 1M of 8.8M),
         sorted; without, all of them.
@@ -168,10 +223,12 @@ class RetrievalData:
         return np.sort(np.random.default_rng(seed).choice(rows, size=size, replace=False))
 
     def unlabelled_rows(self) -> np.ndarray:
-        """Every corpus row the pool may hold: those that are not a test (or dev) positive."""
-        held_out = column(self.test_qrels, "passage_id") + (column(self.dev_qrels, "passage_id") if self.dev_qrels is not None else [])
-        positives = {self.passage_row[pid] for pid in held_out}
-        return np.array([row for row in range(len(self.corpus)) if row not in positives], dtype=np.int64)
+        """Every corpus row the pool may hold: the pool split's passages where there is one
+        (`with_pool_split`), otherwise every row that is not a test (or dev) positive."""
+        if self.pool_qrels is not None:
+            return np.array(sorted({self.passage_row[pid] for pid in column(self.pool_qrels, "passage_id")}), dtype=np.int64)
+        held_out = self.held_out_passages()
+        return np.array([row for row, pid in enumerate(column(self.corpus, "id")) if pid not in held_out], dtype=np.int64)
 
     def fingerprint(self) -> str:
         """Short hash of every id and text, so results from different builds can be told apart."""
@@ -181,8 +238,8 @@ class RetrievalData:
                 digest.update(f"{key}\t{text}\n".encode())
         for split in self._qrels_splits():
             table = getattr(self, split)
-            if split == "dev_qrels":
-                digest.update(b"dev\n")  # data without a dev split keeps its old fingerprint
+            if split in ("dev_qrels", "pool_qrels"):
+                digest.update(f"{split[:-6]}\n".encode())  # data without the split keeps its old fingerprint
             for qid, pid in zip(column(table, "query_id"), column(table, "passage_id")):
                 digest.update(f"{qid}\t{pid}\n".encode())
         return digest.hexdigest()[:16]
@@ -195,7 +252,7 @@ class RetrievalData:
 
     def test_fingerprint(self) -> str:
         """Short hash of what a test measurement reads: the corpus, the test queries and their
-        positives, and the held-out (dev) positives the pool leaves out. Copies of a data set
+        positives, the held-out (dev) positives the pool leaves out and the pool split's passages. Copies of a data set
         that differ only in their training pairs (`drscale.annotate.sources`) share it, so their runs'
         CE and ranking metrics are measured alike and may be compared."""
         digest = hashlib.sha256(b"test\n")
@@ -208,6 +265,9 @@ class RetrievalData:
         if self.dev_qrels is not None:
             for pid in column(self.dev_qrels, "passage_id"):
                 digest.update(f"held out\t{pid}\n".encode())
+        if self.pool_qrels is not None:
+            for pid in column(self.pool_qrels, "passage_id"):
+                digest.update(f"pool\t{pid}\n".encode())
         return digest.hexdigest()[:16]
 
     def summary(self) -> dict[str, int | str]:

@@ -55,8 +55,10 @@ UNKEYED_OPTIONS = ("workers", "local_files_only")
 
 PROVENANCE = "provenance.json"
 PROVENANCE_FORMAT = 1
-KEY_FIELDS = ("source", "path", "options", "dev_queries", "dev_seed", "inputs")
+KEY_FIELDS = ("source", "path", "options", "dev_queries", "dev_seed", "pool_queries", "inputs")
 """What a preparation is keyed by; the same name with any of these different is other data."""
+KEY_DEFAULTS = {"pool_queries": 0}
+"""The value of a key field that provenance written before the field existed stands for."""
 
 _HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?")
 
@@ -80,11 +82,15 @@ def prepare_data(
     overwrite: bool = False,
     dev_queries: int = 500,
     dev_seed: int = 0,
+    pool_queries: int = 0,
     progress: bool = True,
     **options: Any,
 ) -> RetrievalData:
     """Build `source` (from `path` for file formats), carve a dev split of `dev_queries`
-    training queries (0: none), save it as `name` (default: the source) and return it.
+    training queries (0: none) and a pool split of `pool_queries` more (0: none; both drawn
+    with `dev_seed`), save it as `name` (default: the source) and return it. A pool split's
+    passages, which no model trains on, become the contrastive-entropy pool
+    (`RetrievalData.with_pool_split` says when that matters).
 
     `options` go to the builder: `packages`, `snapshot`, `test_queries`, `seed`, `workers` for
     docstrings (the default packages load from the shipped snapshot); the loader's keyword
@@ -103,20 +109,20 @@ def prepare_data(
     if not isinstance(overwrite, bool):
         raise ValueError(f"overwrite must be True or False; got {overwrite!r}")
     name = source if name is None else name
-    key, options = preparation_key(source, data_dir, path, name, dev_queries, dev_seed, options)
+    key, options = preparation_key(source, data_dir, path, name, dev_queries, dev_seed, options, pool_queries)
     folder = prepared_folder(data_dir, name)
     existing = (folder / "NAME").exists() and not overwrite
     if existing:
         stored = read_provenance(folder)
         if stored is not None:
-            differences = _differences({k: stored.get(k) for k in KEY_FIELDS}, key)
+            differences = _differences({k: stored.get(k, KEY_DEFAULTS.get(k)) for k in KEY_FIELDS}, key)
             if not differences:
                 return RetrievalData.load(folder)
             raise ValueError(_refusal(folder, name, "was prepared from other input: " + "; ".join(differences)))
         if not (key["source"] == "docstrings" and key["options"]["snapshot"]):
             raise ValueError(_refusal(folder, name, f"has no {PROVENANCE}, so what it was prepared from is unknown"))
     with progress_bar(total=3, desc=f"preparing {name}", enabled=progress) as bar:
-        data = _build(source, key["path"], name, dev_queries, dev_seed, options, bar)
+        data = _build(source, key["path"], name, dev_queries, dev_seed, pool_queries, options, bar)
         if existing and data.fingerprint() != RetrievalData.load(folder).fingerprint():
             raise ValueError(_refusal(folder, name, f"has no {PROVENANCE} and holds other data than the docstring "
                                                     f"snapshot with these settings"))
@@ -136,12 +142,13 @@ def preparation_key(
     dev_queries: int,
     dev_seed: int,
     options: Mapping[str, Any],
+    pool_queries: int = 0,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """(key, options for the builder) of one request, every argument checked first.
 
     The key holds the source, the resolved path (or hub id), the builder's options with its
     defaults filled in (so leaving an option out and passing its default agree), the dev
-    split, and `inputs`: the size and modification time (ns) of every file under the path
+    and pool splits, and `inputs`: the size and modification time (ns) of every file under the path
     (and of each `*_file` option), not a hash of their content. The check runs on every
     call, notebook 01 included; hashing MS MARCO's 3 GB would cost seconds each time, a stat
     costs microseconds, and any write to a file changes its mtime. A file touched or copied without its times is a false alarm that asks
@@ -155,6 +162,7 @@ def preparation_key(
     prepared_folder(data_dir, name)  # checks both
     check_int("dev_queries", dev_queries, 0)
     check_int("dev_seed", dev_seed, 0)
+    check_int("pool_queries", pool_queries, 0)
     given = {option: value for option, value in options.items() if value is not None}
     if source == "docstrings":
         options = _docstring_options(given)
@@ -170,6 +178,7 @@ def preparation_key(
         "options": _jsonable({option: value for option, value in options.items() if option not in UNKEYED_OPTIONS}),
         "dev_queries": int(dev_queries),
         "dev_seed": int(dev_seed),
+        "pool_queries": int(pool_queries),
         "inputs": inputs,
     }
     return key, options
@@ -265,9 +274,9 @@ def token_length_summary(lengths: pd.DataFrame, positions: int = 512) -> str:
     return f"{described}\npassages past {positions} tokens: {(passages > positions).mean():.1%} of the sample"
 
 
-def _build(source: str, path: Path | str | None, name: str, dev_queries: int, dev_seed: int,
+def _build(source: str, path: Path | str | None, name: str, dev_queries: int, dev_seed: int, pool_queries: int,
            options: Mapping[str, Any], bar: Any) -> RetrievalData:
-    """The data of a checked request, named `name`, with its dev split; each step advances `bar`."""
+    """The data of a checked request, named `name`, with its dev and pool splits; each step advances `bar`."""
     bar.set_postfix(step=f"reading {source}")
     if source == "docstrings":
         # The default packages come from the shipped snapshot (the same pairs on every install);
@@ -281,8 +290,9 @@ def _build(source: str, path: Path | str | None, name: str, dev_queries: int, de
     else:
         data = LOADERS[source](path, **{**options, "name": name})
     bar.update()
-    bar.set_postfix(step="dev split")
+    bar.set_postfix(step="dev and pool splits")
     data = data.with_dev_split(dev_queries, seed=dev_seed) if dev_queries else data
+    data = data.with_pool_split(pool_queries, seed=dev_seed) if pool_queries else data
     bar.update()
     return data
 

@@ -32,16 +32,15 @@ RESAMPLING = ("points", "points+seeds")
 class Points:
     """The distinct settings of a set of runs and which runs belong to each."""
 
-    x: dict[str, np.ndarray]  # each variable at each point, in order of first appearance
+    x: dict[str, np.ndarray]  # each variable at each point, points in ascending order of the variables
     members: list[np.ndarray]  # run indices of each point
 
     @classmethod
     def of(cls, variables: dict[str, np.ndarray]) -> Points:
         stacked = np.column_stack(list(variables.values()))
         _, first, inverse = np.unique(stacked, axis=0, return_index=True, return_inverse=True)
-        order = np.argsort(first)  # points in the order the runs first show them
-        members = [np.flatnonzero(inverse.ravel() == k) for k in order]
-        return cls({name: values[first[order]] for name, values in variables.items()}, members)
+        members = [np.flatnonzero(inverse.ravel() == k) for k in range(first.size)]
+        return cls({name: values[first] for name, values in variables.items()}, members)
 
     @property
     def size(self) -> int:
@@ -62,7 +61,9 @@ class Points:
 
         Points are drawn with replacement. With `how="points"` a drawn point keeps its mean;
         with "points+seeds" its CE is the geometric mean of its runs drawn with replacement.
-        With one run per point both are the ordinary bootstrap of runs.
+        With one run per point both are the ordinary bootstrap of runs. Points
+        and the runs within them are taken in a fixed order (ascending settings, then CE), so
+        the same runs give the same resamples however a table or store lists them.
         """
         if how not in RESAMPLING:
             raise ValueError(f"resample={how!r} is unknown; choose one of {RESAMPLING}")
@@ -72,7 +73,8 @@ class Points:
         if counts.max() == 1 or how == "points":
             return drawn, self.mean_ce(ce)[drawn]
         slots = counts.max()
-        padded = np.array([np.resize(m, slots) for m in self.members])  # (points, slots) run indices
+        # (points, slots) run indices, a point's runs by CE: the draws do not depend on the runs' order
+        padded = np.array([np.resize(m[np.argsort(ce[m], kind="stable")], slots) for m in self.members])
         picks = (rng.random((n_resamples, self.size, slots)) * counts[drawn][..., None]).astype(int)
         runs = padded[drawn[..., None], picks]
         used = np.arange(slots) < counts[drawn][..., None]

@@ -245,7 +245,7 @@ def test_pairs_naming_unknown_passages_or_test_positives_are_refused(small_data)
         with_pairs(small_data, from_nowhere)
     test_positive = column(small_data.test_qrels, "passage_id")[0]
     leak = TrainingPairs("x", ["x:0"], ["a query"], [test_positive], [test_positive])
-    with pytest.raises(ValueError, match="made from held-out \(test or dev\) positive"):
+    with pytest.raises(ValueError, match="made from held-out \(test, dev or pool\) passage"):
         with_pairs(small_data, leak)
     clash = TrainingPairs("x", ["x:0"], ["q"], ["x-rest"], [origin], positives={origin: "text"})
     with pytest.raises(ValueError, match="already a corpus passage id"):

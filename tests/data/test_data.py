@@ -81,3 +81,46 @@ def test_data_size_outside_the_training_set_is_refused(size, message):
 def test_loading_a_folder_without_data_says_so(tmp_path):
     with pytest.raises(FileNotFoundError, match="no saved retrieval data"):
         RetrievalData.load(tmp_path)
+
+
+def test_a_pool_split_is_the_pool_and_no_model_trains_or_tests_on_it(small_data):
+    data = small_data.with_dev_split(20, seed=0).with_pool_split(60, seed=0)
+    pool = set(data.pool_rows().tolist())
+    labelled = {int(row) for rows in (data.train_pair_rows(), data.dev_pair_rows(), data.test_pair_rows()) for row in rows[:, 1]}
+    assert len(pool) == 60 and not pool & labelled
+    assert data.n_train_pairs == small_data.n_train_pairs - 20 - 60
+    assert data.with_pool_split(60, seed=0) is data  # never carved twice
+    assert data.fingerprint() != small_data.with_dev_split(20, seed=0).fingerprint()
+    assert data.test_fingerprint() != small_data.with_dev_split(20, seed=0).test_fingerprint()
+    assert data.pool_queries == 60
+
+
+def test_without_a_pool_split_the_pool_and_fingerprints_are_as_before(small_data):
+    """The release's pool (every passage but the test and dev positives), and the fingerprints
+    that data prepared before pool splits existed already carry."""
+    data = small_data.with_dev_split(20, seed=0)
+    held_out = {int(row) for rows in (data.dev_pair_rows(), data.test_pair_rows()) for row in rows[:, 1]}
+    assert set(data.pool_rows().tolist()) == set(range(len(data.corpus))) - held_out
+    assert small_data.fingerprint() == "c9a1e129d22e1ebc"  # as computed before pool splits existed
+
+
+def test_a_pool_split_survives_saving_and_only_unshared_passages_are_drawn(tmp_path, small_data):
+    data = small_data.with_pool_split(30, seed=2)
+    data.save(tmp_path / "saved")
+    loaded = RetrievalData.load(tmp_path / "saved")
+    assert loaded.pool_queries == 30 and np.array_equal(loaded.pool_rows(), data.pool_rows())
+    assert loaded.fingerprint() == data.fingerprint() and loaded.test_fingerprint() == data.test_fingerprint()
+    shared = make(train={"query_id": ["q1", "q2"], "passage_id": ["p1", "p1"]},
+                  test={"query_id": ["q3"], "passage_id": ["p3"]})
+    with pytest.raises(ValueError, match=r"pool_queries must be between 1 and 0 \(training queries whose positives no other query shares"):
+        shared.with_pool_split(1)
+
+
+@pytest.mark.bad_input
+def test_a_pool_passage_that_is_also_trained_on_is_refused():
+    with pytest.raises(ValueError, match=r"1 pool passages are also positives of another split, e.g. 'p1'"):
+        RetrievalData(name="toy", corpus=table({"id": ["p1", "p2", "p3"], "text": ["one", "two", "three"]}),
+                      queries=table({"id": ["q1", "q2", "q3"], "text": ["a", "b", "c"]}),
+                      train_qrels=table({"query_id": ["q1"], "passage_id": ["p1"]}),
+                      test_qrels=table({"query_id": ["q3"], "passage_id": ["p3"]}),
+                      pool_qrels=table({"query_id": ["q2"], "passage_id": ["p1"]}))

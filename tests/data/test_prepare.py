@@ -131,6 +131,7 @@ def test_another_source_under_the_default_name_is_refused_not_served_stale(tmp_p
         ("other test_queries", r"options: test_queries 10 \(asked: 12\)"),
         ("another seed", r"options: seed 1 \(asked: 2\)"),
         ("another dev split", r"dev_queries 8 \(asked: 6\)"),
+        ("a pool split", r"pool_queries 0 \(asked: 5\)"),
         ("a cap on the corpus", r"options: max_passages None \(asked: 300\)"),
     ],
 )
@@ -148,7 +149,7 @@ def test_other_input_under_the_same_name_is_refused_until_overwritten(tmp_path, 
         (folder / "qrels" / "dev.tsv").write_text("query-id\tcorpus-id\tscore\n")
     else:
         key, value = {"other test_queries": ("test_queries", 12), "another seed": ("seed", 2),
-                      "another dev split": ("dev_queries", 6), "a cap on the corpus": ("max_passages", 300)}[change]
+                      "another dev split": ("dev_queries", 6), "a pool split": ("pool_queries", 5), "a cap on the corpus": ("max_passages", 300)}[change]
         asked[key] = value
 
     with pytest.raises(ValueError, match=f"prepared from other input: .*{refused}.*overwrite=True"):
