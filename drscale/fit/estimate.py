@@ -33,8 +33,8 @@ from drscale.fit.points import RESAMPLING, Points
 from drscale.fit.result import (Extrapolation, FitResult, RouteCheck, check_level, checks_table, load_fits,
                                 parameters_table, save_fits)
 from drscale.fit.robust import HUBER_SCALE, lmfit_fit
-from drscale.fit.tables import (SWEEP_NOTEBOOKS, check_one_study, read_sweep_table, read_sweep_tables, usable_runs,
-                                within_hidden_size)
+from drscale.fit.tables import (SWEEP_NOTEBOOKS, check_one_study, check_points_differ_only_in_seed, read_sweep_table,
+                                read_sweep_tables, usable_runs, within_hidden_size)
 
 __all__ = ["fit_law", "fit_each", "fit_model_size", "fit_data_size", "fit_joint", "fit_runs", "joint_fit_ready",
            # the fitting stage in one import: results and sweep tables
@@ -221,10 +221,13 @@ def fit_runs(law: str, runs: pd.DataFrame, **kwargs) -> FitResult:
     kept, excluded = usable_runs(runs)
     if excluded:
         warnings.warn(f"{law} fit: {len(excluded)} failed run(s) left out: {'; '.join(excluded)}", stacklevel=2)
+    if kept.empty:
+        raise ValueError(f"{law} fit: no finished runs to fit ({len(excluded)} failed)")
     check_one_study(kept, f"{law} fit")
     missing = [name for name in spec.variables if name not in kept]
     if missing:
         raise ValueError(f"the runs table lacks column(s) {missing}; expected {list(spec.variables)} and ce")
+    check_points_differ_only_in_seed(kept, spec.variables, f"{law} fit")
     result = fit_law(law, {name: kept[name].to_numpy(dtype=float) for name in spec.variables},
                      kept["ce"].to_numpy(dtype=float), **kwargs)
     if excluded:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import os
 import warnings
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -41,7 +42,28 @@ def usable_runs(runs: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
         name = ", ".join(f"{key}={row[key]}" for key in ("model", "data_size") if key in row and pd.notna(row[key]))
         error = row.get("error") if isinstance(row.get("error"), str) else f"ce is {row.get('ce')}"
         described.append(f"{row.get('run_id', '?')} ({name}): {error}")
-    return runs[~failed], described
+    return runs[~failed], list(dict.fromkeys(described))  # a run that failed twice is named once
+
+
+POINT_SETTINGS = ("model", "n_params", "data_size", "embedding_dim", "steps")
+"""Run settings that the runs of one point (the same values of a law's variables) must share:
+only their seeds may differ, or a point's mean would average other settings as if they were
+seed noise (a whole results store mixes the model-size and data-size sweeps)."""
+
+
+def check_points_differ_only_in_seed(runs: pd.DataFrame, variables: Sequence[str], source: str) -> None:
+    """Refuse runs that fall on one point of the law (equal `variables`) but differ in a
+    setting of `POINT_SETTINGS` other than the law's own variables, naming the point, the
+    setting and its values. `source` begins the error (which fit)."""
+    settings = [c for c in POINT_SETTINGS if c in runs and c not in variables]
+    for point, group in runs.groupby(list(variables), sort=True):
+        for setting in settings:
+            values = group[setting].dropna().unique()
+            if len(values) > 1:
+                at = ", ".join(f"{v}={_shown(x)}" for v, x in zip(variables, point if isinstance(point, tuple) else (point,)))
+                raise ValueError(f"{source}: the runs at {at} differ in {setting} ({', '.join(str(_shown(x)) for x in sorted(values))}); "
+                                 f"the runs of one point may differ only in seed: fit one sweep's table, or select "
+                                 f"the runs of one {setting} first")
 
 
 def check_one_study(runs: pd.DataFrame, source: str) -> None:

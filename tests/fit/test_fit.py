@@ -370,3 +370,25 @@ def test_a_fit_whose_resamples_all_failed_saves_with_empty_intervals(tmp_path) -
     again = fit.load_fits(tmp_path / "fits.json")["model_size"]
     assert again.params == result.params and again.bootstrap.isna().all().all()
     assert all(np.isnan(bound) for bounds in again.intervals().values() for bound in bounds)
+
+
+@pytest.mark.bad_input
+def test_runs_of_one_point_that_differ_in_more_than_seed_are_refused() -> None:
+    n, ce = model_size_study()
+    two_data_sizes = pd.concat([sweep_table(n, ce), sweep_table(n, ce * 1.1).assign(data_size=2_000)], ignore_index=True)
+    with pytest.raises(ValueError, match=r"model_size fit: the runs at n_params=\d+ differ in data_size \(2000, 10000\); "
+                                         r"the runs of one point may differ only in seed"):
+        fit.fit_runs("model_size", two_data_sizes)
+    whole_store = two_data_sizes.assign(data_size=lambda t: np.where(t.index < n.size, 10_000, 2_000))
+    with pytest.raises(ValueError, match=r"data_size fit: the runs at data_size=2000 differ in model"):
+        fit.fit_runs("data_size", whole_store)
+    seeds = pd.concat([sweep_table(n, ce), sweep_table(n, ce * 1.01).assign(seed=522)], ignore_index=True)
+    assert fit.fit_runs("model_size", seeds, n_bootstrap=20).params["alpha"] > 0  # seeds alone are one point
+
+
+@pytest.mark.bad_input
+def test_a_table_whose_runs_all_failed_says_so() -> None:
+    n, ce = model_size_study()
+    failed = sweep_table(n, np.full(n.size, np.nan)).assign(status="failed", error="training loss became nan at step 2")
+    with pytest.warns(UserWarning, match="failed run"), pytest.raises(ValueError, match=r"model_size fit: no finished runs to fit \(\d+ failed\)"):
+        fit.fit_runs("model_size", failed)

@@ -18,13 +18,24 @@ def seeded_study(seeds: int, seed_noise: float, seed: int = 7) -> tuple[np.ndarr
     return n, clean * np.exp(np.random.default_rng(seed).normal(0.0, seed_noise, n.size))
 
 
-def test_points_group_runs_in_order_of_first_appearance_with_geometric_means():
+def test_points_group_runs_in_ascending_order_with_geometric_means():
     n = np.array([30.0, 10.0, 30.0, 20.0, 10.0])
     ce = np.array([2.0, 4.0, 8.0, 3.0, 1.0])
     points = Points.of({"n_params": n})
-    assert points.x["n_params"].tolist() == [30.0, 10.0, 20.0]
-    assert points.counts.tolist() == [2, 2, 1]
-    assert points.mean_ce(ce) == pytest.approx([4.0, 2.0, 3.0])
+    assert points.x["n_params"].tolist() == [10.0, 20.0, 30.0]
+    assert points.counts.tolist() == [2, 1, 2]
+    assert points.mean_ce(ce) == pytest.approx([2.0, 3.0, 4.0])
+
+
+@pytest.mark.parametrize("resample", ["points", "points+seeds"])
+def test_a_fit_and_its_intervals_do_not_depend_on_the_order_of_the_runs(resample):
+    n, ce = seeded_study(seeds=3, seed_noise=0.03)
+    order = np.random.default_rng(0).permutation(n.size)
+    as_listed, shuffled = (fit.fit_model_size(n[rows], ce[rows], n_bootstrap=100, resample=resample, cross_check=False)
+                           for rows in (np.arange(n.size), order))
+    # equal up to the rounding of sums taken in another order
+    assert shuffled.params == pytest.approx(as_listed.params, rel=1e-6)
+    np.testing.assert_allclose(pd.DataFrame(shuffled.intervals()), pd.DataFrame(as_listed.intervals()), rtol=1e-6)
 
 
 def test_the_estimate_of_seeded_runs_is_the_fit_of_their_point_means():
