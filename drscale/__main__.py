@@ -38,7 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.command(args, parser)
-    except (ValueError, FileNotFoundError) as error:
+    except (ValueError, OSError) as error:  # bad input, a missing or unwritable file: one line, no traceback
         parser.exit(2, f"{parser.prog} {args.name}: error: {error}\n")
 
 
@@ -157,6 +157,11 @@ def _run_sweep(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
         backend = LocalBackend(workers=args.workers or spec.workers)
     table = spec.run(data, progress=not args.no_progress, backend=backend)
     print(table.to_string(index=False))
+    failed = len(spec.configs()) - len(table)
+    if failed:
+        print(f"{parser.prog} {args.name}: {failed} of {len(spec.configs())} runs failed (named above); "
+              f"the store keeps them as failed, and running the spec again retries them", file=sys.stderr)
+        return 1
     return 0
 
 

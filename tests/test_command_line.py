@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -39,6 +40,21 @@ def test_a_misspelt_or_mistyped_parameter_is_one_line_naming_it(capsys, tmp_path
 def test_a_missing_spec_is_one_line(capsys, tmp_path):
     error = error_of(capsys, ["sweep", str(tmp_path / "missing.json")])
     assert f"sweep spec {tmp_path / 'missing.json'} does not exist" in error
+
+
+@pytest.mark.bad_input
+def test_a_spec_folder_a_store_folder_an_unwritable_store_and_bad_toml_are_one_line(capsys, tmp_path, small_data):
+    small_data.save(tmp_path / "data" / "prepared" / "small")
+    assert f"sweep spec {tmp_path} is a folder; pass the spec file in it" in error_of(capsys, ["sweep", str(tmp_path)])
+    (tmp_path / "spec.toml").write_text("[grid\nmodels = 1\n")
+    assert "spec.toml: not valid TOML (Expected ']'" in error_of(capsys, ["sweep", str(tmp_path / "spec.toml")])
+    (tmp_path / "stores").mkdir()
+    (tmp_path / "spec.json").write_text('{"dataset": "small", "store": "stores", "grid": {"models": ["L1_H16"], "data_sizes": [8]}}')
+    assert "results store" in error_of(capsys, ["sweep", str(tmp_path / "spec.json")])
+    (tmp_path / "blocked").write_text("a file where the store's folder should be")
+    (tmp_path / "spec.json").write_text('{"dataset": "small", "store": "blocked/results.jsonl", '
+                                          '"train": {"eval_points": 0, "selection": "last"}, "grid": {"models": ["L1_H16"], "data_sizes": [64]}}')
+    assert "cannot be written" in error_of(capsys, ["sweep", str(tmp_path / "spec.json")])
 
 
 def test_help_names_the_commands_and_each_command_its_options(capsys):
@@ -81,3 +97,16 @@ def test_the_full_suite_gives_each_notebook_its_own_parameters_under_the_command
 def test_the_module_runs_as_a_program():
     result = subprocess.run([sys.executable, "-m", "drscale", "notebooks"], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0 and "05_fit_scaling_laws" in result.stdout
+
+
+@pytest.mark.slow
+def test_a_sweep_whose_runs_fail_exits_with_status_1_and_says_how_many(capsys, tmp_path, small_data):
+    small_data.save(tmp_path / "data" / "prepared" / "small")
+    spec = {"dataset": "small", "workers": 1, "grid": {"models": ["L1_H16"], "data_sizes": [64]},
+            "train": {"eval_points": 0, "selection": "last", "steps": 5, "batch_size": 8, "negatives": 16,
+                      "warmup_steps": 1, "learning_rate": 1e6, "passage_max_length": 24, "query_max_length": 12},
+            "evaluation": {"negatives": 32, "repeats": 2, "pool_size": 128}}
+    (tmp_path / "spec.json").write_text(json.dumps(spec))
+    with pytest.warns(UserWarning, match="1 failed run"):
+        assert main(["sweep", str(tmp_path / "spec.json"), "--no-progress"]) == 1
+    assert "1 of 1 runs failed" in capsys.readouterr().err

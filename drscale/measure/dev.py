@@ -38,8 +38,9 @@ class DevSet:
     def from_data(
         cls, data: RetrievalData, pairs: int = 256, pool_size: int = 1024, negatives: int = 256, seed: int = 1
     ) -> DevSet:
-        """A seeded sample of `pairs` dev pairs and `pool_size` unlabelled passages (neither test
-        nor dev positives) from which `negatives` are drawn per pair."""
+        """A seeded sample of `pairs` dev pairs (every pair of a smaller dev split) and
+        `pool_size` unlabelled passages (`RetrievalData.pool_rows`) from which `negatives` are
+        drawn per pair."""
         rows = data.dev_pair_rows()
         if not 1 <= pairs:
             raise ValueError(f"dev pairs must be at least 1; got {pairs}")

@@ -71,11 +71,16 @@ class SweepSpec:
         path = Path(path)
         if not path.exists():
             raise FileNotFoundError(f"sweep spec {path} does not exist")
+        if path.is_dir():
+            raise ValueError(f"sweep spec {path} is a folder; pass the spec file in it")
         text = path.read_text(encoding="utf-8")
         if path.suffix == ".toml":
             import tomllib  # Python 3.11+
 
-            raw = tomllib.loads(text)
+            try:
+                raw = tomllib.loads(text)
+            except tomllib.TOMLDecodeError as error:
+                raise ValueError(f"{path}: not valid TOML ({error})") from None
         else:
             try:
                 raw = json.loads(text)
@@ -157,6 +162,11 @@ class SweepSpec:
         """One run per (model, data size, embedding dimension, training seed, init seed,
         replicate) of the grid, each model at the preset's rate for its size unless `train`
         sets `learning_rate` for all."""
+        for key in ("models", "data_sizes", "embedding_dims", "seeds", "init_seeds"):
+            repeated = [value for value, count in Counter(map(str, self.grid.get(key, []))).items() if count > 1]
+            if repeated:
+                raise ValueError(f"grid.{key} lists {', '.join(repeated)} more than once; list each value once "
+                                 f"(grid.replicates repeats every run with other seeds)")
         regime = self.regime()
         evaluation = self.eval_config()
         seeds = self.grid.get("seeds", [regime.train.seed])

@@ -31,6 +31,8 @@ class ResultsStore:
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
+        if self.path.is_dir():
+            raise ValueError(f"results store {self.path} is a folder; name a file in it, such as {self.path / 'results.jsonl'}")
 
     def append(self, record: Mapping[str, Any]) -> None:
         """Append one record; it must pass `record_problem` (a `run_id`, a `status` and that

@@ -41,7 +41,7 @@ class TrainConfig:
     epochs: float | None = None  # if set, train max(steps, ceil(epochs * D / batch_size)) steps: read every pair
     eval_points: int = 0  # dev CE measurements after the start, log-spaced over the run (0: none)
     selection: str = "last"  # "best_dev": keep the checkpoint with the lowest dev CE; "last": the final one
-    dev_pairs: int = 256  # dev pairs of each dev measurement
+    dev_pairs: int = 256  # dev pairs of each dev measurement: at most this many (a smaller dev split is used whole)
     dev_pool_size: int = 512  # unlabelled passages the dev negatives are drawn from
     projection_scale: float = 1.0  # scales the random projection at initialisation (a small one starts at chance)
 

@@ -122,6 +122,8 @@ def test_save_models_keeps_each_new_model_and_names_the_runs_that_finished_witho
         ({"grid": {"models": ["L1_H16"], "data_sizes": [8], "embedding_dims": [0]}}, "embedding_dim must be a positive integer; got 0"),
         ({"grid": {"models": ["L1_H16"], "data_sizes": [8], "seeds": [1, 2], "init_seeds": [0, 1], "replicates": 2}},
          r"the grid makes the same run more than once \(L1_H16 D=8 d=768 seed 2 init 1\)"),
+        ({"grid": {"models": ["L1_H16", "L1_H16"], "data_sizes": [8]}}, r"grid.models lists L1_H16 more than once"),
+        ({"grid": {"models": ["L1_H16"], "data_sizes": [8, 16, 8]}}, r"grid.data_sizes lists 8 more than once"),
     ],
 )
 def test_bad_specs_name_the_key(change, message):
