@@ -68,6 +68,16 @@ def staging_folder(folder: str | os.PathLike) -> Path:
     return Path(tempfile.mkdtemp(prefix=f".tmp-{folder.name}-pid{os.getpid()}-", dir=folder.parent))
 
 
+def plain_permissions(folder: Path) -> None:
+    """Give a staged folder and everything in it the permissions a plain mkdir and open(path,
+    "w") would (mkdtemp makes 0700, and some writers, safetensors among them, 0600 files), so
+    that a colleague on a shared file system can read what is published by a rename."""
+    mask = _umask()
+    folder.chmod(0o777 & ~mask)
+    for path in folder.rglob("*"):
+        path.chmod((0o777 if path.is_dir() else 0o666) & ~mask)
+
+
 def _running(pid: int) -> bool:
     """Whether process `pid` exists (one of another user counts: it may be writing)."""
     try:

@@ -26,7 +26,7 @@ from pathlib import Path
 import datasets
 import numpy as np
 
-from drscale.common.files import staging_folder
+from drscale.common.files import plain_permissions, staging_folder
 
 datasets.disable_progress_bars()
 
@@ -299,6 +299,7 @@ class RetrievalData:
             (staging / "NAME").write_text(f"{self.name}\n{self.source}\n")
             for file_name, text in (extra_files or {}).items():
                 (staging / file_name).write_text(text, encoding="utf-8")
+            plain_permissions(staging)
             # the old folder moves aside whole, never deleted in place: a crash mid-delete would
             # leave a NAME beside half its tables
             retired = folder.parent / f".old-{folder.name}-{staging.name}" if folder.exists() else None

@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 from sentence_transformers import SentenceTransformer
 
-from drscale.common.files import staging_folder
+from drscale.common.files import plain_permissions, staging_folder
 from drscale.model.encoder import quiet_loading
 
 
@@ -36,6 +36,7 @@ def save_checkpoint(model: torch.nn.Module, folder: Path) -> Path:
             model.save(str(staging))
         files = {str(p.relative_to(staging)): p.stat().st_size for p in sorted(staging.rglob("*")) if p.is_file()}
         (staging / CHECKPOINT_MANIFEST).write_text(json.dumps({"files": files}, indent=1) + "\n")
+        plain_permissions(staging)
         if folder.exists():
             shutil.rmtree(folder)  # an earlier, complete save of the same run: replaced whole
         os.replace(staging, folder)

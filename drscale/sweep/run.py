@@ -127,6 +127,9 @@ def _train_and_measure(config: RunConfig, data: RetrievalData, fingerprint: str,
         record["ranking"] = ranking
         record["ranking_corpus_passages"] = len(rows)
     if checkpoint_dir is not None:
+        # a kept model encodes as the run measured it: passages cut at passage_max_length tokens
+        # (queries were cut at query_max_length, which few reach)
+        model.max_seq_length = config.train.passage_max_length
         record["checkpoint"] = str(save_checkpoint(model, Path(checkpoint_dir) / record["run_id"]))
     return {
         **record,

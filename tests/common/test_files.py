@@ -111,3 +111,17 @@ def test_a_save_after_a_killed_save_leaves_no_staging_folder(tmp_path):
     staging = files.staging_folder(tmp_path / "run")
     staging.rename(tmp_path / "run")
     assert [p.name for p in tmp_path.iterdir()] == ["run"]
+
+
+def test_a_published_folder_gets_the_permissions_of_plain_writes(tmp_path):
+    old_mask = os.umask(0o022)
+    try:
+        staging = files.staging_folder(tmp_path / "run")
+        (staging / "sub").mkdir(mode=0o700)
+        (staging / "sub" / "model.safetensors").write_bytes(b"w")
+        (staging / "sub" / "model.safetensors").chmod(0o600)  # as safetensors leaves it
+        files.plain_permissions(staging)
+    finally:
+        os.umask(old_mask)
+    modes = {p.relative_to(staging).as_posix(): p.stat().st_mode & 0o777 for p in [staging, *staging.rglob("*")]}
+    assert modes == {".": 0o755, "sub": 0o755, "sub/model.safetensors": 0o644}

@@ -99,8 +99,9 @@ def test_save_models_keeps_each_new_model_and_names_the_runs_that_finished_witho
     assert first["run_id"] in result.stderr
     folder = Path(second["checkpoint"])
     assert folder == study / "data" / "checkpoints" / second["run_id"]
-    embeddings = SentenceTransformer(str(folder), device="cpu").encode(["how to open a file", "sort a list"])
-    assert embeddings.shape == (2, 768)
+    kept = SentenceTransformer(str(folder), device="cpu")
+    assert kept.encode(["how to open a file", "sort a list"]).shape == (2, 768)
+    assert kept.max_seq_length == TRAIN["passage_max_length"]  # encodes passages as the run measured them
 
 
 @pytest.mark.bad_input
