@@ -59,6 +59,10 @@ KEY_FIELDS = ("source", "path", "options", "dev_queries", "dev_seed", "pool_quer
 """What a preparation is keyed by; the same name with any of these different is other data."""
 KEY_DEFAULTS = {"pool_queries": 0}
 """The value of a key field that provenance written before the field existed stands for."""
+POOL_QUERIES = {"docstrings": 4096}
+"""The pool split a source gets unless told (others: none). Every docstring passage is some
+query's positive, so without one the contrastive-entropy pool would be the training positives;
+4,096 queries give the demo's 4,096-passage pool and leave 12,885 training pairs."""
 
 _HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?")
 
@@ -82,13 +86,13 @@ def prepare_data(
     overwrite: bool = False,
     dev_queries: int = 500,
     dev_seed: int = 0,
-    pool_queries: int = 0,
+    pool_queries: int | None = None,
     progress: bool = True,
     **options: Any,
 ) -> RetrievalData:
     """Build `source` (from `path` for file formats), carve a dev split of `dev_queries`
-    training queries (0: none) and a pool split of `pool_queries` more (0: none; both drawn
-    with `dev_seed`), save it as `name` (default: the source) and return it. A pool split's
+    training queries (0: none) and a pool split of `pool_queries` more (0: none; None: the
+    source's `POOL_QUERIES`; both drawn with `dev_seed`), save it as `name` (default: the source) and return it. A pool split's
     passages, which no model trains on, become the contrastive-entropy pool
     (`RetrievalData.with_pool_split` says when that matters).
 
@@ -122,7 +126,7 @@ def prepare_data(
         if not (key["source"] == "docstrings" and key["options"]["snapshot"]):
             raise ValueError(_refusal(folder, name, f"has no {PROVENANCE}, so what it was prepared from is unknown"))
     with progress_bar(total=3, desc=f"preparing {name}", enabled=progress) as bar:
-        data = _build(source, key["path"], name, dev_queries, dev_seed, pool_queries, options, bar)
+        data = _build(source, key["path"], name, dev_queries, dev_seed, key["pool_queries"], options, bar)
         if existing and data.fingerprint() != RetrievalData.load(folder).fingerprint():
             raise ValueError(_refusal(folder, name, f"has no {PROVENANCE} and holds other data than the docstring "
                                                     f"snapshot with these settings"))
@@ -142,7 +146,7 @@ def preparation_key(
     dev_queries: int,
     dev_seed: int,
     options: Mapping[str, Any],
-    pool_queries: int = 0,
+    pool_queries: int | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """(key, options for the builder) of one request, every argument checked first.
 
@@ -162,6 +166,7 @@ def preparation_key(
     prepared_folder(data_dir, name)  # checks both
     check_int("dev_queries", dev_queries, 0)
     check_int("dev_seed", dev_seed, 0)
+    pool_queries = POOL_QUERIES.get(source, 0) if pool_queries is None else pool_queries
     check_int("pool_queries", pool_queries, 0)
     given = {option: value for option, value in options.items() if value is not None}
     if source == "docstrings":
