@@ -186,6 +186,10 @@ def exponent_table(fits: Mapping[str, FitResult]) -> pd.DataFrame:
     return pd.DataFrame(rows).sort_values("beta").set_index("source")
 
 
+RESOLVED = 0.95
+"""Share of bootstrap resamples that must put two sources in one order for it to count as settled."""
+
+
 @dataclass(frozen=True)
 class OrderCheck:
     """The fitted order of sources (by beta, flattest first) against the paper's order.
@@ -204,6 +208,12 @@ class OrderCheck:
     def matches(self) -> bool:
         return self.expected == self.observed
 
+    @property
+    def resolved(self) -> bool:
+        """Whether the bootstrap settles every compared pair's order: one way in at least
+        `RESOLVED` of the resamples."""
+        return all(max(share, 1 - share) >= RESOLVED for share in self.probability.values())
+
     def statement(self) -> str:
         """The finding in words, every number from the fits."""
         if len(self.expected) < 2:
@@ -213,6 +223,8 @@ class OrderCheck:
                             for s in self.observed)
         paper = " < ".join(PAPER_LABELS[s] for s in self.expected)
         verdict = "**matches**" if self.matches else "**does not match**"
+        if not self.resolved:
+            verdict += f" in the fitted values, but the bootstrap does not settle the order (below {RESOLVED:.0%} of resamples one way)"
         lines = [f"Fitted data-size exponents, flattest first: {fitted}.",
                  f"The paper's order for these sources (flattest first) is {paper}; ours {verdict} it."]
         for (a, b), share in self.probability.items():
