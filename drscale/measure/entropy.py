@@ -56,8 +56,10 @@ def encode(
 def sample_negative_rows(n_pairs: int, repeats: int, negatives: int, pool_size: int, seed: int) -> torch.Tensor:
     """(n_pairs, repeats, negatives) pool rows drawn uniformly, with replacement, for one seed.
 
-    Drawing with replacement keeps the draw vectorised; with a pool of thousands of passages
-    and 256 draws, repeats within one draw are rare and change CE negligibly.
+    Drawing with replacement keeps the draw vectorised. Repeats within a draw are not rare
+    (256 draws from 4,096 passages repeat about 8 of them, 3%), but every draw is uniform, so
+    the expected sum in CE's denominator is that of a draw without replacement; only its
+    spread from draw to draw is slightly larger.
     """
     for name, value in (("n_pairs", n_pairs), ("repeats", repeats), ("negatives", negatives), ("pool_size", pool_size)):
         if value < 1:
