@@ -222,11 +222,11 @@ class OrderCheck:
         fitted = " < ".join(f"{s} β = {self.betas[s][0]:.3g} [{self.betas[s][1]:.3g}, {self.betas[s][2]:.3g}]"
                             for s in self.observed)
         paper = " < ".join(PAPER_LABELS[s] for s in self.expected)
-        verdict = "**matches**" if self.matches else "**does not match**"
+        verdict = "ours **matches** it" if self.matches else "ours **does not match** it"
         if not self.resolved:
             verdict += f" in the fitted values, but the bootstrap does not settle the order (below {RESOLVED:.0%} of resamples one way)"
         lines = [f"Fitted data-size exponents, flattest first: {fitted}.",
-                 f"The paper's order for these sources (flattest first) is {paper}; ours {verdict} it."]
+                 f"The paper's order for these sources (flattest first) is {paper}; {verdict}."]
         for (a, b), share in self.probability.items():
             overlap = self.betas[a][2] >= self.betas[b][1] and self.betas[b][2] >= self.betas[a][1]
             lines.append(f"β({a}) < β({b}) in {share:.0%} of the bootstrap resamples; their intervals "

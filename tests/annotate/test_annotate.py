@@ -291,7 +291,7 @@ def test_comparison_with_the_paper_follows_the_fitted_exponents():
     coin_flip = OrderCheck(("ict", "human"), ("ict", "human"), {("ict", "human"): 0.56},
                            {"ict": (0.085, 0.079, 0.387), "human": (0.098, 0.071, 0.207)})
     assert coin_flip.matches and not coin_flip.resolved and apart.resolved
-    assert "**matches** in the fitted values, but the bootstrap does not settle the order" in coin_flip.statement()
+    assert "ours **matches** it in the fitted values, but the bootstrap does not settle the order" in coin_flip.statement()
     swapped = compare_with_paper({"human": flat, "ict": steep})
     assert not swapped.matches and "**does not match**" in swapped.statement()
     table = exponent_table({"human": steep, "ict": flat})
