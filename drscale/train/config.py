@@ -125,13 +125,15 @@ def preset_config(preset: str = "cpu", **overrides: int | float | None) -> Train
     """
     if preset not in PRESETS:
         raise ValueError(f"unknown training preset {preset!r}; choose one of {sorted(PRESETS)}")
-    return with_overrides(PRESETS[preset], **overrides)
+    return with_overrides(PRESETS[preset], **{k: v for k, v in overrides.items() if v is not None})
 
 
 def with_overrides(config: TrainConfig, **overrides: int | float | str | None) -> TrainConfig:
-    """`config` with some fields replaced; `None` keeps its value, a misspelt field is an error."""
+    """`config` with the fields named in `overrides` replaced, None included (a spec's
+    `"epochs": null` turns the epoch floor off; a field that takes no None refuses it by name);
+    a misspelt field is an error."""
     fields = set(config.to_dict())
     unknown = sorted(set(overrides) - fields)
     if unknown:
         raise ValueError(f"unknown training setting(s) {unknown}; known: {sorted(fields)}")
-    return replace(config, **{k: v for k, v in overrides.items() if v is not None})
+    return replace(config, **overrides)

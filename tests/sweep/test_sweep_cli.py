@@ -160,3 +160,14 @@ def test_spec_files_report_the_json_line(tmp_path):
     with pytest.raises(FileNotFoundError, match="does not exist"):
         SweepSpec.from_file(tmp_path / "missing.json")
 
+
+
+def test_a_null_training_setting_in_a_spec_sets_it_to_none():
+    """The cpu preset reads every pair at least once (`epochs` 1); a spec's null turns that
+    off, so a run can train fewer steps than one epoch of its pairs."""
+    grid = {"models": ["L1_H16"], "data_sizes": [240]}
+    floor = SweepSpec.from_dict({"grid": grid, "train": {"steps": 3, "warmup_steps": 0}}).configs()[0]
+    fixed = SweepSpec.from_dict({"grid": grid, "train": {"steps": 3, "warmup_steps": 0, "epochs": None}}).configs()[0]
+    assert floor.train.steps_for(240) == 8 and fixed.train.epochs is None and fixed.train.steps_for(240) == 3
+    with pytest.raises(ValueError, match="TrainConfig.steps must be a positive integer; got None"):
+        SweepSpec.from_dict({"grid": grid, "train": {"steps": None}})
