@@ -225,7 +225,7 @@ PARAMETER_CASES = [
     ("batch-larger-than-data", {"grid": {**GRID, "data_sizes": [32, 4]}}, "batch_size 8 exceeds data_size 4"),
     ("training-negatives-more-than-corpus", {"train": {**TINY, "negatives": 100_000}}, r"training negatives \(100000\) plus batch_size \(8\) exceed the \d+ passages of small"),
     ("evaluation-negatives-more-than-pool", {"evaluation": {"negatives": 200, "pool_size": 100}}, r"evaluation negatives \(200\) exceed the pool of 100 passages"),
-    ("evaluation-pool-larger-than-corpus", {"evaluation": {"negatives": 32, "pool_size": 100_000}}, r"evaluation pool_size 100000 exceeds the \d+ non-test passages of small"),
+    ("evaluation-pool-larger-than-corpus", {"evaluation": {"negatives": 32, "pool_size": 100_000}}, r"evaluation pool_size 100000 exceeds the \d+ pool passages of small"),
     ("data-size-larger-than-training-set", {"grid": {**GRID, "data_sizes": [32, 100_000]}}, r"data_size 100000 exceeds the \d+ training pairs of small"),
     ("zero-data-size", {"grid": {**GRID, "data_sizes": [0]}}, "data_size must be a positive integer; got 0"),
     ("warmup-not-below-steps", {"train": {**TINY, "warmup_steps": 4}}, r"warmup_steps must be in \[0, steps=4\); got 4"),

@@ -44,28 +44,59 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:
 
 
 def staging_folder(folder: str | os.PathLike) -> Path:
-    """A new, empty folder beside `folder` in which its next version is written before one
-    rename publishes it (the parent is created).
+    """A new, empty folder beside `folder` in which its next version is written before
+    `publish` renames it into place (the parent is created).
 
     Its name, `.tmp-<name>-pid<id>-<random>`, holds the writing process's id. A process that
-    is killed outright (SIGKILL, out of memory) cannot remove its staging folder, so each new
-    save of `folder` first removes the ones whose writer is no longer running; a live writer's
-    are left alone. Such leftovers are never loaded in the meantime. A writer that replaces
-    `folder` moves the old version aside as `.old-<staging name>` first; killed between that
-    move and publishing the new one, it leaves no `folder`, and the old version is put back
-    (the staged one may be incomplete), so a kill never loses the last complete save.
+    is killed outright (SIGKILL, out of memory) cannot clean up after itself, so each new save
+    of `folder` first settles what dead writers left (`recover`); a live writer's staging is
+    left alone. Such leftovers are never loaded in the meantime.
     """
     folder = Path(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
+    recover(folder)
+    return Path(tempfile.mkdtemp(prefix=f".tmp-{folder.name}-pid{os.getpid()}-", dir=folder.parent))
+
+
+def publish(staging: Path, folder: Path) -> None:
+    """Make the complete folder `staging` (from `staging_folder`) into `folder`, replacing an
+    old version whole: the old one moves aside as `.old-<staging name>`, the new one is
+    renamed in, and the old one is renamed `.del-...` before it is deleted. A kill at any point
+    leaves a complete version under `folder`, or none there and the complete old one aside,
+    which `recover` puts back; a half-deleted copy is only ever named `.del-`."""
+    retired = folder.parent / f".old-{folder.name}-{staging.name}" if folder.exists() else None
+    if retired is not None:
+        os.replace(folder, retired)
+    try:
+        os.replace(staging, folder)
+    except BaseException:
+        if retired is not None:
+            os.replace(retired, folder)
+        raise
+    if retired is not None:
+        doomed = retired.with_name(f".del{retired.name}")
+        os.replace(retired, doomed)
+        shutil.rmtree(doomed)
+
+
+def recover(folder: str | os.PathLike) -> None:
+    """Settle what writers of `folder` that are no longer running left beside it: the old
+    version a replacement moved aside is put back where `folder` is missing (the staged new one
+    may be incomplete) and removed otherwise; staging folders and half-deleted copies are
+    removed. Other folders' leftovers (`run-2` beside `run`), a live writer's and names without
+    a process id are left alone. Loaders call it too, so a kill mid-replace costs no reload."""
+    folder = Path(folder)
+    if not folder.parent.is_dir():
+        return
+    name = re.escape(folder.name)
     for entry in sorted(folder.parent.iterdir()):
-        writer = re.fullmatch(rf"(\.old-{re.escape(folder.name)}-)?\.tmp-{re.escape(folder.name)}-pid(\d+)-[^-]+", entry.name)
-        if writer is None or _running(int(writer.group(2))):
+        writer = re.fullmatch(rf"(\.del)?(\.old-{name}-)?\.tmp-{name}-pid(\d+)-[^-]+", entry.name)
+        if writer is None or _running(int(writer.group(3))):
             continue
-        if writer.group(1) and not folder.exists():
+        if writer.group(2) and not writer.group(1) and not folder.exists():
             os.replace(entry, folder)
         else:
             shutil.rmtree(entry, ignore_errors=True)
-    return Path(tempfile.mkdtemp(prefix=f".tmp-{folder.name}-pid{os.getpid()}-", dir=folder.parent))
 
 
 def plain_permissions(folder: Path) -> None:

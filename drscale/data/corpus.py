@@ -16,7 +16,6 @@ import dataclasses
 import hashlib
 import itertools
 import numbers
-import os
 import shutil
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ from pathlib import Path
 import datasets
 import numpy as np
 
-from drscale.common.files import plain_permissions, staging_folder
+from drscale.common.files import plain_permissions, publish, recover, staging_folder
 
 datasets.disable_progress_bars()
 
@@ -219,16 +218,24 @@ class RetrievalData:
         if size is None:
             return rows
         if not 1 <= size <= len(rows):
-            raise ValueError(f"pool size must be between 1 and {len(rows)} (non-test passages of {self.name}); got {size}")
+            raise ValueError(f"pool size must be between 1 and {len(rows)} (the pool passages of {self.name}); got {size}")
         return np.sort(np.random.default_rng(seed).choice(rows, size=size, replace=False))
 
     def unlabelled_rows(self) -> np.ndarray:
         """Every corpus row the pool may hold: the pool split's passages where there is one
-        (`with_pool_split`), otherwise every row that is not a test (or dev) positive."""
+        (`with_pool_split`), otherwise every row that is not a test (or dev) positive. Sorted,
+        read-only, and computed once per data set (pre-flight checks ask for it per run)."""
+        return self._unlabelled
+
+    @cached_property
+    def _unlabelled(self) -> np.ndarray:
         if self.pool_qrels is not None:
-            return np.array(sorted({self.passage_row[pid] for pid in column(self.pool_qrels, "passage_id")}), dtype=np.int64)
-        held_out = self.held_out_passages()
-        return np.array([row for row, pid in enumerate(column(self.corpus, "id")) if pid not in held_out], dtype=np.int64)
+            rows = np.array(sorted({self.passage_row[pid] for pid in column(self.pool_qrels, "passage_id")}), dtype=np.int64)
+        else:
+            held_out = {self.passage_row[pid] for pid in self.held_out_passages()}
+            rows = np.array([row for row in range(len(self.corpus)) if row not in held_out], dtype=np.int64)
+        rows.setflags(write=False)
+        return rows
 
     def fingerprint(self) -> str:
         """Short hash of every id and text, so results from different builds can be told apart."""
@@ -302,17 +309,7 @@ class RetrievalData:
             plain_permissions(staging)
             # the old folder moves aside whole, never deleted in place: a crash mid-delete would
             # leave a NAME beside half its tables
-            retired = folder.parent / f".old-{folder.name}-{staging.name}" if folder.exists() else None
-            if retired is not None:
-                os.replace(folder, retired)
-            try:
-                os.replace(staging, folder)
-            except BaseException:
-                if retired is not None:
-                    os.replace(retired, folder)
-                raise
-            if retired is not None:
-                shutil.rmtree(retired)
+            publish(staging, folder)
         finally:
             if staging.exists():
                 shutil.rmtree(staging)
@@ -322,6 +319,7 @@ class RetrievalData:
     def load(cls, folder: str | Path) -> RetrievalData:
         """Reload what `save` wrote (validated again on the way in)."""
         folder = Path(folder)
+        recover(folder)
         if not (folder / "NAME").exists():
             raise FileNotFoundError(f"{folder} holds no saved retrieval data (no NAME file)")
         name, source, *_ = (folder / "NAME").read_text().splitlines() + ["", ""]

@@ -59,10 +59,12 @@ KEY_FIELDS = ("source", "path", "options", "dev_queries", "dev_seed", "pool_quer
 """What a preparation is keyed by; the same name with any of these different is other data."""
 KEY_DEFAULTS = {"pool_queries": 0}
 """The value of a key field that provenance written before the field existed stands for."""
-POOL_QUERIES = {"docstrings": 4096}
-"""The pool split a source gets unless told (others: none). Every docstring passage is some
-query's positive, so without one the contrastive-entropy pool would be the training positives;
-4,096 queries give the demo's 4,096-passage pool and leave 12,885 training pairs."""
+SNAPSHOT_POOL_QUERIES = 4096
+"""The pool split the embedded docstring snapshot gets unless told (every other preparation:
+none). Every docstring passage is some query's positive, so without one the contrastive-entropy
+pool would be the training positives; 4,096 queries give the demo's 4,096-passage pool and
+leave 12,885 training pairs. A docstring corpus built from other packages may be too small for
+as many: pass `pool_queries` for it."""
 
 _HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?")
 
@@ -92,7 +94,7 @@ def prepare_data(
 ) -> RetrievalData:
     """Build `source` (from `path` for file formats), carve a dev split of `dev_queries`
     training queries (0: none) and a pool split of `pool_queries` more (0: none; None: the
-    source's `POOL_QUERIES`; both drawn with `dev_seed`), save it as `name` (default: the source) and return it. A pool split's
+    embedded docstring snapshot's `SNAPSHOT_POOL_QUERIES`, none for anything else; both drawn with `dev_seed`), save it as `name` (default: the source) and return it. A pool split's
     passages, which no model trains on, become the contrastive-entropy pool
     (`RetrievalData.with_pool_split` says when that matters).
 
@@ -166,11 +168,13 @@ def preparation_key(
     prepared_folder(data_dir, name)  # checks both
     check_int("dev_queries", dev_queries, 0)
     check_int("dev_seed", dev_seed, 0)
-    pool_queries = POOL_QUERIES.get(source, 0) if pool_queries is None else pool_queries
-    check_int("pool_queries", pool_queries, 0)
+    if pool_queries is not None:
+        check_int("pool_queries", pool_queries, 0)
     given = {option: value for option, value in options.items() if value is not None}
     if source == "docstrings":
         options = _docstring_options(given)
+        if pool_queries is None and options["snapshot"]:
+            pool_queries = SNAPSHOT_POOL_QUERIES
         inputs = _docstring_inputs(options)
     else:
         options = _loader_options(source, given)
@@ -183,7 +187,7 @@ def preparation_key(
         "options": _jsonable({option: value for option, value in options.items() if option not in UNKEYED_OPTIONS}),
         "dev_queries": int(dev_queries),
         "dev_seed": int(dev_seed),
-        "pool_queries": int(pool_queries),
+        "pool_queries": int(pool_queries or 0),
         "inputs": inputs,
     }
     return key, options

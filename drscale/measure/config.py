@@ -24,7 +24,7 @@ class EvalConfig:
             if not is_integer(getattr(self, name)) or getattr(self, name) < 1:
                 raise ValueError(f"EvalConfig.{name} must be a positive integer; got {getattr(self, name)!r}")
         if self.pool_size is not None and (not is_integer(self.pool_size) or self.pool_size < 1):
-            raise ValueError(f"EvalConfig.pool_size must be a positive integer or None (every non-test passage); "
+            raise ValueError(f"EvalConfig.pool_size must be a positive integer or None (the whole pool); "
                              f"got {self.pool_size!r}")
         if not is_integer(self.seed) or self.seed < 0:
             raise ValueError(f"EvalConfig.seed must be a non-negative integer; got {self.seed!r}")

@@ -1,7 +1,8 @@
 """Contrastive entropy, the paper's smooth retrieval metric, and the encoding it needs.
 
 For each test pair (q, p+) and each of R repeats, W passages are drawn at random from a fixed
-pool of unlabelled passages (every corpus passage that is not a test positive), and
+pool of unlabelled passages (`RetrievalData.pool_rows`: a pool split's passages, or every
+corpus passage that is not a test or dev positive), and
 
     CE(q, p+) = -log( exp s(q,p+) / (exp s(q,p+) + sum_j exp s(q,p_j)) ),   s = inner product,
 
@@ -218,20 +219,21 @@ def evaluate_contrastive_entropy(
     passage_embeddings: torch.Tensor | None = None,
     passage_rows: np.ndarray | None = None,
     progress: bool = False,
+    pool: np.ndarray | None = None,
 ) -> float:
     """Contrastive entropy of `model` on the test split of `data`.
 
-    The pool is every non-test-positive passage, or a seeded sample of `pool_size` of them;
-    `seed` fixes both that sample and the negative draws, so every model of a sweep meets the
-    same negatives. Pass `passage_embeddings` of the corpus rows `passage_rows` (default:
+    The pool is the data's pool (`RetrievalData.pool_rows`), or a seeded sample of `pool_size`
+    of it, or the corpus rows `pool` when given (a study of the pool itself); `seed` fixes the
+    sample and the negative draws, so every model of a sweep meets the same negatives. Pass `passage_embeddings` of the corpus rows `passage_rows` (default:
     every row) when they are already computed, e.g. for ranking metrics; they must cover the
     test positives and the pool. Otherwise only the passages needed are encoded. `progress`
     shows bars for the encoding and the scoring, for an evaluation long enough to watch.
     """
     pairs = data.test_pair_rows()
-    pool = data.pool_rows(pool_size, seed=seed)
+    pool = data.pool_rows(pool_size, seed=seed) if pool is None else np.asarray(pool, dtype=np.int64)
     if passage_embeddings is None:
-        passage_rows = evaluation_rows(data, pool_size, seed)
+        passage_rows = np.union1d(pairs[:, 1], pool)
         passage_embeddings = encode(model, [tokens.passages[r] for r in passage_rows], pad_id=tokens.pad_id, device=device,
                                     progress=progress, desc="encoding passages")
     elif passage_rows is None:

@@ -7,14 +7,13 @@ start; both must survive a crash mid-save, and both are refused on load when inc
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 
 import torch
 from sentence_transformers import SentenceTransformer
 
-from drscale.common.files import plain_permissions, staging_folder
+from drscale.common.files import plain_permissions, publish, recover, staging_folder
 from drscale.model.encoder import quiet_loading
 
 
@@ -37,9 +36,7 @@ def save_checkpoint(model: torch.nn.Module, folder: Path) -> Path:
         files = {str(p.relative_to(staging)): p.stat().st_size for p in sorted(staging.rglob("*")) if p.is_file()}
         (staging / CHECKPOINT_MANIFEST).write_text(json.dumps({"files": files}, indent=1) + "\n")
         plain_permissions(staging)
-        if folder.exists():
-            shutil.rmtree(folder)  # an earlier, complete save of the same run: replaced whole
-        os.replace(staging, folder)
+        publish(staging, folder)  # an earlier, complete save of the same run is replaced whole
     finally:
         if staging.exists():
             shutil.rmtree(staging)
@@ -73,6 +70,7 @@ def load_checkpoint(checkpoint_dir: str | Path, run_id: str | None = None, devic
     """The model a sweep saved for `run_id` under `checkpoint_dir` (or, without `run_id`, the
     checkpoint folder `checkpoint_dir` itself), refusing any folder that is not complete."""
     folder = Path(checkpoint_dir) / run_id if run_id is not None else Path(checkpoint_dir)
+    recover(folder)
     problem = checkpoint_problem(folder)
     if problem is not None:
         raise ValueError(f"{folder}: not a complete checkpoint: {problem}; expected a folder written whole by save_checkpoint")

@@ -21,15 +21,13 @@ from __future__ import annotations
 import argparse
 import tempfile
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
 
 from drscale.data.corpus import RetrievalData
-from drscale.measure.config import EvalConfig
-from drscale.measure.entropy import contrastive_entropy, encode
+from drscale.measure.entropy import evaluate_contrastive_entropy
 from drscale.model.checkpoint import load_checkpoint
 from drscale.model.tokens import TokenizedData
 from drscale.sweep.config import RunConfig
@@ -42,18 +40,6 @@ def split_pool(data: RetrievalData, config: RunConfig) -> tuple[np.ndarray, np.n
     pool = data.pool_rows()
     in_training = np.isin(pool, list(trained))
     return pool[in_training], pool[~in_training]
-
-
-def ce_against(model: torch.nn.Module, data: RetrievalData, tokens: TokenizedData, pool_rows: np.ndarray,
-               evaluation: EvalConfig) -> float:
-    """Test CE of `model` with its negatives drawn from `pool_rows` only."""
-    pairs = data.test_pair_rows()
-    query_rows, position = np.unique(pairs[:, 0], return_inverse=True)
-    queries = encode(model, [tokens.queries[r] for r in query_rows], pad_id=tokens.pad_id)[torch.from_numpy(position)]
-    positives = encode(model, [tokens.passages[r] for r in pairs[:, 1]], pad_id=tokens.pad_id)
-    pool = encode(model, [tokens.passages[r] for r in pool_rows], pad_id=tokens.pad_id)
-    return contrastive_entropy(queries, positives, pool, negatives=evaluation.negatives, repeats=evaluation.repeats,
-                               seed=evaluation.seed)
 
 
 def overlap_table(data: RetrievalData, configs: Sequence[RunConfig], samples: int = 3) -> pd.DataFrame:
@@ -76,8 +62,11 @@ def overlap_table(data: RetrievalData, configs: Sequence[RunConfig], samples: in
             if size < config.evaluation.negatives:
                 raise ValueError(f"D={config.data_size}: {len(trained)} pool passages trained on and {len(untrained)} "
                                  f"not; each part needs at least {config.evaluation.negatives} (the negatives per draw)")
-            sampled = {name: [ce_against(model, data, tokens, np.random.default_rng(s).choice(part, size, replace=False),
-                                         config.evaluation) for s in range(samples)]
+            evaluation = {"negatives": config.evaluation.negatives, "repeats": config.evaluation.repeats,
+                          "seed": config.evaluation.seed}
+            sampled = {name: [evaluate_contrastive_entropy(model, data, tokens, **evaluation,
+                                                           pool=np.random.default_rng(s).choice(part, size, replace=False))
+                              for s in range(samples)]
                        for name, part in (("trained", trained), ("untrained", untrained))}
             rows.append({"model": config.model, "data_size": config.data_size, "ce": record["ce"],
                          "pool_share_trained": len(trained) / len(data.pool_rows()), "sample_size": size,

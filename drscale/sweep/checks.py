@@ -27,18 +27,20 @@ def check_feasible(config: RunConfig, data: RetrievalData) -> None:
             )
         if config.train.dev_pool_size > len(data.unlabelled_rows()):
             raise ValueError(
-                f"dev_pool_size {config.train.dev_pool_size} exceeds the {len(data.unlabelled_rows())} unlabelled "
-                f"passages of {data.name}"
+                f"dev_pool_size {config.train.dev_pool_size} exceeds the {len(data.unlabelled_rows())} pool "
+                f"passages of {data.name}: set train's dev_pool_size, or prepare the data with a larger pool split "
+                f"(pool_queries)"
             )
     if config.train.negatives + config.train.batch_size > len(data.corpus):
         raise ValueError(
             f"training negatives ({config.train.negatives}) plus batch_size ({config.train.batch_size}) exceed the "
             f"{len(data.corpus)} passages of {data.name}"
         )
-    non_test = len(data.unlabelled_rows())
-    pool = config.evaluation.pool_size or non_test
-    if pool > non_test:
-        raise ValueError(f"evaluation pool_size {pool} exceeds the {non_test} non-test passages of {data.name}")
+    available = len(data.unlabelled_rows())
+    pool = config.evaluation.pool_size or available
+    if pool > available:
+        raise ValueError(f"evaluation pool_size {pool} exceeds the {available} pool passages of {data.name} "
+                         f"(its pool split, or every passage but the test and dev positives)")
     if config.evaluation.negatives > pool:
         raise ValueError(f"evaluation negatives ({config.evaluation.negatives}) exceed the pool of {pool} passages")
     if is_hub_id(config.model):

@@ -132,8 +132,9 @@ def study_regime(
 
     `learning_rate` None keeps the preset's rate for each size, a number sets it for every
     size; `pretraining` None keeps the preset's start, "none" starts from random weights,
-    "ict" pre-trains on the Inverse Cloze Task first; `overrides` are TrainConfig fields
-    (None keeps the preset's value).
+    "ict" pre-trains on the Inverse Cloze Task first; `overrides` are TrainConfig fields set
+    as given, None included (`"epochs": None` turns the one-epoch floor off; a field that
+    takes no None refuses it by name).
     """
     if preset not in PRESET_REGIMES:
         raise ValueError(f"unknown training preset {preset!r}; choose one of {sorted(PRESET_REGIMES)}")

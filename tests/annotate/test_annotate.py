@@ -299,3 +299,19 @@ def test_comparison_with_the_paper_follows_the_fitted_exponents():
     assert table.loc["ict", "mean log-log slope"] > table.loc["human", "mean log-log slope"]  # flatter: closer to 0
     lone = compare_with_paper({"human": steep})
     assert "no order to compare" in lone.statement()
+
+
+def test_sources_never_use_pool_passages_and_copies_keep_the_pool_split(tmp_path, small_data):
+    data = small_data.with_pool_split(40, seed=0)
+    pool = set(column(data.pool_qrels, "passage_id"))
+    for scope in ("train", "non_test"):
+        assert not pool & set(source_passages(data, scope))
+    origin = sorted(pool)[0]
+    with pytest.raises(ValueError, match=r"made from held-out \(test, dev or pool\) passage"):
+        with_pairs(data, TrainingPairs("x", ["x:0"], ["a query"], [origin], [origin]))
+    copy = annotate.annotate(data, InverseClozeTask())
+    assert np.array_equal(copy.pool_rows(), data.pool_rows())
+    copy.save(tmp_path / "copy")
+    loaded = AnnotatedData.load(tmp_path / "copy")
+    assert loaded.pool_queries == 40 and np.array_equal(loaded.pool_rows(), data.pool_rows())
+    assert loaded.test_fingerprint() == data.test_fingerprint()

@@ -125,3 +125,31 @@ def test_a_published_folder_gets_the_permissions_of_plain_writes(tmp_path):
         os.umask(old_mask)
     modes = {p.relative_to(staging).as_posix(): p.stat().st_mode & 0o777 for p in [staging, *staging.rglob("*")]}
     assert modes == {".": 0o755, "sub": 0o755, "sub/model.safetensors": 0o644}
+
+
+def test_a_half_deleted_old_copy_is_never_put_back(tmp_path):
+    dead = dead_pid()
+    half_deleted = tmp_path / f".del.old-run-.tmp-run-pid{dead}-a1b2c3"
+    half_deleted.mkdir()
+    (half_deleted / "weights").write_text("half")
+    files.recover(tmp_path / "run")
+    assert not any(tmp_path.iterdir())
+
+
+def test_prepared_data_killed_mid_replace_loads_its_old_version(tmp_path, small_data):
+    from drscale.data.corpus import RetrievalData
+
+    folder = small_data.save(tmp_path / "small")
+    dead = dead_pid()
+    folder.rename(tmp_path / f".old-small-.tmp-small-pid{dead}-a1b2c3")  # as a replacement killed between its renames
+    assert RetrievalData.load(folder).fingerprint() == small_data.fingerprint()
+    assert [p.name for p in tmp_path.iterdir()] == ["small"]
+
+
+def test_publish_replaces_a_folder_whole_and_leaves_nothing_beside_it(tmp_path):
+    for version in ("old", "new"):
+        staging = files.staging_folder(tmp_path / "run")
+        (staging / "weights").write_text(version)
+        files.publish(staging, tmp_path / "run")
+    assert (tmp_path / "run" / "weights").read_text() == "new"
+    assert [p.name for p in tmp_path.iterdir()] == ["run"]

@@ -331,3 +331,16 @@ def test_a_replacement_that_fails_at_its_last_step_leaves_the_old_preparation_wh
 def test_a_name_that_is_not_one_folder_name_is_refused_when_loading_too(tmp_path, name):
     with pytest.raises(ValueError, match="name must be a folder name"):
         load_prepared(tmp_path, name)
+
+
+def test_a_preparation_recorded_before_pool_splits_existed_is_reused_as_one_without(tmp_path):
+    folder, _ = write_beir(tmp_path / "raw")
+    data_dir = tmp_path / "data"
+    first = prepare_data("beir", data_dir=data_dir, path=folder, name="set", **SETTINGS)
+    provenance = prepared_folder(data_dir, "set") / PROVENANCE
+    recorded = json.loads(provenance.read_text())
+    del recorded["pool_queries"]
+    provenance.write_text(json.dumps(recorded))
+    assert prepare_data("beir", data_dir=data_dir, path=folder, name="set", **SETTINGS).fingerprint() == first.fingerprint()
+    with pytest.raises(ValueError, match=r"pool_queries 0 \(asked: 5\)"):
+        prepare_data("beir", data_dir=data_dir, path=folder, name="set", pool_queries=5, **SETTINGS)

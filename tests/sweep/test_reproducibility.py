@@ -134,7 +134,8 @@ def test_the_demo_configuration_twice_gives_identical_stores(tmp_path):
     options = {"test_queries": prep["test_queries"], "seed": prep["split_seed"]}
     if prep["packages"] is not None:
         options["packages"] = tuple(prep["packages"])
-    data = prepare_data("docstrings", data_dir=data_dir, name=prep["name"], dev_queries=prep["dev_queries"], **options)
+    data = prepare_data("docstrings", data_dir=data_dir, name=prep["name"], dev_queries=prep["dev_queries"],
+                        pool_queries=prep["pool_queries"], **options)
 
     models, data_sizes = model_nb["models"][:2], data_nb["data_sizes"][:2]
     model_grid = (models, [model_nb["data_size"] or data.n_train_pairs])
