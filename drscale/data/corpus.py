@@ -99,7 +99,21 @@ class RetrievalData:
     @property
     def dev_queries(self) -> int:
         """Queries in the dev split (0 without one)."""
-        return 0 if self.dev_qrels is None else len(set(column(self.dev_qrels, "query_id")))
+        return self._split_queries("dev_qrels")
+
+    def _split_queries(self, split: str) -> int:
+        """Distinct queries of a split carved from the training queries (0 when it is absent)."""
+        qrels = getattr(self, split)
+        return 0 if qrels is None else len(set(column(qrels, "query_id")))
+
+    def _carved_already(self, split: str, asked: int) -> bool:
+        """Whether the split exists already: a split is carved once, so another size is refused."""
+        if getattr(self, split) is None:
+            return False
+        if self._split_queries(split) != asked:
+            raise ValueError(f"{self.name} already has a {split[:-6]} split of {self._split_queries(split)} queries; "
+                             f"asked for {asked}")
+        return True
 
     def with_dev_split(self, dev_queries: int, seed: int = 0) -> RetrievalData:
         """A copy whose training pairs lose `dev_queries` seeded queries (all their pairs) to a
@@ -107,9 +121,7 @@ class RetrievalData:
         when the sizes agree and refused otherwise, so a split is never carved twice."""
         check_int("dev_queries", dev_queries, 0)
         check_int("seed", seed, 0)
-        if self.dev_qrels is not None:
-            if self.dev_queries != dev_queries:
-                raise ValueError(f"{self.name} already has a dev split of {self.dev_queries} queries; asked for {dev_queries}")
+        if self._carved_already("dev_qrels", dev_queries):
             return self
         queries = len(set(column(self.train_qrels, "query_id")))
         if not 0 < dev_queries < queries:
@@ -134,9 +146,7 @@ class RetrievalData:
         """
         check_int("pool_queries", pool_queries, 0)
         check_int("seed", seed, 0)
-        if self.pool_qrels is not None:
-            if self.pool_queries != pool_queries:
-                raise ValueError(f"{self.name} already has a pool split of {self.pool_queries} queries; asked for {pool_queries}")
+        if self._carved_already("pool_qrels", pool_queries):
             return self
         qids, pids = column(self.train_qrels, "query_id"), column(self.train_qrels, "passage_id")
         owners: dict[str, set[str]] = collections.defaultdict(set)
@@ -149,15 +159,13 @@ class RetrievalData:
                 f"{self.source or self.name}: pool_queries must be between 1 and {min(len(eligible), len(set(qids)) - 1)} "
                 f"(training queries whose positives no other query shares, less one); got {pool_queries}"
             )
-        chosen = sample_queries(eligible, pool_queries, seed)
-        rows = [i for i, qid in enumerate(qids) if qid in chosen]
-        kept = [i for i, qid in enumerate(qids) if qid not in chosen]
-        return dataclasses.replace(self, train_qrels=self.train_qrels.select(kept), pool_qrels=self.train_qrels.select(rows))
+        train, pool = split_qrels_by_query(self.train_qrels, test_queries=pool_queries, seed=seed, among=eligible)
+        return dataclasses.replace(self, train_qrels=train, pool_qrels=pool)
 
     @property
     def pool_queries(self) -> int:
         """Queries set aside for the pool split (0 without one)."""
-        return 0 if self.pool_qrels is None else len(set(column(self.pool_qrels, "query_id")))
+        return self._split_queries("pool_qrels")
 
     def held_out_passages(self) -> set[str]:
         """Ids of the passages no model may train on: test and dev positives, and the pool split's."""
@@ -332,15 +340,16 @@ class RetrievalData:
 
 
 def split_qrels_by_query(
-    qrels: datasets.Dataset, test_queries: int, seed: int = 0
+    qrels: datasets.Dataset, test_queries: int, seed: int = 0, among: Iterable[str] | None = None
 ) -> tuple[datasets.Dataset, datasets.Dataset]:
-    """Split labelled pairs into train and test so that each query lands in one split only."""
+    """Split labelled pairs into train and test so that each query lands in one split only;
+    the test queries are drawn from `among` when given (default: every query)."""
     check_int("test_queries", test_queries, 1)
     check_int("seed", seed, 0)
     queries = set(column(qrels, "query_id"))
     if not 0 < test_queries < len(queries):
         raise ValueError(f"test_queries must be between 1 and {len(queries) - 1}; got {test_queries}")
-    test_ids = sample_queries(queries, test_queries, seed)
+    test_ids = sample_queries(queries if among is None else among, test_queries, seed)
     in_test = [qid in test_ids for qid in column(qrels, "query_id")]
     test_rows = [i for i, flag in enumerate(in_test) if flag]
     train_rows = [i for i, flag in enumerate(in_test) if not flag]
