@@ -155,11 +155,12 @@ def _run_sweep(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
         backend = RayBackend(address=None if args.ray == "local" else args.ray)
     else:
         backend = LocalBackend(workers=args.workers or spec.workers)
-    table = spec.run(data, progress=not args.no_progress, backend=backend)
+    configs = spec.configs()
+    table = spec.run(data, progress=not args.no_progress, backend=backend, configs=configs)
     print(table.to_string(index=False))
-    failed = len(spec.configs()) - len(table)
+    failed = len(configs) - len(table)
     if failed:
-        print(f"{parser.prog} {args.name}: {failed} of {len(spec.configs())} runs failed (named above); "
+        print(f"{parser.prog} {args.name}: {failed} of {len(configs)} runs failed (named above); "
               f"the store keeps them as failed, and running the spec again retries them", file=sys.stderr)
         return 1
     return 0
