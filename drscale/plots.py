@@ -329,7 +329,7 @@ def plot_joint_grid(table: pd.DataFrame) -> Figure:
 
 def plot_token_lengths(lengths: pd.DataFrame, name: str) -> Figure:
     """Histograms of the token lengths of sampled passages and queries of the data set `name`
-    (`drscale.data.prepare.token_lengths`), on a log axis so short queries and passages
+    (`drscale.data.inspection.token_lengths`), on a log axis so short queries and passages
     thousands of tokens long show on one scale; the title says how many of each were sampled."""
     if len(lengths) == 0:
         raise ValueError("no token lengths to draw")

@@ -19,7 +19,8 @@ import pytest
 from drscale.data import prepare
 from drscale.data.corpus import column
 from drscale.model.encoder import load_tokenizer
-from drscale.data.prepare import PROVENANCE, load_prepared, prepare_data, prepared_folder, token_lengths
+from drscale.data.inspection import token_lengths
+from drscale.data.prepare import PROVENANCE, load_prepared, prepare_data, prepared_folder
 from real_shapes import SHAPES, real_task, write_beir
 
 SETTINGS = {"dev_queries": 8, "test_queries": 10, "seed": 1}
