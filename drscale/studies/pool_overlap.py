@@ -10,10 +10,11 @@ trained on, and only from those it never saw. A gap between the two is an evalua
 that changes with D, which is why the embedded data now gets a pool split
 (`RetrievalData.with_pool_split`).
 
-    python -m drscale.studies.pool_overlap --data-dir data/release-pool --sizes 1024 4096 8192
+    python -m drscale.studies.pool_overlap --data-dir data/release-pool --sizes 1024 4096 8192 --regime best-dev
 
 prepares the embedded data without a pool split (as it was prepared before) under that
-folder, trains the `cpu` preset's L1_H32 at each size, and prints the table.
+folder, trains L1_H32 at each size in the named candidate regime
+(`drscale.sweep.regime.candidate_regimes`; the `cpu` preset's by default), and prints the table.
 """
 
 from __future__ import annotations
@@ -79,15 +80,18 @@ def overlap_table(data: RetrievalData, configs: Sequence[RunConfig], samples: in
 
 def main(argv: Sequence[str] | None = None) -> None:
     from drscale.data.prepare import prepare_data
-    from drscale.sweep.regime import CPU_DATA_MODEL, REGIME_EVALUATION, study_regime
+    from drscale.sweep.regime import CHOSEN_REGIME, CPU_DATA_MODEL, CPU_LEARNING_RATES, REGIME_EVALUATION, candidate_regimes
+
+    regimes = candidate_regimes(CPU_LEARNING_RATES)
 
     parser = argparse.ArgumentParser(prog="python -m drscale.studies.pool_overlap", description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-dir", default="data/release-pool", help="study folder for the data prepared without a pool split")
     parser.add_argument("--sizes", type=int, nargs="+", default=[1024, 4096, 8192], help="data sizes D to train")
     parser.add_argument("--model", default=CPU_DATA_MODEL)
+    parser.add_argument("--regime", choices=sorted(regimes), default=CHOSEN_REGIME, help="how the runs are trained")
     args = parser.parse_args(argv)
     data = prepare_data("docstrings", data_dir=args.data_dir, pool_queries=0, progress=False)
-    regime = study_regime("cpu")
+    regime = regimes[args.regime]
     configs = [regime.run_config(args.model, size, REGIME_EVALUATION) for size in args.sizes]
     torch.set_num_threads(1)
     print(f"data {data.fingerprint()}, pool of {len(data.pool_rows())} passages (every passage but the test and dev positives)")

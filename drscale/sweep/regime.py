@@ -1,10 +1,10 @@
 """Training regimes: how the study's models are trained, by preset name, and the CPU study's candidates.
 
 A regime is the training settings, a learning rate per size and a start (random or Inverse
-Cloze pre-trained). This module names the regimes the CPU study has tried (the fixed 200-step
-budget it used to run, best-on-dev selection with a budget that reads the data, a learning
-rate per size chosen on dev, a pretrained start) and the preset each notebook and spec asks
-for; `drscale.studies.training_regime` runs and scores them on dev to choose among them.
+Cloze pre-trained). This module names the regimes the CPU study has tried (a fixed 200-step
+budget with the last checkpoint, best-on-dev selection with a budget that reads the data, a
+learning rate per size chosen on dev, a pretrained start), the one chosen, and the preset each
+notebook and spec asks for; `drscale.studies.training_regime` runs and scores them on dev to choose among them.
 """
 
 from __future__ import annotations
@@ -63,20 +63,19 @@ class Regime:
         return [self.run_config(model, int(d), evaluation) for d in data_sizes]
 
 
-WATCHED = CPU_PRESET
+WATCHED = replace(CPU_PRESET, steps=256, epochs=1.0, selection="best_dev")
 """Best-on-dev selection over 12 log-spaced dev measurements, at least 256 steps and at
 least one epoch of the run's pairs (the largest data size is read once)."""
 
 
 def candidate_regimes(learning_rates: Mapping[str, float]) -> dict[str, Regime]:
     """The regimes compared on dev, given the per-size rates a dev search chose."""
-    old = replace(CPU_PRESET, steps=200, warmup_steps=20, epochs=None, learning_rate=2e-3, selection="last")
     return {
         regime.name: regime
         for regime in (
-            Regime("fixed-200", "random init, 200 steps, last checkpoint, lr 2e-3 (the earlier demo)", old),
-            Regime("best-dev", "random init, >= 1 epoch, best-on-dev, lr 2e-3", replace(WATCHED, learning_rate=2e-3)),
-            Regime("best-dev+lr", "random init, >= 1 epoch, best-on-dev, lr per size chosen on dev", WATCHED,
+            Regime("fixed-200", "random init, 200 steps, last checkpoint, lr 2e-3", CPU_PRESET),
+            Regime("best-dev", "random init, >= 256 steps and >= 1 epoch, best-on-dev, lr 2e-3", WATCHED),
+            Regime("best-dev+lr", "random init, >= 256 steps and >= 1 epoch, best-on-dev, lr per size chosen on dev", WATCHED,
                    learning_rates=dict(learning_rates)),
             Regime("ict+best-dev+lr", "Inverse Cloze Task pre-training (1 epoch), then as best-dev+lr", WATCHED,
                    learning_rates=dict(learning_rates), pretraining=Pretraining(epochs=1.0)),
@@ -94,7 +93,7 @@ CPU_LEARNING_RATE_TRIALS: dict[str, dict[float, float]] = {
     "L2_H128": {1e-3: 2.6721, 2e-3: 2.7514, 4e-3: 5.5486},
 }
 """Best dev CE of each CPU size at each rate of `LEARNING_RATE_GRID`: `drscale.studies.training_regime.learning_rate_search`
-with `CPU_PRESET` (531 steps, one epoch of all 16,981 training pairs of the embedded data as
+with `WATCHED` (531 steps, one epoch of all 16,981 training pairs of the embedded data as
 prepared before it had a pool split, fingerprint 22c4b17a299f559a, so its dev pool was drawn
 from training positives; 256 dev pairs, 256 negatives from a 512-passage pool), on the
 development machine (2 cores). Smaller models want larger rates; L2_H128 at 4e-3 collapsed
@@ -106,15 +105,15 @@ CPU_LEARNING_RATES: dict[str, float] = {
 }
 """The rate each CPU size chose on dev: the lowest dev CE of its trials."""
 
-CHOSEN_REGIME = "best-dev"
-"""The candidate regime `drscale.studies.training_regime.choose_regime` picked from the dev scores of notebook 09's run on the
-development machine; the `cpu` preset runs it. `best-dev` and `best-dev+lr` met the same six
-of the ten targets on dev, and the rule's tie-break (fixed before the scores were seen) took
-the cheaper to train, `best-dev` (556 s against 588 s), although `best-dev+lr` scored better
-on most continuous measures (README: "How the regime was chosen"). That run used the embedded
-data as prepared before it had a pool split. Rerun on today's data, the same rule picks
-`fixed-200` by one target (a 0.011 rise of best-dev's dev CE between two model sizes); the
-demo has not been rerun under it yet, and notebook 09 prints both."""
+CHOSEN_REGIME = "fixed-200"
+"""The candidate regime `drscale.studies.training_regime.choose_regime` picked from the dev
+scores of notebook 09's run on the development machine; the `cpu` preset runs it
+(`CPU_PRESET` holds its settings). It met five of the ten targets on dev, `best-dev` and
+`best-dev+lr` four: the three differ on one target, "N falls", which best-dev fails by a
+0.011 rise of dev CE from L1_H64 to L2_H96, far inside the seed spread (README: "How the
+regime was chosen"). An earlier run of the same rule, on the embedded data as prepared before
+it had a pool split (training positives in the CE pool, D up to 16,384), picked `best-dev`;
+the demo ran it until the rule was rerun on today's data."""
 
 PRESET_REGIMES: dict[str, Regime] = {
     "cpu": replace(candidate_regimes(CPU_LEARNING_RATES)[CHOSEN_REGIME], name="cpu"),

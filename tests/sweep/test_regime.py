@@ -5,19 +5,20 @@ from dataclasses import replace
 import pytest
 
 from drscale.train.pretrain import Pretraining
-from drscale.sweep.regime import CPU_LEARNING_RATES, Regime, study_regime
+from drscale.sweep.regime import CHOSEN_REGIME, CPU_LEARNING_RATES, Regime, candidate_regimes, study_regime
 from drscale.measure.config import EvalConfig
 from drscale.train.config import CPU_PRESET, PAPER_PRESET
 
 
 TINY = replace(CPU_PRESET, steps=4, warmup_steps=1, epochs=None, batch_size=8, negatives=16, passage_max_length=24, query_max_length=12,
-               eval_points=3, dev_pairs=20, dev_pool_size=64)
+               eval_points=3, selection="best_dev", dev_pairs=20, dev_pool_size=64)
 QUICK = EvalConfig(negatives=16, repeats=1, pool_size=64, ranking=False)
 
 
 def test_study_regime_takes_the_preset_and_replaces_what_is_asked():
     cpu = study_regime("cpu")
-    assert cpu.train.selection == "best_dev" and cpu.train.epochs == 1.0 and cpu.name == "cpu"
+    assert cpu.train == CPU_PRESET and cpu.name == "cpu" and cpu.pretraining is None
+    assert cpu.train.selection == "last" and cpu.train.steps_for(8192) == 200
     assert study_regime("cpu", learning_rate=1e-4).learning_rates is None
     assert study_regime("cpu+lr").learning_rates == CPU_LEARNING_RATES
     assert study_regime("cpu+lr").run_config("L2_H128", 64, QUICK).train.learning_rate == 1e-3
@@ -31,6 +32,13 @@ def test_study_regime_takes_the_preset_and_replaces_what_is_asked():
         study_regime("cpu", pretraining="mlm")
     with pytest.raises(ValueError, match="unknown training preset"):
         study_regime("gpu")
+
+def test_the_cpu_preset_is_the_regime_chosen_on_dev_and_train_presets_agree():
+    chosen = candidate_regimes(CPU_LEARNING_RATES)[CHOSEN_REGIME]
+    assert study_regime("cpu").train == chosen.train == CPU_PRESET
+    assert study_regime("cpu").learning_rates == chosen.learning_rates and study_regime("cpu").pretraining == chosen.pretraining
+    assert candidate_regimes(CPU_LEARNING_RATES)["best-dev"].train.steps_for(8192) == 256  # one epoch of 8,192 pairs
+
 
 def test_a_regime_gives_each_size_its_own_rate():
     regime = Regime("r", "", TINY, learning_rates={"L1_H8": 1e-3})
