@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from drscale.sweep.regime import CHOSEN_REGIME, CPU_LEARNING_RATES, candidate_regimes
+from drscale.sweep.regime import CHOSEN_REGIME, CPU_LEARNING_RATES, Regime, candidate_regimes
 from drscale.studies.training_regime import TARGETS, choose_regime, chosen_rates, learning_rate_search, score_sweeps, targets_met
 from drscale.sweep.store import ResultsStore
 from drscale.measure.config import EvalConfig
@@ -14,7 +14,7 @@ from drscale.train.config import CPU_PRESET
 
 
 TINY = replace(CPU_PRESET, steps=4, warmup_steps=1, epochs=None, batch_size=8, negatives=16, passage_max_length=24, query_max_length=12,
-               eval_points=3, selection="best_dev", dev_pairs=20, dev_pool_size=64)
+               eval_points=3, dev_pairs=20, dev_pool_size=64)
 QUICK = EvalConfig(negatives=16, repeats=1, pool_size=64, ranking=False)
 
 
@@ -47,7 +47,20 @@ def test_the_choice_rule_counts_targets_then_prefers_the_cheaper():
             "train time (s)": 900.0}
     worse = {**good, "D below chance": "6/8", "D R2": 0.97, "train time (s)": 10.0}
     assert all(targets_met(good).values()) and sum(targets_met(worse).values()) == len(TARGETS) - 2
+    watched = Regime("w", "", TINY)
+    regimes = {name: watched for name in ("slow-but-lawful", "fast", "a", "b")}
     scores = pd.DataFrame({"slow-but-lawful": good, "fast": worse}).T
-    assert choose_regime(scores) == "slow-but-lawful"
-    assert choose_regime(pd.DataFrame({"a": good, "b": {**good, "train time (s)": 5.0}}).T) == "b"
-    assert CHOSEN_REGIME in candidate_regimes(CPU_LEARNING_RATES)
+    assert choose_regime(scores, regimes) == "slow-but-lawful"
+    assert choose_regime(pd.DataFrame({"a": good, "b": {**good, "train time (s)": 5.0}}).T, regimes) == "b"
+
+
+def test_a_regime_reporting_its_last_checkpoint_is_scored_but_not_chosen():
+    candidates = candidate_regimes(CPU_LEARNING_RATES)
+    good = {"N falls": "6/6", "D falls": "7/7", "N below chance": "7/7", "D below chance": "8/8", "N R2": 0.99,
+            "D R2": 0.985, "alpha hi/lo": 3.0, "beta hi/lo": 2.0, "N extrap. err": 0.01, "D extrap. err": 0.02,
+            "train time (s)": 10.0}
+    scores = pd.DataFrame({"fixed-200": good, "best-dev": {**good, "N falls": "5/6", "train time (s)": 900.0}}).T
+    assert choose_regime(scores, candidates) == "best-dev"
+    with pytest.raises(ValueError, match="no regime among \\['fixed-200'\\] selects its checkpoint on dev"):
+        choose_regime(scores.loc[["fixed-200"]], candidates)
+    assert CHOSEN_REGIME in candidates and candidates[CHOSEN_REGIME].train.selection == "best_dev"

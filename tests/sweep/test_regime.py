@@ -18,10 +18,11 @@ QUICK = EvalConfig(negatives=16, repeats=1, pool_size=64, ranking=False)
 def test_study_regime_takes_the_preset_and_replaces_what_is_asked():
     cpu = study_regime("cpu")
     assert cpu.train == CPU_PRESET and cpu.name == "cpu" and cpu.pretraining is None
-    assert cpu.train.selection == "last" and cpu.train.steps_for(8192) == 200
+    assert cpu.train.selection == "best_dev" and cpu.train.steps_for(8192) == 256 and cpu.learning_rates == CPU_LEARNING_RATES
+    assert cpu.run_config("L1_H4", 64, QUICK).train.learning_rate == 4e-3
+    assert cpu.run_config("L2_H128", 64, QUICK).train.learning_rate == 2e-3
+    assert cpu.run_config("L4_H256", 64, QUICK).train.learning_rate == CPU_PRESET.learning_rate  # a size with no rate of its own
     assert study_regime("cpu", learning_rate=1e-4).learning_rates is None
-    assert study_regime("cpu+lr").learning_rates == CPU_LEARNING_RATES
-    assert study_regime("cpu+lr").run_config("L2_H128", 64, QUICK).train.learning_rate == 1e-3
     assert study_regime("cpu", learning_rate=1e-4).run_config("L1_H8", 64, QUICK).train.learning_rate == 1e-4
     assert study_regime("cpu", pretraining="ict").pretraining == Pretraining()
     assert study_regime("cpu", pretraining="none").pretraining is None
@@ -37,7 +38,7 @@ def test_the_cpu_preset_is_the_regime_chosen_on_dev_and_train_presets_agree():
     chosen = candidate_regimes(CPU_LEARNING_RATES)[CHOSEN_REGIME]
     assert study_regime("cpu").train == chosen.train == CPU_PRESET
     assert study_regime("cpu").learning_rates == chosen.learning_rates and study_regime("cpu").pretraining == chosen.pretraining
-    assert candidate_regimes(CPU_LEARNING_RATES)["best-dev"].train.steps_for(8192) == 256  # one epoch of 8,192 pairs
+    assert candidate_regimes(CPU_LEARNING_RATES)["fixed-200"].train.steps_for(8192) == 200
 
 
 def test_a_regime_gives_each_size_its_own_rate():
