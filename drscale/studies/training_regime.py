@@ -3,7 +3,9 @@
 A scaling law is only a finding if it does not come from the way the models were trained.
 This study runs the same model-size and data-size sweeps under each candidate regime
 (`drscale.sweep.regime.candidate_regimes`), after a learning-rate search per size, and scores
-them on the dev split only against targets fixed in advance: the test split never takes part.
+them on the dev split only against targets fixed in advance; the rule reads dev scores alone.
+Its one condition besides the targets (checkpoint selection on dev, as the paper does) was
+added after a run's test scores had been seen (README: "How the regime was chosen").
 """
 
 from __future__ import annotations
@@ -139,6 +141,9 @@ def choose_regime(dev_scores: pd.DataFrame, regimes: Mapping[str, Regime]) -> st
     regime reporting its last checkpoint (the first demo's fixed 200 steps) is scored beside
     them, for reference: its small data sizes report a model that has memorised its pairs. The
     rule sees dev scores only."""
+    unknown = [name for name in dev_scores.index if name not in regimes]
+    if unknown:
+        raise ValueError(f"dev scores of regimes {unknown} that are not among the candidates {sorted(regimes)}")
     eligible = [name for name in dev_scores.index if regimes[name].train.selection == "best_dev"]
     if not eligible:
         raise ValueError(f"no regime among {list(dev_scores.index)} selects its checkpoint on dev (selection='best_dev')")

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from drscale.sweep.regime import CHOSEN_REGIME, CPU_LEARNING_RATES, Regime, candidate_regimes
+from drscale.sweep.regime import CHOSEN_REGIME, CPU_LEARNING_RATES, RECORDED_DEV_SCORES, Regime, candidate_regimes
 from drscale.studies.training_regime import TARGETS, choose_regime, chosen_rates, learning_rate_search, score_sweeps, targets_met
 from drscale.sweep.store import ResultsStore
 from drscale.measure.config import EvalConfig
@@ -64,3 +64,15 @@ def test_a_regime_reporting_its_last_checkpoint_is_scored_but_not_chosen():
     with pytest.raises(ValueError, match="no regime among \\['fixed-200'\\] selects its checkpoint on dev"):
         choose_regime(scores.loc[["fixed-200"]], candidates)
     assert CHOSEN_REGIME in candidates and candidates[CHOSEN_REGIME].train.selection == "best_dev"
+
+
+def test_the_recorded_dev_scores_choose_the_regime_the_cpu_preset_runs():
+    """The decision, replayed: the amended rule on the recorded scores gives `CHOSEN_REGIME`; the
+    rule without its eligibility condition would have given fixed-200 (the README says so)."""
+    scores = pd.DataFrame(RECORDED_DEV_SCORES).T
+    candidates = candidate_regimes(CPU_LEARNING_RATES)
+    assert choose_regime(scores, candidates) == CHOSEN_REGIME == "best-dev+lr"
+    assert {name: sum(targets_met(row).values()) for name, row in scores.iterrows()} == {
+        "fixed-200": 5, "best-dev": 4, "best-dev+lr": 4, "ict+best-dev+lr": 2}
+    with pytest.raises(ValueError, match=r"dev scores of regimes \['mystery'\] that are not among the candidates"):
+        choose_regime(pd.DataFrame({**RECORDED_DEV_SCORES, "mystery": RECORDED_DEV_SCORES["best-dev"]}).T, candidates)

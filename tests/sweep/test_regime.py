@@ -11,7 +11,7 @@ from drscale.train.config import CPU_PRESET, PAPER_PRESET
 
 
 TINY = replace(CPU_PRESET, steps=4, warmup_steps=1, epochs=None, batch_size=8, negatives=16, passage_max_length=24, query_max_length=12,
-               eval_points=3, selection="best_dev", dev_pairs=20, dev_pool_size=64)
+               eval_points=3, dev_pairs=20, dev_pool_size=64)
 QUICK = EvalConfig(negatives=16, repeats=1, pool_size=64, ranking=False)
 
 
