@@ -10,7 +10,7 @@ trained on, and only from those it never saw. A gap between the two is an evalua
 that changes with D, which is why the embedded data now gets a pool split
 (`RetrievalData.with_pool_split`).
 
-    python -m drscale.studies.pool_overlap --data-dir data/release-pool --sizes 1024 4096 8192 --regime best-dev
+    python -m drscale.studies.pool_overlap --data-dir data/release-pool --sizes 1024 4096 8192
 
 prepares the embedded data without a pool split (as it was prepared before) under that
 folder, trains L1_H32 at each size in the named candidate regime
