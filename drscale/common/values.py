@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 from numpy.typing import ArrayLike
 
@@ -29,3 +31,14 @@ def geometric_mean(values: ArrayLike) -> float:
     a single value is returned as it is."""
     values = np.asarray(values, dtype=float)
     return float(values[0]) if values.size == 1 else float(np.exp(np.log(values).mean()))
+
+
+def check_int(name: str, value: object, minimum: int = 0, optional: bool = False) -> None:
+    """Refuse anything but an integer >= `minimum` (or None when `optional`), naming the
+    parameter. Counts and seeds are checked where they enter: a string would otherwise fail
+    later in a comparison, and a negative count would slice from the end and drop data."""
+    if optional and value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        kind = {0: "a non-negative integer", 1: "a positive integer"}.get(minimum, f"an integer >= {minimum}")
+        raise ValueError(f"{name} must be {kind}{' or None' if optional else ''}; got {value!r}")

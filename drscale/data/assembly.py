@@ -21,7 +21,8 @@ from collections.abc import Iterable, Sequence
 
 import datasets
 
-from drscale.data.corpus import RetrievalData, check_int, sample_queries, table
+from drscale.common.values import check_int
+from drscale.data.corpus import RetrievalData, sample_queries, table
 from drscale.data.parsing import Pair, Where, checked_pairs, checked_texts
 
 TextRows = tuple[Where, Iterable[tuple[int, str, str]]]  # (position, id, text)

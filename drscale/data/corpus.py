@@ -15,7 +15,6 @@ import collections
 import dataclasses
 import hashlib
 import itertools
-import numbers
 import shutil
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ import datasets
 import numpy as np
 
 from drscale.common.files import plain_permissions, publish, recover, staging_folder
+from drscale.common.values import check_int
 
 datasets.disable_progress_bars()
 
@@ -362,17 +362,6 @@ def sample_queries(query_ids: Iterable[str], count: int, seed: int) -> set[str]:
     queries = sorted(set(query_ids))
     chosen = np.random.default_rng(seed).permutation(len(queries))[:count]
     return {queries[i] for i in chosen}
-
-
-def check_int(name: str, value: object, minimum: int = 0, optional: bool = False) -> None:
-    """Refuse anything but an integer >= `minimum` (or None when `optional`), naming the
-    parameter. Counts and seeds are checked where they enter: a string would otherwise fail
-    later in a comparison, and a negative count would slice from the end and drop data."""
-    if optional and value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        kind = {0: "a non-negative integer", 1: "a positive integer"}.get(minimum, f"an integer >= {minimum}")
-        raise ValueError(f"{name} must be {kind}{' or None' if optional else ''}; got {value!r}")
 
 
 def column(dataset: datasets.Dataset, name: str) -> list:

@@ -8,7 +8,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from drscale.data.corpus import RetrievalData, check_int, column
+from drscale.common.values import check_int
+from drscale.data.corpus import RetrievalData, column
 
 
 def token_lengths(data: RetrievalData, tokenizer: Any, sample: int = 3000, seed: int = 0) -> pd.DataFrame:

@@ -28,7 +28,8 @@ from typing import Any
 from drscale.common.progress import progress_bar
 from drscale.data import loaders
 from drscale.data.assembly import check_options
-from drscale.data.corpus import RetrievalData, check_int
+from drscale.common.values import check_int
+from drscale.data.corpus import RetrievalData
 from drscale.data.docstrings import DEFAULT_PACKAGES, build_docstring_data
 from drscale.data.hf import load_hf
 from drscale.data.snapshot import SNAPSHOT_SHA256, load_docstring_snapshot
