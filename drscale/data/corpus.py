@@ -111,7 +111,7 @@ class RetrievalData:
         if getattr(self, split) is None:
             return False
         if self._split_queries(split) != asked:
-            raise ValueError(f"{self.name} already has a {split[:-6]} split of {self._split_queries(split)} queries; "
+            raise ValueError(f"{self.name} already has a {split.removesuffix('_qrels')} split of {self._split_queries(split)} queries; "
                              f"asked for {asked}")
         return True
 

@@ -50,14 +50,17 @@ def overlap_table(data: RetrievalData, configs: Sequence[RunConfig], samples: in
     (`ce_untrained_pool`). Runs train as a sweep trains them (`run_one`)."""
     fingerprint = data.fingerprint()
     rows = []
+    tokenized: dict[tuple[str, int, int], TokenizedData] = {}  # the runs of a sweep share one model's tokenizer
     with tempfile.TemporaryDirectory() as folder:
         for config in configs:
             record = run_one(config, data, fingerprint, checkpoint_dir=folder)
             if record["status"] != "finished":
                 raise RuntimeError(f"{config.model} D={config.data_size} failed: {record.get('error')}")
             model = load_checkpoint(folder, record["run_id"])
-            tokens = TokenizedData.build(data, model.tokenizer, config.train.query_max_length,
-                                         config.train.passage_max_length)
+            lengths = (config.train.query_max_length, config.train.passage_max_length)
+            if (config.model, *lengths) not in tokenized:
+                tokenized[(config.model, *lengths)] = TokenizedData.build(data, model.tokenizer, *lengths)
+            tokens = tokenized[(config.model, *lengths)]
             trained, untrained = split_pool(data, config)
             size = min(len(trained), len(untrained), config.evaluation.pool_size or len(data.pool_rows()))
             if size < config.evaluation.negatives:
