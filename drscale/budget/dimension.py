@@ -140,7 +140,9 @@ def optimal_dimension(
         n_s, d_s, loss_s = optimise(law.bootstrap.to_numpy())
         intervals = cost.bootstrap_bounds({
             "encoder_params": n_s, "embedding_dim": d_s, "loss": loss_s, "model_share": z_model * n_s / budget,
-            "storage_share": index.storage_usd(d_s) / budget, "search_share": index.search_usd(d_s, hardware) / budget},
+            # Per-dimension prices times d_s: a resample the fit left undetermined is a NaN row, skipped by the bounds.
+            "storage_share": index.storage_usd_per_dimension * d_s / budget,
+            "search_share": index.search_usd_per_dimension(hardware) * d_s / budget},
             interval)
     return DimensionChoice(budget, n, d, loss, z_model * n, index.storage_usd(d), index.search_usd(d, hardware),
                            z_model, z_dim, intervals, law.measured, interval)

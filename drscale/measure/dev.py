@@ -80,8 +80,11 @@ def evaluation_steps(steps: int, points: int) -> list[int]:
 
     >>> evaluation_steps(512, 8)
     [0, 5, 10, 19, 37, 71, 137, 265, 512]
+    >>> evaluation_steps(512, 1)
+    [0, 512]
     """
     if points < 1:
         return []
-    first = max(1.0, steps / 100)
-    return [0, *sorted({int(round(s)) for s in np.geomspace(first, steps, points)})]
+    # One point is the end of the run (geomspace would give the first step alone).
+    spaced = np.geomspace(max(1.0, steps / 100), steps, points) if points > 1 else [steps]
+    return [0, *sorted({int(round(s)) for s in spaced})]

@@ -85,6 +85,16 @@ def test_bootstrap_intervals_bracket_the_point_estimate(fit: FitResult) -> None:
     assert (frame["encoder_params_high"] > frame["encoder_params_low"]).all()
 
 
+def test_a_resample_that_could_not_be_refitted_is_left_out_of_the_intervals(fit: FitResult) -> None:
+    law = cost.JointLaw(fit.params, fit.bootstrap.copy())
+    law.bootstrap.iloc[[3, 50]] = np.nan  # as the fit leaves an underdetermined resample
+    with_failed = dimension.optimal_dimension(law, [1e3, 1e7]).intervals
+    without = dimension.optimal_dimension(cost.JointLaw(fit.params, fit.bootstrap.drop(fit.bootstrap.index[[3, 50]])),
+                                          [1e3, 1e7]).intervals
+    for name in without:
+        np.testing.assert_array_equal(with_failed[name], without[name])
+
+
 def test_vectorised_budgets_equal_per_budget_calls(fit: FitResult) -> None:
     budgets = np.geomspace(1e3, 1e8, 6)
     together = dimension.optimal_dimension(fit, budgets).to_frame()

@@ -65,6 +65,7 @@ def test_evaluation_steps_watch_the_start_closely_and_end_at_the_last_step():
     assert steps[0] == 0 and steps[-1] == 512 and steps == sorted(set(steps))
     assert steps[1] <= 6 and len([s for s in steps if s <= 64]) >= 8
     assert evaluation_steps(100, 0) == []
+    assert evaluation_steps(512, 1) == [0, 512]  # one measurement is the end of the run, which best-dev may select
 
 
 def test_epochs_set_the_budget_from_the_data_size():
@@ -114,7 +115,8 @@ def test_dev_settings_are_checked_at_the_door(dev_data, tokens):
         train(build_encoder("L1_H16"), tokens, dev_data.train_pair_rows(seed=0), replace(TINY, eval_points=3), progress=False)
     with pytest.raises(ValueError, match="dev negatives \\(100\\) exceed the dev pool of 64"):
         DevSet.from_data(dev_data, pool_size=64, negatives=100)
-    assert isinstance(TrainConfig(steps=1, batch_size=1, negatives=1, learning_rate=1.0).eval_points, int)
+    with pytest.raises(ValueError, match="eval_points"):
+        replace(TINY, eval_points=-1)
 
 
 @pytest.mark.bad_input
