@@ -43,14 +43,17 @@ def learning_rate_search(
     progress: bool = False,
 ) -> pd.DataFrame:
     """Best dev CE of every (model, rate) at the full training data, and the rate each model
-    would choose (`chosen`): the lowest dev CE. Test CE is not looked at."""
+    would choose (`chosen`): the lowest dev CE. Test CE is not looked at. A trial that diverged
+    (the sweep warns, naming it) stays in the table with no dev CE and is never chosen."""
     configs = [RunConfig(model=m, data_size=data.n_train_pairs, train=replace(base, learning_rate=r), evaluation=evaluation)
                for m in models for r in rates]
     table = run_sweep(configs, data, store, progress=progress, backend=backend)
-    trials = table.assign(learning_rate=[c.train.learning_rate for c in configs])[
-        ["model", "n_params", "learning_rate", "dev_ce", "best_step", "train_time_s"]]
+    fingerprint = data.fingerprint()
+    planned = pd.DataFrame({"run_id": [c.run_id(fingerprint) for c in configs], "model": [c.model for c in configs],
+                            "learning_rate": [c.train.learning_rate for c in configs]})
+    trials = planned.merge(table[["run_id", "n_params", "dev_ce", "best_step", "train_time_s"]], on="run_id", how="left")
     trials["chosen"] = trials.groupby("model").dev_ce.transform("min") == trials.dev_ce
-    return trials.reset_index(drop=True)
+    return trials[["model", "n_params", "learning_rate", "dev_ce", "best_step", "train_time_s", "chosen"]]
 
 
 def chosen_rates(trials: pd.DataFrame) -> dict[str, float]:
@@ -87,13 +90,13 @@ def score_sweeps(sweeps: Mapping[str, pd.DataFrame], column: str = "dev_ce", cha
     fitters = {"model_size": ("n_params", "alpha", fit_model_size), "data_size": ("data_size", "beta", fit_data_size)}
     for name, (x, exponent, fitter) in fitters.items():
         table = sweeps[name].dropna(subset=[column]).sort_values(x)
-        y = table[column].to_numpy(float)
-        result = fitter(table[x].to_numpy(float), y, n_bootstrap=n_bootstrap, seed=0)
+        result = fitter(table[x].to_numpy(float), table[column].to_numpy(float), n_bootstrap=n_bootstrap, seed=0)
         low, high = result.intervals()[exponent]
+        points = table.groupby(x)[column].mean().to_numpy()  # steps are between sizes, not between seeds of one size
         short = "N" if name == "model_size" else "D"
         scores.update({
-            f"{short} falls": f"{int((np.diff(y) < 0).sum())}/{len(y) - 1}",
-            f"{short} below chance": f"{int((y < chance).sum())}/{len(y)}",
+            f"{short} falls": f"{int((np.diff(points) < 0).sum())}/{len(points) - 1}",
+            f"{short} below chance": f"{int((points < chance).sum())}/{len(points)}",
             f"{short} R2": result.r2["linear"],
             f"{exponent}": result.params[exponent],
             f"{exponent} 95%": f"[{low:.2f}, {high:.2f}]",

@@ -27,6 +27,16 @@ def test_the_rate_search_chooses_on_dev_alone(dev_data, tmp_path):
         assert rows.loc[rows.dev_ce.idxmin(), "chosen"] and rows.chosen.sum() == 1
     assert set(chosen_rates(trials)) == {"L1_H8", "L1_H16"}
 
+
+@pytest.mark.slow
+def test_a_rate_that_diverges_stays_in_the_search_unchosen(dev_data, tmp_path):
+    with pytest.warns(UserWarning, match="failed run\\(s\\) left out"):
+        trials = learning_rate_search(dev_data, ResultsStore(tmp_path / "results.jsonl"), models=["L1_H8"],
+                                      rates=[1e30, 3e-3], base=TINY, evaluation=QUICK)
+    assert trials.learning_rate.tolist() == [1e30, 3e-3]
+    assert np.isnan(trials.dev_ce[0]) and not trials.chosen[0] and trials.chosen[1]
+    assert chosen_rates(trials) == {"L1_H8": 3e-3}
+
 def test_scores_count_monotone_steps_and_points_below_chance():
     n = np.array([1e4, 3e4, 1e5, 3e5, 1e6, 3e6])
     d = np.array([128, 512, 2048, 8192, 32768])
@@ -40,6 +50,9 @@ def test_scores_count_monotone_steps_and_points_below_chance():
     assert scores["N below chance"] == "6/6" and scores["D below chance"] == "5/5"
     assert scores["alpha"] == pytest.approx(0.4, rel=1e-3) and scores["beta"] == pytest.approx(0.5, rel=1e-3)
     assert scores["N R2"] > 0.999 and scores["train time (s)"] == 16.0
+    seeds = {**sweeps, "model_size": pd.concat([sweeps["model_size"], sweeps["model_size"].assign(dev_ce=lambda t: t.dev_ce + 0.01)])}
+    replicated = score_sweeps(seeds, n_bootstrap=50)
+    assert replicated["N falls"] == "5/5" and replicated["N below chance"] == "6/6"  # counted over sizes, not seeds
 
 def test_the_choice_rule_counts_targets_then_prefers_the_cheaper():
     good = {"N falls": "6/6", "D falls": "7/7", "N below chance": "7/7", "D below chance": "8/8", "N R2": 0.99,
