@@ -10,7 +10,7 @@ from drscale.measure.dev import DevSet, evaluation_steps
 from drscale.model.encoder import build_encoder
 from drscale.model.tokens import TokenizedData
 from drscale.train.loop import train
-from drscale.train.config import CPU_PRESET, TrainConfig
+from drscale.train.config import CPU_PRESET
 
 TINY = replace(CPU_PRESET, eval_points=0, selection="last", epochs=None, steps=40, batch_size=8, negatives=16, warmup_steps=3, passage_max_length=32,
                query_max_length=16)
