@@ -248,19 +248,20 @@ def build_model(entry: str, seed: int = 0, projection_scale: float = 1.0,
         return build_minilm(MINILM_FAMILY[entry], seed=seed, projection_scale=projection_scale,
                             embedding_dim=embedding_dim)
     folder = fetch_hub_model(entry) if is_hub_id(entry) else Path(entry)
-    return load_encoder(folder, projection_scale=projection_scale, embedding_dim=embedding_dim)
+    return load_encoder(folder, projection_scale=projection_scale, embedding_dim=embedding_dim, seed=seed)
 
 
 def load_encoder(
     path_or_name: str | Path, max_seq_length: int = 512, local_files_only: bool = True, projection_scale: float = 1.0,
-    embedding_dim: int = OUTPUT_DIM,
+    embedding_dim: int = OUTPUT_DIM, seed: int = 0,
 ) -> SentenceTransformer:
     """Load an encoder from a local folder or a hub name (hub names need a network and
     `local_files_only=False`).
 
     A folder saved by drscale (or any sentence-transformers model) loads as it is; plain BERT
-    weights (e.g. google/bert_uncased_L-4_H-256_A-4) get mean pooling and a fresh, seeded
-    Linear(H, `embedding_dim`) on top, as the paper's encoder (768).
+    weights (e.g. google/bert_uncased_L-4_H-256_A-4) get mean pooling and a fresh
+    Linear(H, `embedding_dim`) on top, as the paper's encoder (768), drawn with `seed` so that
+    replicates of a pretrained model differ in their projection as random-init ones do.
     """
     source = str(path_or_name)
     if Path(source).is_dir() and (Path(source) / "modules.json").exists():
@@ -278,7 +279,7 @@ def load_encoder(
             processor_kwargs={"local_files_only": local_files_only},
             config_kwargs={"local_files_only": local_files_only},
         )
-    torch.manual_seed(0)
+    torch.manual_seed(seed)
     return _compose(transformer, projection_scale, embedding_dim)
 
 

@@ -12,6 +12,7 @@ from drscale.model.encoder import (
     OUTPUT_DIM,
     PAPER_MINIATURES,
     build_encoder,
+    build_model,
     load_encoder,
     load_tokenizer,
     model_size,
@@ -96,6 +97,13 @@ def test_plain_bert_weights_get_mean_pooling_and_a_projection(tmp_path):
     assert names == ["Transformer", "Pooling", "Dense"]
     assert model.encode(["a query"], convert_to_tensor=True).shape == (1, OUTPUT_DIM)
     assert n_params(model) == 12 * 32**2 + 13 * 32 + 32 * 32 + 32 + 768 * 32 + 768
+    projection = lambda m: m[2].linear.weight  # noqa: E731
+    torch.testing.assert_close(projection(load_encoder(tmp_path / "bert")), projection(model))
+    again, other = build_model(str(tmp_path / "bert"), seed=0), build_model(str(tmp_path / "bert"), seed=1)
+    torch.testing.assert_close(projection(again), projection(model))  # the run's init seed reaches the projection
+    assert not torch.equal(projection(other), projection(model))
+    torch.testing.assert_close(again[0].auto_model.embeddings.word_embeddings.weight,
+                               other[0].auto_model.embeddings.word_embeddings.weight)  # the weights are the folder's
 
 
 @pytest.mark.bad_input
