@@ -43,7 +43,7 @@ class RetrievalData:
     train_qrels, dev_qrels, test_qrels, pool_qrels: columns query_id, passage_id (one row per
     positive pair); dev_qrels is None for data without a dev split, pool_qrels for data without
     a pool split (`with_pool_split`: labelled pairs set aside so that their passages, which no
-    model trains on, are the contrastive-entropy pool)
+    model trains on as positives, are the contrastive-entropy pool)
     """
 
     name: str

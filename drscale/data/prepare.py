@@ -93,7 +93,7 @@ def prepare_data(
     """Build `source` (from `path` for file formats), carve a dev split of `dev_queries`
     training queries (0: none) and a pool split of `pool_queries` more (0: none; None: the
     embedded docstring snapshot's `SNAPSHOT_POOL_QUERIES`, none for anything else; both drawn with `dev_seed`), save it as `name` (default: the source) and return it. A pool split's
-    passages, which no model trains on, become the contrastive-entropy pool
+    passages, which no model trains on as positives, become the contrastive-entropy pool
     (`RetrievalData.with_pool_split` says when that matters).
 
     `options` go to the builder: `packages`, `snapshot`, `test_queries`, `seed`, `workers` for
