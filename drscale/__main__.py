@@ -10,7 +10,9 @@ or a sweep spec, writes the study's report, and lists the notebooks.
     python -m drscale notebooks             what there is to run
 
 A user's mistake (a notebook that does not exist, a parameter it does not declare, a bad
-spec) ends in one line naming it, not a traceback.
+spec) ends in one line naming it, not a traceback. So does a notebook that stops on an error
+(the line names the cell and the executed copy that holds the traceback) and a sweep whose
+runs raised (the store holds their tracebacks).
 """
 
 from __future__ import annotations
@@ -24,11 +26,14 @@ from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
+from papermill.exceptions import PapermillExecutionError
+
 from drscale import report, suite
 from drscale.data.prepare import load_prepared
 from drscale.measure.config import EvalConfig
 from drscale.study import Study
 from drscale.sweep.executors import LocalBackend, RayBackend
+from drscale.sweep.runner import RunsFailed
 from drscale.sweep.spec import GRID_KEYS, TOP_KEYS, SweepSpec
 from drscale.train import keep_freed_memory
 
@@ -40,6 +45,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.command(args, parser)
     except (ValueError, OSError) as error:  # bad input, a missing or unwritable file: one line, no traceback
         parser.exit(2, f"{parser.prog} {args.name}: error: {error}\n")
+    except (NotebookStopped, RunsFailed) as error:  # the traceback is kept where the message says
+        parser.exit(1, f"{parser.prog} {args.name}: error: {error}\n")
+
+
+class NotebookStopped(RuntimeError):
+    """A notebook stopped on an error; its executed copy holds the traceback."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -124,7 +135,11 @@ def _run(names: Sequence[str], args: argparse.Namespace, preset: dict[str, dict[
     for name in names:
         start = time.perf_counter()
         print(f"[drscale] running {name} ...", flush=True)
-        target = suite.run_notebook(name, {**(preset or {}).get(name, {}), **parameters}, output_dir=output_dir)
+        try:
+            target = suite.run_notebook(name, {**(preset or {}).get(name, {}), **parameters}, output_dir=output_dir)
+        except PapermillExecutionError as error:
+            raise NotebookStopped(f"{name} stopped in cell {error.exec_count}: {error.ename}: {error.evalue} "
+                                  f"(the traceback is in {Path(output_dir) / f'{name}.ipynb'})") from error
         print(f"[drscale] {name} done in {time.perf_counter() - start:.0f} s -> {target}", flush=True)
     if len(names) > 1:
         print(f"[drscale] suite done in {time.perf_counter() - started:.0f} s", flush=True)

@@ -110,3 +110,39 @@ def test_a_sweep_whose_runs_fail_exits_with_status_1_and_says_how_many(capsys, t
     with pytest.warns(UserWarning, match="1 failed run"):
         assert main(["sweep", str(tmp_path / "spec.json"), "--no-progress"]) == 1
     assert "1 of 1 runs failed" in capsys.readouterr().err
+
+
+@pytest.mark.bad_input
+def test_a_notebook_that_stops_is_one_line_naming_its_cell_and_the_copy_with_the_traceback(capsys, monkeypatch, tmp_path):
+    from papermill.exceptions import PapermillExecutionError
+
+    from drscale import suite
+
+    def stops(name, parameters, output_dir):
+        raise PapermillExecutionError(cell_index=2, exec_count=3, source="...", ename="ValueError",
+                                      evalue="notebook parameters: unknown training setting(s) ['step']", traceback=[])
+
+    monkeypatch.setattr(suite, "run_notebook", stops)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["notebook", "03_data_size_sweep", "-p", "train", '{"step": 400}', "--output-dir", str(tmp_path)])
+    assert exit_info.value.code == 1
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "Traceback" not in error
+    assert ("03_data_size_sweep stopped in cell 3: ValueError: notebook parameters: unknown training setting(s) ['step'] "
+            f"(the traceback is in {tmp_path / '03_data_size_sweep.ipynb'})") in error
+
+
+@pytest.mark.slow
+def test_a_sweep_whose_run_raises_is_one_line_naming_the_run_and_the_store(capsys, tmp_path, small_data):
+    small_data.save(tmp_path / "data" / "prepared" / "small")
+    (tmp_path / "notamodel").mkdir()
+    (tmp_path / "notamodel" / "config.json").write_text("{}")
+    spec = {"dataset": "small", "workers": 1, "grid": {"models": [str(tmp_path / "notamodel")], "data_sizes": [64]},
+            "train": {"eval_points": 0, "selection": "last", "steps": 2, "warmup_steps": 0, "batch_size": 8, "negatives": 16}}
+    (tmp_path / "spec.json").write_text(json.dumps(spec))
+    with pytest.raises(SystemExit) as exit_info:
+        main(["sweep", str(tmp_path / "spec.json"), "--no-progress"])
+    assert exit_info.value.code == 1
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "Traceback" not in error
+    assert "1 run(s) raised (recorded as failed in" in error and "notamodel D=64: ValueError: Unrecognized model" in error

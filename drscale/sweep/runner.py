@@ -32,6 +32,11 @@ from drscale.sweep.store import ResultsStore
 from drscale.train.pretrain import pretrain
 
 
+class RunsFailed(RuntimeError):
+    """Runs of a sweep raised; each is recorded as failed in the store, with its traceback,
+    and every other run is recorded."""
+
+
 def run_sweep(
     configs: Sequence[RunConfig],
     data: RetrievalData,
@@ -110,7 +115,7 @@ def run_sweep(
         _warn_unsaved(store, run_ids)
     if errors:
         described = "; ".join(f"{r['model']} D={r['data_size']}: {r['error']}" for r in errors)
-        raise RuntimeError(f"{len(errors)} run(s) raised (recorded as failed in {store.path}, with tracebacks; "
+        raise RunsFailed(f"{len(errors)} run(s) raised (recorded as failed in {store.path}, with tracebacks; "
                            f"every other run is recorded): {described}")
     return results_table(store, run_ids)
 
