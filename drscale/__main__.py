@@ -169,7 +169,7 @@ def _run_sweep(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
     if args.ray:
         backend = RayBackend(address=None if args.ray == "local" else args.ray)
     else:
-        backend = LocalBackend(workers=args.workers or spec.workers)
+        backend = LocalBackend(workers=spec.workers if args.workers is None else args.workers)
     configs = spec.configs()
     table = spec.run(data, progress=not args.no_progress, backend=backend, configs=configs)
     print(table.to_string(index=False))

@@ -73,10 +73,15 @@ class SweepSpec:
             raise FileNotFoundError(f"sweep spec {path} does not exist")
         if path.is_dir():
             raise ValueError(f"sweep spec {path} is a folder; pass the spec file in it")
-        text = path.read_text(encoding="utf-8")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as error:
+            raise ValueError(f"sweep spec {path} is not UTF-8 text (byte {error.start}); save it as UTF-8") from None
         if path.suffix == ".toml":
-            import tomllib  # Python 3.11+
-
+            try:
+                import tomllib  # Python 3.11+
+            except ModuleNotFoundError:
+                raise ValueError(f"sweep spec {path}: TOML needs Python 3.11+; write the same keys as JSON") from None
             try:
                 raw = tomllib.loads(text)
             except tomllib.TOMLDecodeError as error:
@@ -90,6 +95,7 @@ class SweepSpec:
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any], base: Path = Path("."), source: str = "sweep spec") -> SweepSpec:
+        _check_types(raw, source)
         unknown = sorted(set(raw) - TOP_KEYS)
         if unknown:
             raise ValueError(f"{source}: unknown key(s) {unknown}; known: {sorted(TOP_KEYS)}")
@@ -200,3 +206,25 @@ class SweepSpec:
         return run_sweep(self.configs() if configs is None else list(configs), data, self.store, device=self.device,
                          progress=progress, backend=backend or LocalBackend(self.workers),
                          checkpoint_dir=self.checkpoint_dir)
+
+
+def _check_types(raw: Any, source: str) -> None:
+    """Refuse a spec whose keys hold the wrong kind of value, naming the key, before anything
+    reads them (a list where an object belongs, a number where a path or a model name does)."""
+    if not isinstance(raw, dict):
+        raise ValueError(f"{source}: a spec is an object of keys ({', '.join(sorted(TOP_KEYS))}); got {type(raw).__name__}")
+    for key in ("grid", "train", "evaluation"):
+        if key in raw and not isinstance(raw[key], dict):
+            raise ValueError(f"{source}: {key} must be an object of settings; got {raw[key]!r}")
+    for key in ("data_dir", "dataset", "store", "preset", "pretraining", "device"):
+        if raw.get(key) is not None and not isinstance(raw[key], str):
+            raise ValueError(f"{source}: {key} must be text; got {raw[key]!r}")
+    grid = raw.get("grid", {})
+    for key in ("models", "data_sizes", "seeds", "init_seeds", "embedding_dims"):
+        values = grid.get(key)
+        if not isinstance(values, list):
+            continue  # missing or not a list: from_dict says which
+        wanted, ok = ("model names", lambda v: isinstance(v, str)) if key == "models" else ("integers", is_integer)
+        bad = [v for v in values if not ok(v)]
+        if bad:
+            raise ValueError(f"{source}: grid.{key} must list {wanted}; got {bad[0]!r}")

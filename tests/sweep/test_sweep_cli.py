@@ -125,6 +125,13 @@ def test_save_models_keeps_each_new_model_and_names_the_runs_that_finished_witho
          r"the grid makes the same run more than once \(L1_H16 D=8 d=768 seed 2 init 1\)"),
         ({"grid": {"models": ["L1_H16", "L1_H16"], "data_sizes": [8]}}, r"grid.models lists L1_H16 more than once"),
         ({"grid": {"models": ["L1_H16"], "data_sizes": [8, 16, 8]}}, r"grid.data_sizes lists 8 more than once"),
+        ({"grid": {"models": ["L1_H16"], "data_sizes": [64], "seeds": ["521"]}}, "grid.seeds must list integers; got '521'"),
+        ({"grid": {"models": ["L1_H16"], "data_sizes": [64.5]}}, "grid.data_sizes must list integers; got 64.5"),
+        ({"grid": {"models": [{"name": "L1_H16"}], "data_sizes": [64]}}, "grid.models must list model names; got {'name'"),
+        ({"grid": [{"models": ["L1_H16"], "data_sizes": [64]}]}, "grid must be an object of settings; got \\[{"),
+        ({"evaluation": None}, "evaluation must be an object of settings; got None"),
+        ({"train": [200]}, "train must be an object of settings; got \\[200\\]"),
+        ({"store": 5}, "store must be text; got 5"),
     ],
 )
 def test_bad_specs_name_the_key(change, message):
@@ -159,6 +166,12 @@ def test_spec_files_report_the_json_line(tmp_path):
         SweepSpec.from_file(path)
     with pytest.raises(FileNotFoundError, match="does not exist"):
         SweepSpec.from_file(tmp_path / "missing.json")
+    path.write_text('[{"grid": {"models": ["L1_H16"], "data_sizes": [64]}}]')
+    with pytest.raises(ValueError, match=r"spec.json: a spec is an object of keys \(data_dir, .*\); got list"):
+        SweepSpec.from_file(path)
+    path.write_bytes('{"dataset": "caf\u00e9"}'.encode("latin-1"))
+    with pytest.raises(ValueError, match=r"spec.json is not UTF-8 text \(byte 14\); save it as UTF-8"):
+        SweepSpec.from_file(path)
 
 
 
