@@ -170,7 +170,7 @@ def test_spec_files_report_the_json_line(tmp_path):
     with pytest.raises(ValueError, match=r"spec.json: a spec is an object of keys \(data_dir, .*\); got list"):
         SweepSpec.from_file(path)
     path.write_bytes('{"dataset": "caf\u00e9"}'.encode("latin-1"))
-    with pytest.raises(ValueError, match=r"spec.json is not UTF-8 text \(byte 14\); save it as UTF-8"):
+    with pytest.raises(ValueError, match=r"spec.json is not UTF-8 text \(byte 16\); save it as UTF-8"):
         SweepSpec.from_file(path)
 
 
