@@ -87,9 +87,11 @@ def _parser() -> argparse.ArgumentParser:
 
     page = commands.add_parser("report", help="write the study's report: one HTML page of the executed notebooks, "
                                               "figures, fits, regime and versions", description=report.__doc__.splitlines()[0])
+    page.add_argument("--data-dir", default=None,
+                      help=f"the study's folder, whose fits, data and figures the report shows (default: {Study().root})")
     page.add_argument("--output-dir", default=None,
                       help=f"the folder of executed notebooks to read, and to write report.html into "
-                           f"(default: read {Study().executed}, write {report.report_path()})")
+                           f"(default: the study's executed/, and report.html in the study's folder)")
     page.set_defaults(command=_write_report, name="report")
 
     listing = commands.add_parser("notebooks", help="list the notebooks and what each suite runs")
@@ -101,7 +103,8 @@ def _notebook_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                         help="set a notebook parameter; VALUE is a Python literal (2e-3, None, [64, 256]) or else text")
     parser.add_argument("--output-dir", default=None,
-                        help=f"where the executed copies go (default: {Study().executed})")
+                        help=f"where the executed copies go (default: the study's executed/, {Study().executed} "
+                             f"unless -p data_dir names another study)")
 
 
 def _run_suite(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
@@ -114,9 +117,11 @@ def _run_suite(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
 
 
 def _write_report(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    """The report of the notebooks in --output-dir, written there; by default the study's."""
+    """The report of the study (--data-dir, or the suite's -p data_dir) from the notebooks in
+    --output-dir, written there; by default the study's own."""
+    study = _study(args)
     executed = Path(args.output_dir) if args.output_dir else None
-    path = report.write_report(executed=executed, path=executed / report.REPORT_NAME if executed else None)
+    path = report.write_report(study, executed=executed, path=executed / report.REPORT_NAME if executed else None)
     print(f"[drscale] report -> {path}", flush=True)
     return 0
 
@@ -129,8 +134,8 @@ def _run_notebook(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
 
 def _run(names: Sequence[str], args: argparse.Namespace, preset: dict[str, dict[str, Any]] | None = None) -> int:
     """Run `names` in order with the command line's parameters over each one's `preset` ones."""
-    parameters = {name: _literal(value) for name, value in args.parameter}
-    output_dir = args.output_dir or Study().executed
+    parameters = _study_paths({name: _literal(value) for name, value in args.parameter})
+    output_dir = args.output_dir or _study(args).executed
     started = time.perf_counter()
     for name in names:
         start = time.perf_counter()
@@ -144,6 +149,19 @@ def _run(names: Sequence[str], args: argparse.Namespace, preset: dict[str, dict[
     if len(names) > 1:
         print(f"[drscale] suite done in {time.perf_counter() - started:.0f} s", flush=True)
     return 0
+
+
+def _study(args: argparse.Namespace) -> Study:
+    """The study the command works on: --data-dir (report) or -p data_dir and figures_dir (notebooks)."""
+    given = _study_paths({name: _literal(value) for name, value in getattr(args, "parameter", [])})
+    return Study(getattr(args, "data_dir", None) or given.get("data_dir"), given.get("figures_dir"))
+
+
+def _study_paths(parameters: dict[str, Any]) -> dict[str, Any]:
+    """`parameters` with a relative data_dir or figures_dir made absolute from the caller's working
+    folder: a notebook runs in notebooks/, where the same relative path would name another folder."""
+    return {name: str(Path(value).resolve()) if name in ("data_dir", "figures_dir") and isinstance(value, str) else value
+            for name, value in parameters.items()}
 
 
 def _literal(value: str) -> Any:

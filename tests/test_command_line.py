@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -84,13 +85,26 @@ def test_notebooks_lists_every_notebook_with_its_suite(capsys):
 def test_the_full_suite_gives_each_notebook_its_own_parameters_under_the_command_lines(monkeypatch, tmp_path):
     from drscale import report, suite
 
-    calls = []
-    monkeypatch.setattr(suite, "run_notebook", lambda name, parameters, output_dir: calls.append((name, parameters)) or tmp_path)
-    monkeypatch.setattr(report, "write_report", lambda **kwargs: tmp_path / "report.html")
+    calls, outputs, reports = [], set(), []
+    monkeypatch.chdir(tmp_path)
+
+    def run_notebook(name, parameters, output_dir):
+        calls.append((name, parameters))
+        outputs.add(Path(output_dir))
+        return tmp_path
+
+    monkeypatch.setattr(suite, "run_notebook", run_notebook)
+    monkeypatch.setattr(report, "write_report", lambda study, **kwargs: reports.append(study) or tmp_path / "report.html")
     assert main(["suite", "--full", "-p", "data_dir", "study"]) == 0
-    assert calls[0] == ("02_model_size_sweep", {"replicates": 3, "data_dir": "study"})
+    study = str(tmp_path / "study")  # a relative path is the caller's, not the notebooks' folder's
+    assert calls[0] == ("02_model_size_sweep", {"replicates": 3, "data_dir": study})
     assert [name for name, _ in calls] == [name for name, _ in suite.FULL_NOTEBOOKS]
-    assert dict(calls)["10_embedding_dim_sweep"] == {"data_dir": "study"}
+    assert dict(calls)["10_embedding_dim_sweep"] == {"data_dir": study}
+    assert outputs == {tmp_path / "study" / "executed"}  # that study's executed copies, not the project's
+    assert [r.root for r in reports] == [tmp_path / "study"]
+    reports.clear()
+    assert main(["report", "--data-dir", "other"]) == 0
+    assert [r.root for r in reports] == [tmp_path / "other"]
 
 
 @pytest.mark.slow
