@@ -90,8 +90,8 @@ def _parser() -> argparse.ArgumentParser:
     page.add_argument("--data-dir", default=None,
                       help=f"the study's folder, whose fits, data and figures the report shows (default: {Study().root})")
     page.add_argument("--output-dir", default=None,
-                      help=f"the folder of executed notebooks to read, and to write report.html into "
-                           f"(default: the study's executed/, and report.html in the study's folder)")
+                      help="the folder of executed notebooks to read, and to write report.html into "
+                           "(default: the study's executed/, and report.html in the study's folder)")
     page.set_defaults(command=_write_report, name="report")
 
     listing = commands.add_parser("notebooks", help="list the notebooks and what each suite runs")
