@@ -3,13 +3,14 @@ stable config hashes."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import re
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +98,20 @@ def recover(folder: str | os.PathLike) -> None:
             os.replace(entry, folder)
         else:
             shutil.rmtree(entry, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def scratch_folder(prefix: str) -> Iterator[Path]:
+    """A temporary folder, removed on exit, whose name `<prefix>-pid<id>-<random>` holds this
+    process's id, so that the next one removes what a process killed outright could not (as
+    `recover` does for staging folders); a live process's folder is left alone."""
+    base = Path(tempfile.gettempdir())
+    for entry in base.glob(f"{prefix}-pid*-*"):
+        writer = re.fullmatch(rf"{re.escape(prefix)}-pid(\d+)-[^-]+", entry.name)
+        if writer is not None and not _running(int(writer.group(1))):
+            shutil.rmtree(entry, ignore_errors=True)
+    with tempfile.TemporaryDirectory(prefix=f"{prefix}-pid{os.getpid()}-", dir=base) as folder:
+        yield Path(folder)
 
 
 def plain_permissions(folder: Path) -> None:

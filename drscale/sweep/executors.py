@@ -15,7 +15,6 @@ from __future__ import annotations
 import multiprocessing
 import os
 import pickle
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -26,6 +25,7 @@ from typing import Any, Protocol
 
 import torch
 
+from drscale.common.files import scratch_folder
 from drscale.common.progress import headless_here
 from drscale.common.values import is_integer
 from drscale.train import keep_freed_memory
@@ -73,8 +73,8 @@ class LocalBackend:
             return
         refuse_in_a_starting_worker()
         context = multiprocessing.get_context("spawn")  # fork after torch has started threads can deadlock
-        with tempfile.TemporaryDirectory(prefix="drscale-pool-") as folder:
-            inputs = Path(folder) / "shared.pickle"
+        with scratch_folder("drscale-pool") as folder:  # a killed sweep's is removed by the next
+            inputs = folder / "shared.pickle"
             inputs.write_bytes(pickle.dumps((run, shared), protocol=pickle.HIGHEST_PROTOCOL))
             pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
                                        initargs=(str(inputs), os.getpid()))

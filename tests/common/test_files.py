@@ -85,6 +85,24 @@ def test_a_new_staging_folder_removes_only_what_dead_writers_of_that_folder_left
     assert {p.name for p in tmp_path.iterdir()} == {name for name, kept in leftovers.items() if kept} | {staging.name, "run"}
 
 
+def test_a_scratch_folder_removes_what_killed_processes_left_and_itself_on_exit(tmp_path, monkeypatch):
+    monkeypatch.setattr(files.tempfile, "tempdir", str(tmp_path))
+    dead = dead_pid()
+    leftovers = {
+        f"drscale-pool-pid{dead}-a1b2c3": False,  # a killed sweep's: removed
+        f"drscale-pool-pid{os.getpid()}-d4e5f6": True,  # a live process's: kept
+        "drscale-pool-g7h8i9": True,  # written before the names held a process id: kept
+        f"other-pid{dead}-j1k2l3": True,  # another prefix: kept
+    }
+    for name in leftovers:
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "shared.pickle").write_bytes(b"x")
+    with files.scratch_folder("drscale-pool") as folder:
+        assert folder.parent == tmp_path and folder.name.startswith(f"drscale-pool-pid{os.getpid()}-")
+        (folder / "shared.pickle").write_bytes(b"x")
+    assert {p.name for p in tmp_path.iterdir()} == {name for name, kept in leftovers.items() if kept}
+
+
 def test_a_replacement_killed_between_its_renames_gets_the_old_version_back(tmp_path):
     dead = dead_pid()
     moved_aside, half_staged = tmp_path / f".old-run-.tmp-run-pid{dead}-a1b2c3", tmp_path / f".tmp-run-pid{dead}-a1b2c3"
