@@ -36,7 +36,7 @@ from drscale.sweep.config import RunConfig
 from drscale.sweep.runner import run_sweep
 from drscale.sweep.spec import SweepSpec
 from drscale.sweep.store import ResultsStore
-from drscale.train.config import preset_config
+from drscale.train.config import CPU_PRESET, with_overrides
 from samples import BEIR, MSMARCO, T2RANKING, hf_tables, write
 from samples import finished_record
 
@@ -235,7 +235,7 @@ PARAMETER_CASES = [
     ("negative-grad-norm", {"train": {**TINY, "max_grad_norm": -1}}, r"max_grad_norm must be a positive number \(inf: no clipping\); got -1"),
     ("negative-weight-decay", {"train": {**TINY, "weight_decay": -0.1}}, r"weight_decay must be a non-negative finite number"),
     ("passage-longer-than-positions", {"train": {**TINY, "passage_max_length": 600}}, r"passage_max_length 600 exceeds the 512 token positions of model L1_H16"),
-    ("data-size-as-text", {"grid": {**GRID, "data_sizes": ["32"]}}, r"data_size must be a positive integer; got '32'"),
+    ("data-size-as-text", {"grid": {**GRID, "data_sizes": ["32"]}}, r"grid\.data_sizes must list integers; got '32'"),
     ("empty-seed-list", {"grid": {**GRID, "seeds": []}}, r"grid\.seeds must be a non-empty list"),
     ("zero-repeats", {"evaluation": {"negatives": 32, "repeats": 0, "pool_size": 128}}, r"EvalConfig\.repeats must be a positive integer; got 0"),
     ("pool-size-as-text", {"evaluation": {"negatives": 32, "pool_size": "128"}}, r"EvalConfig\.pool_size must be a positive integer or None"),
@@ -276,7 +276,7 @@ def test_an_incomplete_checkpoint_as_model_is_refused_before_any_training(tmp_pa
     staging = tmp_path / "models" / ".tmp-abc-x1y2"
     staging.mkdir(parents=True)
     (staging / "modules.json").write_text("[]")
-    config = RunConfig(str(staging), 32, preset_config("cpu", **TINY))
+    config = RunConfig(str(staging), 32, with_overrides(CPU_PRESET, **TINY))
     with pytest.raises(ValueError, match=r"\.tmp-abc-x1y2: not a complete checkpoint: a staging folder left by a save"):
         run_sweep([config], small_data, tmp_path / "results.jsonl", progress=False)
     assert not (tmp_path / "results.jsonl").exists()
@@ -301,7 +301,7 @@ def test_a_damaged_store_is_refused_naming_the_line_and_left_as_it_was(tmp_path,
     path = tmp_path / "results.jsonl"
     path.write_bytes(content if isinstance(content, bytes) else content.encode())
     before = path.read_bytes()
-    config = RunConfig("L1_H16", 32, preset_config("cpu", **TINY))
+    config = RunConfig("L1_H16", 32, with_overrides(CPU_PRESET, **TINY))
     with pytest.raises(ValueError, match=rf"^{re.escape(str(path))} line {line}: .*{found}.*; expected one JSON run record per line"):
         run_sweep([config], small_data, path, progress=False)
     assert path.read_bytes() == before

@@ -21,7 +21,6 @@ from typing import Any
 import torch
 
 from drscale.common.files import config_hash, write_text_atomic
-from drscale.study import Study
 
 QueryGenerator = Callable[[list[str]], list[str]]
 """passages -> queries, one query per passage, same order: a seq2seq model, an LLM call, ..."""
@@ -102,11 +101,6 @@ def generation_cache(cache_dir: str | Path, name: str, generator: Mapping[str, A
         digest.update(f"{pid}\t{text}\n".encode())
     key = {"generator": generator, **settings, "passages": digest.hexdigest()}
     return GenerationCache(Path(cache_dir) / f"{name}-{config_hash(key)}", key)
-
-
-def cache_folder(data_dir: str | Path) -> Path:
-    """Where the study under `data_dir` keeps generated pairs (`Study.annotations`)."""
-    return Study(data_dir).annotations
 
 
 class Seq2SeqGenerator:

@@ -114,20 +114,6 @@ a size the study has no rate for: the `cpu` regime (`drscale.sweep.regime`, chos
 gives each of its sizes the rate that size chose on dev."""
 
 
-PRESETS = {"paper": PAPER_PRESET, "cpu": CPU_PRESET}
-
-
-def preset_config(preset: str = "cpu", **overrides: int | float | None) -> TrainConfig:
-    """A named preset with some fields replaced; `None` keeps the preset's value.
-
-    Notebook parameters map onto this directly, and a misspelt field is an error rather than
-    a silently ignored value.
-    """
-    if preset not in PRESETS:
-        raise ValueError(f"unknown training preset {preset!r}; choose one of {sorted(PRESETS)}")
-    return with_overrides(PRESETS[preset], **{k: v for k, v in overrides.items() if v is not None})
-
-
 def with_overrides(config: TrainConfig, **overrides: int | float | str | None) -> TrainConfig:
     """`config` with the fields named in `overrides` replaced, None included (a spec's
     `"epochs": null` turns the epoch floor off; a field that takes no None refuses it by name);

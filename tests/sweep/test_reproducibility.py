@@ -24,7 +24,7 @@ from drscale.suite import notebook_path
 from drscale.sweep.runner import run_sweep
 from drscale.sweep.config import RunConfig
 from drscale.measure.config import EvalConfig
-from drscale.train.config import TrainConfig, preset_config
+from drscale.train.config import CPU_PRESET, TrainConfig, with_overrides
 
 VOLATILE = {"train_time_s", "eval_time_s", "dev_eval_s"}
 """Wall-clock times: the only fields of a record allowed to differ between two runs (with the
@@ -63,7 +63,7 @@ def test_same_config_and_seed_give_identical_records_in_two_processes(tmp_path, 
 
 
 def test_a_record_holds_everything_needed_to_reproduce_its_run(tmp_path, small_data):
-    config = RunConfig("L1_H16", 32, preset_config("cpu", **TINY_TRAIN), EvalConfig(**TINY_EVAL), init_seed=3, subset_seed=4)
+    config = RunConfig("L1_H16", 32, with_overrides(CPU_PRESET, **TINY_TRAIN), EvalConfig(**TINY_EVAL), init_seed=3, subset_seed=4)
     run_sweep([config], small_data, tmp_path / "r.jsonl", progress=False)
     (record,) = ResultsStore(tmp_path / "r.jsonl").records()
     stored = record["config"]

@@ -10,7 +10,7 @@ import torch
 from drscale.model.encoder import build_encoder
 from drscale.model.tokens import TokenizedData, pad_batch
 from drscale.train.loop import TrainingDiverged, batch_order, contrastive_loss, sample_shared_negatives, train
-from drscale.train.config import CPU_PRESET, PAPER_PRESET, preset_config
+from drscale.train.config import CPU_PRESET, PAPER_PRESET, with_overrides
 from drscale.common.device import pick_device
 
 TINY = replace(CPU_PRESET, eval_points=0, selection="last", epochs=None, steps=30, batch_size=8, negatives=16, warmup_steps=3, passage_max_length=32, query_max_length=16)
@@ -146,13 +146,13 @@ def test_bad_training_settings_are_named(field, value, message):
         replace(TINY, **{field: value})
 
 
-def test_preset_overrides_skip_none_and_refuse_unknown_names():
-    config = preset_config("cpu", steps=70, learning_rate=None)
-    assert config.steps == 70 and config.learning_rate == CPU_PRESET.learning_rate
+def test_overrides_set_none_as_given_and_refuse_unknown_names():
+    config = with_overrides(CPU_PRESET, steps=70, epochs=None)
+    assert config.steps == 70 and config.epochs is None and config.learning_rate == CPU_PRESET.learning_rate
     with pytest.raises(ValueError, match=r"unknown training setting\(s\) \['stepz'\]"):
-        preset_config("cpu", stepz=7)
-    with pytest.raises(ValueError, match="unknown training preset 'gpu'"):
-        preset_config("gpu")
+        with_overrides(CPU_PRESET, stepz=7)
+    with pytest.raises(ValueError, match="learning_rate"):
+        with_overrides(CPU_PRESET, learning_rate=None)
 
 
 @pytest.mark.bad_input
