@@ -14,6 +14,7 @@ lowest to the highest run, so the seed-to-seed spread is seen beside the band.
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -28,6 +29,7 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 from drscale.fit import laws
 from drscale.fit.laws import EXPONENTS
 from drscale.fit.published import PUBLISHED, PublishedLaw
+from drscale.common.files import write_bytes_atomic
 from drscale.common.values import geometric_mean
 from drscale.fit.result import FitResult
 from drscale.fit.published import PAPER_MEASURED_RANGE
@@ -343,12 +345,11 @@ def plot_token_lengths(lengths: pd.DataFrame, name: str) -> Figure:
 
 def save_figure(fig: Figure, figures_dir: str | Path, name: str) -> Path:
     """Save `fig` as `figures_dir/name` (folder created) at `FIGURE_DPI`, trimmed to what is drawn
-    so no title or label is cut; every notebook saves its figures through here."""
-    path = Path(figures_dir) / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=FIGURE_DPI, bbox_inches="tight", pad_inches=0.1)
-    return path
-
+    so no title or label is cut; every notebook saves its figures through here. Written whole
+    (`write_bytes_atomic`): a crash leaves the previous figure, not half of the new one."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format=Path(name).suffix.lstrip(".") or None, dpi=FIGURE_DPI, bbox_inches="tight", pad_inches=0.1)
+    return write_bytes_atomic(Path(figures_dir) / name, buffer.getvalue())
 
 
 def plot_source_fits(fits: dict[str, FitResult]) -> Figure:

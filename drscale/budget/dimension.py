@@ -22,6 +22,7 @@ parameters lies outside what the law describes, like any optimum outside the mea
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
@@ -38,7 +39,7 @@ from numpy.typing import ArrayLike
 from drscale.budget import cost
 from drscale.budget.index import IndexWorkload
 from drscale.budget.panel import axis_grid, iso_loss_contours, log_slider, redraw, shade_outside_measured
-from drscale.budget.table import interval_cell
+from drscale.budget.table import interval_cell, interval_html, range_note_html
 from drscale.fit import laws
 from drscale.fit.result import load_fits
 from drscale.plots import save_figure
@@ -208,15 +209,9 @@ def summary_html(choice: DimensionChoice) -> str:
     measured = choice.measured or {}
 
     def bounds(name: str, scale: float = 1.0, fmt: str = ".3g", label: str = f"{choice.interval:.0%} interval ") -> str:
-        if name + "_low" not in row:
-            return ""
-        return f" <small>({label}{scale * row[name + '_low']:{fmt}} to {scale * row[name + '_high']:{fmt}})</small>"
+        return interval_html(row, name, scale, fmt, label)
 
-    def range_note(variable: str) -> str:
-        factor = row[f"{variable}_extrapolation"]
-        flagged = np.isfinite(factor) and factor != 1
-        note = cost.describe_extrapolation(variable, factor, measured.get(variable))
-        return f'<br><small style="color:{"#b00" if flagged else "#555"}">{note}</small>'
+    range_note = functools.partial(range_note_html, row, measured=measured)
 
     split = " / ".join(f"{term} {100 * row[term + '_share']:.1f}%{bounds(term + '_share', 100, '.1f', '')}"
                        for term in ("model", "storage", "search"))

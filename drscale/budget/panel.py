@@ -11,6 +11,7 @@ Only core ipywidgets are used: a served notebook needs no widget JavaScript from
 from __future__ import annotations
 
 import dataclasses
+import functools
 import io
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from matplotlib.patches import Patch, Rectangle
 
 from drscale.budget import cost
 from drscale.budget.choices import LAW_LABELS, chosen_law, default_law
+from drscale.budget.table import interval_html, range_note_html
 from drscale.plots import save_figure
 
 BUDGET_RANGE_USD = np.logspace(3, 9, 61)
@@ -109,16 +111,8 @@ def summary_html(view: PanelView) -> str:
     row = view.optimum.to_frame().iloc[0]
     measured = view.law.measured or {}
 
-    def bounds(name: str, scale: float = 1.0, fmt: str = ".3g", label: str = "95% interval ") -> str:
-        if name + "_low" not in row:
-            return ""
-        return f" <small>({label}{scale * row[name + '_low']:{fmt}} to {scale * row[name + '_high']:{fmt}})</small>"
-
-    def range_note(variable: str) -> str:
-        factor = row[f"{variable}_extrapolation"]
-        note = cost.describe_extrapolation(variable, factor, measured.get(variable))
-        flagged = np.isfinite(factor) and factor != 1
-        return f'<br><small style="color:{"#b00" if flagged else "#555"}">{note}</small>'
+    bounds = functools.partial(interval_html, row)
+    range_note = functools.partial(range_note_html, row, measured=measured)
 
     split = " / ".join(f"{term} {100 * row[term + '_share']:.1f}%{bounds(term + '_share', 100, '.1f', '')}"
                        for term in ("data", "train", "infer"))

@@ -7,12 +7,13 @@ so the optima it reports can be read back without rerunning the optimiser.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
+import numpy as np
 import pandas as pd
 
 from drscale.budget import cost
-from drscale.study import Study
+from drscale.sweep.records import save_table
 
 TABLE = "budget_optimum"
 
@@ -30,9 +31,7 @@ def save_optimum_table(data_dir: str | os.PathLike | None, law: cost.JointLaw, b
                        cost_model: cost.CostModel) -> pd.DataFrame:
     """`optimum_table`, also written as the study's budget-optimum table."""
     table = optimum_table(law, budgets_usd, cost_model)
-    path = Study(data_dir).table(TABLE)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    table.to_csv(path, index=False)
+    save_table(table, data_dir, TABLE)
     return table
 
 
@@ -43,6 +42,23 @@ def interval_cell(row: pd.Series, name: str, scale: float = 1.0, fmt: str = ".3g
     if f"{name}_low" in row:
         text += f" [{scale * row[f'{name}_low']:{fmt}}, {scale * row[f'{name}_high']:{fmt}}]"
     return text
+
+
+def interval_html(row: pd.Series, name: str, scale: float = 1.0, fmt: str = ".3g", label: str = "95% interval ") -> str:
+    """One value's bootstrap interval as a small HTML aside after it (empty where the row has none),
+    for the optimum panels' summaries."""
+    if f"{name}_low" not in row:
+        return ""
+    return f" <small>({label}{scale * row[f'{name}_low']:{fmt}} to {scale * row[f'{name}_high']:{fmt}})</small>"
+
+
+def range_note_html(row: pd.Series, variable: str, measured: Mapping[str, cost.Span]) -> str:
+    """Whether the law measured the optimum's `variable` or only extrapolates to it, as a small
+    HTML line: red where it extrapolates."""
+    factor = row[f"{variable}_extrapolation"]
+    flagged = np.isfinite(factor) and factor != 1
+    note = cost.describe_extrapolation(variable, factor, measured.get(variable))
+    return f'<br><small style="color:{"#b00" if flagged else "#555"}">{note}</small>'
 
 
 def summary(table: pd.DataFrame, law: cost.JointLaw) -> pd.DataFrame:

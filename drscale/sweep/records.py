@@ -26,10 +26,12 @@ from drscale.study import Study
 
 
 def _is_int(value: Any) -> bool:
+    """A JSON integer: stricter than `values.is_integer`, since a numpy integer is no JSON and the store could not write it."""
     return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _is_finite(value: Any) -> bool:
+    """A finite JSON number (Python int or float only, as `_is_int`)."""
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 

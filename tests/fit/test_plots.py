@@ -96,6 +96,22 @@ def test_save_figure_writes_every_figure_at_one_resolution(model_fit, tmp_path) 
     plt.close("all")
 
 
+def test_a_figure_that_fails_to_draw_leaves_the_previous_one(model_fit, tmp_path, monkeypatch) -> None:
+    path = plots.save_figure(plots.plot_fit(model_fit), tmp_path, "fit.png")
+    before = path.read_bytes()
+    fig = plots.plot_fit(model_fit)
+
+    def breaks_midway(target, **kwargs):
+        target.write(b"half a png")
+        raise RuntimeError("renderer died")
+
+    monkeypatch.setattr(fig, "savefig", breaks_midway)
+    with pytest.raises(RuntimeError, match="renderer died"):
+        plots.save_figure(fig, tmp_path, "fit.png")
+    assert path.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == ["fit.png"]
+    plt.close("all")
+
+
 def test_agreement_figure_gives_each_source_of_pairs_its_own_colour() -> None:
     table = pd.DataFrame({"run_id": [f"r{i}" for i in range(6)], "model": ["m"] * 6, "ce": np.linspace(1, 3, 6),
                           "source": ["human", "ict", "human", "ict", "llm", "llm"], "ndcg@10": np.linspace(0.6, 0.1, 6)})
