@@ -100,24 +100,30 @@ def _estimate(law: Law, method: str, x: dict[str, np.ndarray], y: np.ndarray,
 
 
 def _bootstrap(law: Law, points: Points, ce: np.ndarray, params: dict[str, float],
-               n_bootstrap: int, seed: int, huber_scale: float, how: str) -> pd.DataFrame:
+               n_bootstrap: int, seed: int, huber_scale: float, how: str) -> tuple[pd.DataFrame, int]:
     """Parameters refitted on `n_bootstrap` resamples of the points (and with
     how="points+seeds" of the seeds within them: `Points.resample`), one row per resample.
     A resample that drew fewer distinct points than the law has parameters cannot determine
     them: its row is NaN (percentile intervals leave it out, and the result's notes count it).
     One with exactly as many is kept, though the law passes through its points: leaving those
     out too narrows the intervals of few-point sweeps below their level (5 sizes: about 71%
-    coverage instead of 95%; tests/fit/test_fit.py holds the coverage checks)."""
+    coverage instead of 95%; tests/fit/test_fit.py holds the coverage checks).
+
+    Also returns how many of the other refits (lmfit's, for the joint law) did not converge
+    cleanly, a parameter at its bound most often: they are kept, being what the estimator gives
+    on those points, and the result's notes count them."""
     drawn, resampled = points.resample(ce, n_bootstrap, seed, how)
     underdetermined = np.array([np.unique(row).size < len(law.params) for row in drawn])
     with np.errstate(divide="ignore", invalid="ignore"):  # underdetermined draws may divide by zero; masked below
-        refits = _refit(law, points, ce, drawn, resampled, params, huber_scale, how)
+        refits, converged = _refit(law, points, ce, drawn, resampled, params, huber_scale, how)
     refits.loc[underdetermined] = np.nan
-    return refits
+    return refits, int((~converged & ~underdetermined).sum())
 
 
 def _refit(law: Law, points: Points, ce: np.ndarray, drawn: np.ndarray, resampled: np.ndarray,
-           params: dict[str, float], huber_scale: float, how: str) -> pd.DataFrame:
+           params: dict[str, float], huber_scale: float, how: str) -> tuple[pd.DataFrame, np.ndarray]:
+    """The refitted parameters of every resample, and whether each refit converged cleanly
+    (variable projection's always do: it searches the exponent within its bounds)."""
     if len(law.variables) == 1:
         (variable,), (exponent,) = law.variables, law.exponents
         if points.counts.max() == 1 or how == "points":  # each point keeps its CE: resample rows of the points
@@ -125,11 +131,12 @@ def _refit(law: Law, points: Points, ce: np.ndarray, drawn: np.ndarray, resample
         else:  # each resample has its own point CE: lay them out as one pool that `rows` walks in order
             values, pool = points.x[variable][drawn].ravel(), resampled.ravel()
             rows = np.arange(pool.size).reshape(drawn.shape)
-        return pd.DataFrame(projection.resampled_params(law, values, pool, rows, params[exponent]),
-                            columns=list(law.params))
-    refits = [lmfit_fit(law, {k: v[i] for k, v in points.x.items()}, y, starts=[params], huber_scale=huber_scale)[0]
+        return (pd.DataFrame(projection.resampled_params(law, values, pool, rows, params[exponent]),
+                             columns=list(law.params)), np.ones(len(drawn), dtype=bool))
+    refits = [lmfit_fit(law, {k: v[i] for k, v in points.x.items()}, y, starts=[params], huber_scale=huber_scale)[:2]
               for i, y in zip(drawn, resampled)]
-    return pd.DataFrame(refits, columns=list(law.params))
+    return (pd.DataFrame([fitted for fitted, _ in refits], columns=list(law.params)),
+            np.array([converged for _, converged in refits], dtype=bool))
 
 
 # ---------------------------------------------------------------- checks
@@ -203,10 +210,11 @@ def fit_law(law: str, variables: dict[str, ArrayLike], ce: ArrayLike, *, method:
     x, y = validate(spec, points.x, points.mean_ce(y_runs))  # as many settings as the law has parameters, not seeds
     params, converged, description = _estimate(spec, method, x, y, huber_scale)
     log_pred = np.log(spec.predict(params, *x.values()))
+    bootstrap, unconverged = _bootstrap(spec, points, y_runs, params, n_bootstrap, seed, huber_scale, resample)
     return FitResult(
         law=law, title=spec.title, method=method, description=description, variables=x_runs, ce=y_runs,
         params=params, converged=converged, level=level, seed=seed, resample=resample,
-        bootstrap=_bootstrap(spec, points, y_runs, params, n_bootstrap, seed, huber_scale, resample),
+        bootstrap=bootstrap, bootstrap_unconverged=unconverged,
         r2={"linear": _r_squared(y, np.exp(log_pred)), "log": _r_squared(np.log(y), log_pred)},
         extrapolation=_extrapolation(spec, method, x, y, huber_scale),
         route_check=_route_check(spec, method, x, y, params, huber_scale)

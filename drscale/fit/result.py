@@ -92,6 +92,7 @@ class FitResult:
     notes: list[str] = field(default_factory=list)
     excluded_runs: list[str] = field(default_factory=list)  # failed runs left out (see fit.fit_runs)
     resample: str = "points"  # how the bootstrap resampled (drscale.fit.points.RESAMPLING)
+    bootstrap_unconverged: int = 0  # refits kept though they did not converge cleanly (a parameter at its bound)
 
     def __post_init__(self) -> None:
         self.notes = self.notes or self._diagnose()
@@ -148,6 +149,10 @@ class FitResult:
         if failed:
             notes.append(f"{failed} of {len(self.bootstrap)} bootstrap resamples drew fewer distinct points than the "
                          "law has parameters (or could not be refitted); the intervals use the rest.")
+        if self.bootstrap_unconverged:
+            notes.append(f"{self.bootstrap_unconverged} of {len(self.bootstrap)} bootstrap refits did not converge "
+                         "cleanly (a parameter at its bound, mostly): they are kept, being what the fit gives on "
+                         "those points, so an interval reaching a bound says the runs do not pin that parameter.")
         if not self.converged:
             notes.append(f"the fit did not converge cleanly ({self.description}): treat the estimate with caution.")
         if self.route_check is not None and not self.route_check.agree:
@@ -179,7 +184,9 @@ class FitResult:
         lines = [f"{self.law} law  {self.title}",
                  f"  {points} points from {self.ce.size} runs; {spans}",
                  f"  fit: {self.description}; {'converged' if self.converged else 'NOT converged'}",
-                 f"  bootstrap: {len(self.bootstrap)} resamples of the {resampled} (seed {self.seed})", ""]
+                 f"  bootstrap: {len(self.bootstrap)} resamples of the {resampled} (seed {self.seed})"
+                 + ("; refitted by variable projection, so the intervals describe that estimator, not this "
+                    "Huber estimate" if self.method == "lmfit" and len(self.variables) == 1 else ""), ""]
         lines += ["  " + row for row in self.to_frame().to_string(float_format=lambda v: f"{v:.4g}").splitlines()]
         lines += ["", f"  R^2 of the fitted law at the points: {self.r2['linear']:.4f} (L), {self.r2['log']:.4f} (log L)"]
         if self.route_check is not None:
@@ -214,7 +221,7 @@ class FitResult:
                           for p, bounds in self.intervals().items()},
             "bootstrap": {p: [None if np.isnan(v) else v for v in self.bootstrap[p].tolist()]
                           for p in self.bootstrap.columns},  # NaN: an underdetermined resample
-            "resample": self.resample,
+            "resample": self.resample, "bootstrap_unconverged": self.bootstrap_unconverged,
             "r2": self.r2, "notes": self.notes, "excluded_runs": self.excluded_runs,
             "extrapolation": asdict(self.extrapolation) if self.extrapolation else None,
             "route_check": asdict(self.route_check) if self.route_check else None,
