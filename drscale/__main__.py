@@ -54,7 +54,7 @@ class NotebookStopped(RuntimeError):
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m drscale", description=__doc__.splitlines()[0],
+    parser = argparse.ArgumentParser(prog="python -m drscale", description=" ".join(__doc__.split("\n\n")[0].split()),
                                      formatter_class=argparse.RawDescriptionHelpFormatter,
                                      epilog="\n".join(__doc__.splitlines()[3:9]))
     commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")

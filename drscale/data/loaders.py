@@ -12,7 +12,7 @@ from pathlib import Path
 
 from drscale.data.assembly import PairRows, TextRows, assemble, check_options, passage_text, split_note
 from drscale.data.corpus import RetrievalData
-from drscale.data.parsing import Where, read_jsonl, read_table
+from drscale.data.parsing import Where, data_folder, read_jsonl, read_table
 
 
 def load_msmarco(
@@ -96,7 +96,7 @@ def load_t2ranking(
     """
     check_options(train_split=train_split, test_split=test_split, test_queries=test_queries, seed=seed,
                   max_passages=max_passages, max_queries=max_queries, name=name)
-    folder = Path(folder)
+    folder = data_folder(folder, f"collection.tsv, queries.{test_split}.tsv and qrels.retrieval.{test_split}.tsv (T2Ranking)")
 
     def qrels(path: Path) -> PairRows:
         return Where(str(path)), ((line, f[0], f[1], None) for line, f in read_table(path, ("qid", "pid"), header=True))
@@ -140,7 +140,7 @@ def load_beir(
     """
     check_options(train_split=train_split, test_split=test_split, test_queries=test_queries, seed=seed,
                   max_passages=max_passages, max_queries=max_queries, name=name)
-    folder = Path(folder)
+    folder = data_folder(folder, f"corpus.jsonl, queries.jsonl and qrels/{test_split}.tsv (a BEIR data set)")
     train_path, test_path = folder / "qrels" / f"{train_split}.tsv", folder / "qrels" / f"{test_split}.tsv"
     corpus_path, queries_path = folder / "corpus.jsonl", folder / "queries.jsonl"
     corpus = read_jsonl(corpus_path, ("_id", "text"), ("title",))

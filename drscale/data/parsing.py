@@ -38,13 +38,25 @@ class Pair(NamedTuple):
     position: int
 
 
+def data_folder(folder: str | Path, layout: str) -> Path:
+    """`folder` as a Path, refused with its name when it is missing or is a file (a loader
+    given one of the folder's files, say); `layout` says what the folder should hold."""
+    folder = Path(folder)
+    if folder.is_file():
+        raise NotADirectoryError(f"{folder} is a file; pass the folder that holds {layout}")
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder}: no such folder; expected one holding {layout}")
+    return folder
+
+
 def read_lines(path: Path, expected: str) -> Iterator[tuple[int, str]]:
     """(1-based line number, text without line ending) of every line; `expected` describes
-    the content for the messages of a missing, empty or blank-lined file."""
+    the content for the messages of a missing, empty or blank-lined file. Blank lines at the
+    end (an editor's extra newline) are skipped; one between lines of content is an error."""
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file; expected a file of {expected}")
     where = Where(str(path))
-    count = 0
+    count, blank, content = 0, None, False
     with path.open("rb") as handle:
         for count, raw in enumerate(handle, start=1):
             try:
@@ -55,9 +67,13 @@ def read_lines(path: Path, expected: str) -> Iterator[tuple[int, str]]:
             if count == 1:
                 text = text.removeprefix("\ufeff")  # byte-order mark of files saved on Windows
             if not text.strip():
-                raise where.error(count, "blank line", expected)
+                blank = blank or count
+                continue
+            if blank is not None:
+                raise where.error(blank, "blank line", expected)
+            content = True
             yield count, text
-    if count == 0:
+    if not content:
         raise where.error(1, "empty file", expected)
 
 

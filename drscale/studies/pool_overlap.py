@@ -32,6 +32,7 @@ from drscale.measure.entropy import evaluate_contrastive_entropy
 from drscale.model.checkpoint import load_checkpoint
 from drscale.model.tokens import TokenizedData
 from drscale.sweep.config import RunConfig
+from drscale.study import Study
 from drscale.sweep.run import run_one
 
 
@@ -88,7 +89,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     regimes = candidate_regimes(CPU_LEARNING_RATES)
 
     parser = argparse.ArgumentParser(prog="python -m drscale.studies.pool_overlap", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data-dir", default="data/release-pool", help="study folder for the data prepared without a pool split")
+    parser.add_argument("--data-dir", default=str(Study().root / "release-pool"),
+                        help="study folder for the data prepared without a pool split (default: %(default)s)")
     parser.add_argument("--sizes", type=int, nargs="+", default=[1024, 4096, 8192], help="data sizes D to train")
     parser.add_argument("--model", default=CPU_DATA_MODEL)
     parser.add_argument("--regime", choices=sorted(regimes), default=CHOSEN_REGIME, help="how the runs are trained")

@@ -57,6 +57,27 @@ def test_beir_joins_title_and_text_and_keeps_positive_scores(tmp_path):
     assert data.source == str(tmp_path)
 
 
+def test_blank_lines_at_the_end_of_a_file_are_an_editor_s_newline_not_an_error(tmp_path):
+    folder = write(tmp_path, BEIR)
+    expected = load_beir(folder)
+    for name in ("corpus.jsonl", "queries.jsonl", "qrels/test.tsv"):
+        with (folder / name).open("a") as out:
+            out.write("\n\r\n  \n")
+    data = load_beir(folder)
+    for table in ("corpus", "queries", "train_qrels", "test_qrels"):
+        assert getattr(data, table).to_list() == getattr(expected, table).to_list(), table
+
+
+@pytest.mark.bad_input
+def test_a_beir_file_given_for_its_folder_is_named(tmp_path):
+    folder = write(tmp_path, BEIR)
+    with pytest.raises(NotADirectoryError, match=r"corpus.jsonl is a file; pass the folder that holds corpus.jsonl, "
+                                                 r"queries.jsonl and qrels/test.tsv \(a BEIR data set\)"):
+        load_beir(folder / "corpus.jsonl")
+    with pytest.raises(FileNotFoundError, match="nowhere: no such folder; expected one holding corpus.jsonl"):
+        load_beir(tmp_path / "nowhere")
+
+
 def test_beir_without_train_split_splits_test_queries(tmp_path):
     data = load_beir(write(tmp_path, {**BEIR, "qrels/train.tsv": None}), test_queries=1, seed=3)
     assert len(set(data.test_qrels["query_id"])) == 1 and len(set(data.train_qrels["query_id"])) == 1
