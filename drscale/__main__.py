@@ -54,9 +54,9 @@ class NotebookStopped(RuntimeError):
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m drscale", description=" ".join(__doc__.split("\n\n")[0].split()),
+    parser = argparse.ArgumentParser(prog="python -m drscale", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter,
-                                     epilog="\n".join(__doc__.splitlines()[3:9]))
+                                     epilog="\n".join(__doc__.splitlines()[3:10]))
     commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
 
     run = commands.add_parser("suite", help="run the notebook suite headless (the demo)",
@@ -77,7 +77,8 @@ def _parser() -> argparse.ArgumentParser:
 
     sweep = commands.add_parser("sweep", help="run a sweep spec without Jupyter", epilog=_spec_keys())
     sweep.add_argument("spec", help="sweep spec (.json, or .toml on Python 3.11+)")
-    sweep.add_argument("--workers", type=int, default=None, help="parallel runs (default: the spec's, else one per core)")
+    sweep.add_argument("--workers", type=_positive_int, default=None,
+                       help="parallel runs (default: the spec's, else one per core)")
     sweep.add_argument("--ray", metavar="ADDRESS", nargs="?", const="local",
                        help="run on Ray: 'local', 'auto' or a cluster address")
     sweep.add_argument("--no-progress", action="store_true", help="no progress bars (for logs)")
@@ -143,7 +144,7 @@ def _run(names: Sequence[str], args: argparse.Namespace, preset: dict[str, dict[
         try:
             target = suite.run_notebook(name, {**(preset or {}).get(name, {}), **parameters}, output_dir=output_dir)
         except PapermillExecutionError as error:
-            raise NotebookStopped(f"{name} stopped in cell {error.exec_count}: {error.ename}: {error.evalue} "
+            raise NotebookStopped(f"{name} stopped in cell {error.exec_count}: {error.ename}: {' '.join(error.evalue.split())} "
                                   f"(the traceback is in {Path(output_dir) / f'{name}.ipynb'})") from error
         print(f"[drscale] {name} done in {time.perf_counter() - start:.0f} s -> {target}", flush=True)
     if len(names) > 1:
@@ -162,6 +163,17 @@ def _study_paths(parameters: dict[str, Any]) -> dict[str, Any]:
     folder: a notebook runs in notebooks/, where the same relative path would name another folder."""
     return {name: str(Path(value).resolve()) if name in ("data_dir", "figures_dir") and isinstance(value, str) else value
             for name, value in parameters.items()}
+
+
+def _positive_int(text: str) -> int:
+    """An argparse type: a whole number of at least 1 (argparse names the option when it is not)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1; got {text!r}")
+    return value
 
 
 def _literal(value: str) -> Any:

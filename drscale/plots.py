@@ -347,9 +347,11 @@ def save_figure(fig: Figure, figures_dir: str | Path, name: str) -> Path:
     """Save `fig` as `figures_dir/name` (folder created) at `FIGURE_DPI`, trimmed to what is drawn
     so no title or label is cut; every notebook saves its figures through here. Written whole
     (`write_bytes_atomic`): a crash leaves the previous figure, not half of the new one."""
+    path = Path(figures_dir) / name
+    path = path if path.suffix else path.with_suffix(".png")  # as savefig names a file without a suffix
     buffer = io.BytesIO()
-    fig.savefig(buffer, format=Path(name).suffix.lstrip(".") or None, dpi=FIGURE_DPI, bbox_inches="tight", pad_inches=0.1)
-    return write_bytes_atomic(Path(figures_dir) / name, buffer.getvalue())
+    fig.savefig(buffer, format=path.suffix.lstrip("."), dpi=FIGURE_DPI, bbox_inches="tight", pad_inches=0.1)
+    return write_bytes_atomic(path, buffer.getvalue())
 
 
 def plot_source_fits(fits: dict[str, FitResult]) -> Figure:

@@ -38,6 +38,13 @@ def test_a_misspelt_or_mistyped_parameter_is_one_line_naming_it(capsys, tmp_path
 
 
 @pytest.mark.bad_input
+def test_workers_below_one_are_refused_naming_the_option(capsys, tmp_path):
+    for value in ("0", "two"):
+        error = error_of(capsys, ["sweep", str(tmp_path / "spec.json"), "--workers", value])
+        assert f"argument --workers: must be a whole number of at least 1; got '{value}'" in error
+
+
+@pytest.mark.bad_input
 def test_a_missing_spec_is_one_line(capsys, tmp_path):
     error = error_of(capsys, ["sweep", str(tmp_path / "missing.json")])
     assert f"sweep spec {tmp_path / 'missing.json'} does not exist" in error

@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 
 from drscale.budget import cost
-from drscale.sweep.records import save_table
+from drscale.common.files import write_text_atomic
+from drscale.study import Study
 
 TABLE = "budget_optimum"
 
@@ -31,7 +32,7 @@ def save_optimum_table(data_dir: str | os.PathLike | None, law: cost.JointLaw, b
                        cost_model: cost.CostModel) -> pd.DataFrame:
     """`optimum_table`, also written as the study's budget-optimum table."""
     table = optimum_table(law, budgets_usd, cost_model)
-    save_table(table, data_dir, TABLE)
+    write_text_atomic(Study(data_dir).table(TABLE), table.to_csv(index=False))  # whole: a crash leaves the old one
     return table
 
 

@@ -90,7 +90,7 @@ class RetrievalData:
             trained = labelled & set(column(self.pool_qrels, "passage_id"))
             if trained:
                 raise ValueError(f"{where}: {len(trained)} pool passages are also positives of another split, "
-                                 f"e.g. {sorted(trained)[0]!r}; the pool must hold passages no model is trained or tested on")
+                                 f"e.g. {sorted(trained)[0]!r}; the pool must hold passages no other split has as positives")
 
     def _qrels_splits(self) -> tuple[str, ...]:
         return tuple(split for split in ("train_qrels", "dev_qrels", "test_qrels", "pool_qrels")
@@ -168,7 +168,7 @@ class RetrievalData:
         return self._split_queries("pool_qrels")
 
     def held_out_passages(self) -> set[str]:
-        """Ids of the passages no model may train on: test and dev positives, and the pool split's."""
+        """Ids of the passages no model may train on as positives: test and dev positives, and the pool split's."""
         return {pid for split in ("test_qrels", "dev_qrels", "pool_qrels") if getattr(self, split) is not None
                 for pid in column(getattr(self, split), "passage_id")}
 

@@ -109,9 +109,9 @@ def _bootstrap(law: Law, points: Points, ce: np.ndarray, params: dict[str, float
     out too narrows the intervals of few-point sweeps below their level (5 sizes: about 71%
     coverage instead of 95%; tests/fit/test_fit.py holds the coverage checks).
 
-    Also returns how many of the other refits (lmfit's, for the joint law) did not converge
-    cleanly, a parameter at its bound most often: they are kept, being what the estimator gives
-    on those points, and the result's notes count them."""
+    Also returns how many of the other refits did not converge cleanly (an exponent at its
+    bound, most often): they are kept, being what the estimator gives on those points, and the
+    result's notes count them."""
     drawn, resampled = points.resample(ce, n_bootstrap, seed, how)
     underdetermined = np.array([np.unique(row).size < len(law.params) for row in drawn])
     with np.errstate(divide="ignore", invalid="ignore"):  # underdetermined draws may divide by zero; masked below
@@ -122,8 +122,8 @@ def _bootstrap(law: Law, points: Points, ce: np.ndarray, params: dict[str, float
 
 def _refit(law: Law, points: Points, ce: np.ndarray, drawn: np.ndarray, resampled: np.ndarray,
            params: dict[str, float], huber_scale: float, how: str) -> tuple[pd.DataFrame, np.ndarray]:
-    """The refitted parameters of every resample, and whether each refit converged cleanly
-    (variable projection's always do: it searches the exponent within its bounds)."""
+    """The refitted parameters of every resample, and whether each refit converged cleanly (by
+    the rule of the route's own fit: no parameter at a bound, a positive scale)."""
     if len(law.variables) == 1:
         (variable,), (exponent,) = law.variables, law.exponents
         if points.counts.max() == 1 or how == "points":  # each point keeps its CE: resample rows of the points
@@ -131,8 +131,8 @@ def _refit(law: Law, points: Points, ce: np.ndarray, drawn: np.ndarray, resample
         else:  # each resample has its own point CE: lay them out as one pool that `rows` walks in order
             values, pool = points.x[variable][drawn].ravel(), resampled.ravel()
             rows = np.arange(pool.size).reshape(drawn.shape)
-        return (pd.DataFrame(projection.resampled_params(law, values, pool, rows, params[exponent]),
-                             columns=list(law.params)), np.ones(len(drawn), dtype=bool))
+        fitted, converged = projection.resampled_params(law, values, pool, rows, params[exponent])
+        return pd.DataFrame(fitted, columns=list(law.params)), converged
     refits = [lmfit_fit(law, {k: v[i] for k, v in points.x.items()}, y, starts=[params], huber_scale=huber_scale)[:2]
               for i, y in zip(drawn, resampled)]
     return (pd.DataFrame([fitted for fitted, _ in refits], columns=list(law.params)),

@@ -94,10 +94,15 @@ def varpro_fit(law: Law, x: dict[str, np.ndarray], y: np.ndarray) -> tuple[dict[
     c, delta, _ = _inner(np.exp(-exponent * (log_x - log_ref)), y)
     params = law_params(law, log_ref, c, exponent, delta)
     description = "variable projection (nnls + bounded Brent)"
-    at_bound = min(exponent - EXPONENT_BOUNDS[0], EXPONENT_BOUNDS[1] - exponent) < BOUND_TOLERANCE
+    at_bound = bool(at_exponent_bound(np.array(exponent)))
     if at_bound:
         description += f"; at bound: {law.exponents[0]}"
     return params, bool(search.success) and not at_bound and c > 0, description
+
+
+def at_exponent_bound(exponent: np.ndarray) -> np.ndarray:
+    """Whether each exponent sits at a bound of its search: the data did not pin it."""
+    return np.minimum(exponent - EXPONENT_BOUNDS[0], EXPONENT_BOUNDS[1] - exponent) < BOUND_TOLERANCE
 
 
 # ---------------------------------------------------------------- every resample at once
@@ -170,12 +175,14 @@ def varpro_batch(
     return c[:, 0], exponent, d[:, 0]
 
 
-def resampled_params(law: Law, x: np.ndarray, y: np.ndarray, rows: np.ndarray, exponent: float) -> dict:
-    """The law's parameters refitted on each resample (`rows`: run indices, one row per resample).
+def resampled_params(law: Law, x: np.ndarray, y: np.ndarray, rows: np.ndarray, exponent: float) -> tuple[dict, np.ndarray]:
+    """The law's parameters refitted on each resample (`rows`: run indices, one row per resample),
+    and whether each refit converged cleanly by the full fit's rule (exponent inside its
+    bounds, a positive scale).
 
     `exponent` is the full fit's, around which the exponent grid is densest.
     """
     log_x = np.log(x)
     log_ref = float(log_x.mean())
     c, e, d = varpro_batch(log_x[rows] - log_ref, np.log(y)[rows], EXPONENT_BOUNDS, centre=exponent)
-    return law_params(law, log_ref, c, e, d)
+    return law_params(law, log_ref, c, e, d), ~at_exponent_bound(e) & (c > 0)

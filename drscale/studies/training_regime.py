@@ -11,6 +11,7 @@ added after a run's test scores had been seen (README: "How the regime was chose
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -20,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from drscale.common.files import write_text_atomic
+from drscale.common.values import geometric_mean
 from drscale.data.corpus import RetrievalData
 from drscale.fit.estimate import fit_data_size, fit_model_size
 from drscale.measure.config import EvalConfig
@@ -52,7 +54,11 @@ def learning_rate_search(
     planned = pd.DataFrame({"run_id": [c.run_id(fingerprint) for c in configs], "model": [c.model for c in configs],
                             "learning_rate": [c.train.learning_rate for c in configs]})
     trials = planned.merge(table[["run_id", "n_params", "dev_ce", "best_step", "train_time_s"]], on="run_id", how="left")
+    trials["n_params"] = trials.groupby("model").n_params.transform("max")  # a diverged trial's size, from its model's others
     trials["chosen"] = trials.groupby("model").dev_ce.transform("min") == trials.dev_ce
+    unrated = sorted(set(trials.model) - set(trials.model[trials.chosen]))
+    if unrated:
+        warnings.warn(f"every rate diverged for {unrated}: no rate is chosen for them; try lower rates", stacklevel=2)
     return trials[["model", "n_params", "learning_rate", "dev_ce", "best_step", "train_time_s", "chosen"]]
 
 
@@ -92,7 +98,7 @@ def score_sweeps(sweeps: Mapping[str, pd.DataFrame], column: str = "dev_ce", cha
         table = sweeps[name].dropna(subset=[column]).sort_values(x)
         result = fitter(table[x].to_numpy(float), table[column].to_numpy(float), n_bootstrap=n_bootstrap, seed=0)
         low, high = result.intervals()[exponent]
-        points = table.groupby(x)[column].mean().to_numpy()  # steps are between sizes, not between seeds of one size
+        points = table.groupby(x)[column].agg(geometric_mean).to_numpy()  # a size's seeds as one point, as the fits take it
         short = "N" if name == "model_size" else "D"
         scores.update({
             f"{short} falls": f"{int((np.diff(points) < 0).sum())}/{len(points) - 1}",

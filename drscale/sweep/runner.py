@@ -114,7 +114,7 @@ def run_sweep(
     if checkpoint_dir is not None:
         _warn_unsaved(store, run_ids)
     if errors:
-        described = "; ".join(f"{r['model']} D={r['data_size']}: {r['error']}" for r in errors)
+        described = "; ".join(f"{r['model']} D={r['data_size']}: {' '.join(str(r['error']).split())}" for r in errors)
         raise RunsFailed(f"{len(errors)} run(s) raised (recorded as failed in {store.path}, with tracebacks; "
                            f"every other run is recorded): {described}")
     return results_table(store, run_ids)

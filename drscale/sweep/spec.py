@@ -217,8 +217,9 @@ def _check_types(raw: Any, source: str) -> None:
         if key in raw and not isinstance(raw[key], dict):
             raise ValueError(f"{source}: {key} must be an object of settings; got {raw[key]!r}")
     for key in ("data_dir", "dataset", "store", "preset", "pretraining", "device"):
-        if raw.get(key) is not None and not isinstance(raw[key], str):
-            raise ValueError(f"{source}: {key} must be text; got {raw[key]!r}")
+        may_be_null = key in ("pretraining", "device")  # null: the preset's start, the best device here
+        if key in raw and not isinstance(raw[key], str) and not (may_be_null and raw[key] is None):
+            raise ValueError(f"{source}: {key} must be text{' or null' if may_be_null else ''}; got {raw[key]!r}")
     grid = raw.get("grid", {})
     for key in ("models", "data_sizes", "seeds", "init_seeds", "embedding_dims"):
         values = grid.get(key)

@@ -35,7 +35,11 @@ def test_a_rate_that_diverges_stays_in_the_search_unchosen(dev_data, tmp_path):
                                       rates=[1e30, 3e-3], base=TINY, evaluation=QUICK)
     assert trials.learning_rate.tolist() == [1e30, 3e-3]
     assert np.isnan(trials.dev_ce[0]) and not trials.chosen[0] and trials.chosen[1]
+    assert trials.n_params[0] == trials.n_params[1]  # the diverged trial keeps its model's size (notebook 09 pivots on it)
     assert chosen_rates(trials) == {"L1_H8": 3e-3}
+    with pytest.warns(UserWarning, match=r"every rate diverged for \['L1_H8'\]: no rate is chosen"):
+        learning_rate_search(dev_data, ResultsStore(tmp_path / "results.jsonl"), models=["L1_H8"], rates=[1e30],
+                             base=TINY, evaluation=QUICK)
 
 def test_scores_count_monotone_steps_and_points_below_chance():
     n = np.array([1e4, 3e4, 1e5, 3e5, 1e6, 3e6])

@@ -132,6 +132,8 @@ def test_save_models_keeps_each_new_model_and_names_the_runs_that_finished_witho
         ({"evaluation": None}, "evaluation must be an object of settings; got None"),
         ({"train": [200]}, "train must be an object of settings; got \\[200\\]"),
         ({"store": 5}, "store must be text; got 5"),
+        ({"data_dir": None}, "data_dir must be text; got None"),
+        ({"device": 0}, "device must be text or null; got 0"),
     ],
 )
 def test_bad_specs_name_the_key(change, message):

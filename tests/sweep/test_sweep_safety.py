@@ -14,12 +14,13 @@ import subprocess
 import sys
 import textwrap
 import time
-from dataclasses import replace
+from dataclasses import asdict, replace
 
 import psutil
 import pytest
 import torch
 
+from drscale.common.files import config_hash
 from drscale.sweep import run as one_run
 from drscale.sweep.executors import LocalBackend
 from drscale.sweep.claims import RunClaims
@@ -85,6 +86,23 @@ def test_default_run_ids_are_unchanged_by_the_thread_field(small_data):
     config = RunConfig("L1_H16", 32, TINY, QUICK_EVAL)
     assert config.threads == 1
     assert config.run_id("f") == replace(config, threads=1).run_id("f") != replace(config, threads=2).run_id("f")
+
+
+def test_runs_whose_training_changed_with_the_code_get_new_ids_and_others_keep_theirs(tmp_path):
+    """A store written before keeps matching the runs that train as they did, and never hands
+    back a run that would now train differently: one dev measurement (now the last step), and a
+    folder model's projection under a replicate's init seed (now drawn with it)."""
+    def id_before(config: RunConfig) -> str:  # the id as it was computed for these settings
+        dropped = ("pretraining", "threads", "embedding_dim")
+        return config_hash({"config": {k: v for k, v in asdict(config).items() if k not in dropped}, "data": "f"})
+
+    (tmp_path / "bert").mkdir()
+    one_dev_point = replace(TINY, eval_points=1, selection="best_dev")
+    kept = [RunConfig("L1_H16", 32, TINY, QUICK_EVAL, init_seed=1), RunConfig(str(tmp_path / "bert"), 32, TINY, QUICK_EVAL),
+            RunConfig("L1_H16", 32, replace(TINY, eval_points=2, selection="best_dev"), QUICK_EVAL)]
+    moved = [RunConfig("L1_H16", 32, one_dev_point, QUICK_EVAL), RunConfig(str(tmp_path / "bert"), 32, TINY, QUICK_EVAL, init_seed=1)]
+    assert [c.run_id("f") for c in kept] == [id_before(c) for c in kept]
+    assert all(c.run_id("f") != id_before(c) for c in moved)
 
 
 SWEEP = textwrap.dedent("""
