@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 from numpy.typing import ArrayLike
 
@@ -39,6 +37,6 @@ def check_int(name: str, value: object, minimum: int = 0, optional: bool = False
     later in a comparison, and a negative count would slice from the end and drop data."""
     if optional and value is None:
         return
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+    if not is_integer(value) or value < minimum:
         kind = {0: "a non-negative integer", 1: "a positive integer"}.get(minimum, f"an integer >= {minimum}")
         raise ValueError(f"{name} must be {kind}{' or None' if optional else ''}; got {value!r}")

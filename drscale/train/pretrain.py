@@ -5,7 +5,8 @@ The paper fine-tunes pretrained encoders; offline, no pretrained family of many 
 on Inverse Cloze Task pairs of the corpus (a sentence of a passage as the query, the rest
 of the passage as its positive; Lee et al. 2019) needs no labels and no download. Queries and
 positives come from training passages alone, never a dev or test positive, so no labelled
-pair of those splits is trained on (negatives, as in fine-tuning, are drawn from the whole corpus). Each pretrained model is saved once under the study's folder, keyed by everything
+pair of those splits is trained on (negatives, as in fine-tuning, are drawn from the whole
+corpus). Each pretrained model is saved once under the study's folder, keyed by everything
 that shapes it, and every fine-tuning run of that size starts from it.
 """
 
