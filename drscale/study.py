@@ -14,6 +14,10 @@ working directory. A study is only a layout: it reads and writes nothing.
       checkpoints/               trained models kept as sentence-transformers folders
       executed/                  executed copies of the notebooks
     figures/                   Study.figures
+
+The project's own study (data/) keeps its figures in the project's figures/; any other study
+keeps them inside its folder, <root>/figures, so two studies never overwrite each other's
+figures and a study moves or travels as one folder.
 """
 
 from __future__ import annotations
@@ -44,8 +48,14 @@ class Study:
             if value is not None and not isinstance(value, (str, os.PathLike)):
                 raise ValueError(f"Study {name} must be a path or None; got {value!r}")
         resolved = Path(root).resolve() if root is not None else default_root()
+        if figures is not None:
+            figures_folder = Path(figures).resolve()
+        elif resolved == default_root():
+            figures_folder = resolved.parent / "figures"
+        else:
+            figures_folder = resolved / "figures"
         object.__setattr__(self, "root", resolved)
-        object.__setattr__(self, "figures", Path(figures).resolve() if figures is not None else resolved.parent / "figures")
+        object.__setattr__(self, "figures", figures_folder)
 
     def prepared(self, name: str) -> Path:
         """The folder of the prepared data set `name`."""

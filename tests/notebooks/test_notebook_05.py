@@ -127,7 +127,7 @@ def test_notebook_paths_do_not_depend_on_the_working_directory(tmp_path) -> None
     study.executed.mkdir(parents=True)
     executed = study.executed / "05_fit_scaling_laws.ipynb"
     outputs = [study.fits, study.figure("fit_model_size"), study.figure("fit_data_size")]
-    assert study.figures == tmp_path / "study" / "figures"
+    assert study.figures == study.root / "figures"
 
     papermill.execute_notebook(str(notebook_path("05_fit_scaling_laws")), str(executed), kernel_name="python3",
                                parameters={"data_dir": str(study.root), "n_bootstrap": 10}, cwd=str(elsewhere),
