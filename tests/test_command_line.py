@@ -114,6 +114,26 @@ def test_the_full_suite_gives_each_notebook_its_own_parameters_under_the_command
     assert [r.root for r in reports] == [tmp_path / "other"]
 
 
+def test_input_paths_are_the_callers_where_they_exist_and_names_pass_through(monkeypatch, tmp_path):
+    """A notebook runs in notebooks/: a relative folder given on the command line is made
+    absolute from where the command ran, while size names, hub ids and names that are not
+    files here reach the notebook as typed."""
+    from drscale import report, suite
+
+    calls = []
+    monkeypatch.chdir(tmp_path)
+    for folder in ("corpus", "models/mine", "L1_H16"):  # a folder that shares a size's name stays the size
+        (tmp_path / folder).mkdir(parents=True)
+    monkeypatch.setattr(suite, "run_notebook", lambda name, parameters, output_dir: calls.append(parameters) or tmp_path)
+    monkeypatch.setattr(report, "write_report", lambda study, **kwargs: tmp_path / "report.html")
+    main(["notebook", "01_prepare_data", "-p", "source", "beir", "-p", "path", "corpus", "-p", "name", "corpus"])
+    main(["notebook", "02_model_size_sweep", "-p", "models", '["L1_H16", "models/mine", "owner/name", "MiniLM_L2"]'])
+    main(["notebook", "07_annotation_quality", "-p", "model", "models/mine", "-p", "generator", "t5-here"])
+    assert calls[0] == {"source": "beir", "path": str(tmp_path / "corpus"), "name": "corpus"}
+    assert calls[1] == {"models": ["L1_H16", str(tmp_path / "models" / "mine"), "owner/name", "MiniLM_L2"]}
+    assert calls[2] == {"model": str(tmp_path / "models" / "mine"), "generator": "t5-here"}
+
+
 @pytest.mark.slow
 def test_the_module_runs_as_a_program():
     result = subprocess.run([sys.executable, "-m", "drscale", "notebooks"], capture_output=True, text=True, timeout=120)

@@ -117,6 +117,12 @@ def expand_models(entries: Sequence[str]) -> list[str]:
     return [member for entry in entries for member in MODEL_PRESETS.get(entry, (entry,))]
 
 
+def is_built_model(entry: str) -> bool:
+    """True for a model drscale builds itself (a size name or a MiniLM_L<k> cut), not one read
+    from a folder or the hub."""
+    return entry in MODEL_SIZES or entry in MINILM_FAMILY
+
+
 def is_hub_id(entry: str) -> bool:
     """True for "owner/name" that is not a local folder: a model to fetch from the Hugging Face hub."""
     return bool(_HUB_ID.match(entry)) and not Path(entry).exists()
@@ -127,7 +133,7 @@ def model_entry_problem(entry: str) -> str | None:
     local folder or a hub id."""
     if not isinstance(entry, str):
         return f"a model must be a name, a folder or a hub id; got {entry!r}"
-    if entry in MODEL_SIZES or entry in MINILM_FAMILY or Path(entry).is_dir() or is_hub_id(entry):
+    if is_built_model(entry) or Path(entry).is_dir() or is_hub_id(entry):
         return None
     return (
         f"{entry!r} is neither a size name, a MiniLM_L<k> name, a local model folder nor a hub id (owner/name). "

@@ -13,7 +13,7 @@ from typing import Any
 from drscale.common.files import config_hash
 from drscale.common.values import is_integer, plain_numbers
 from drscale.measure.config import EvalConfig
-from drscale.model.encoder import MINILM_FAMILY, MODEL_SIZES, OUTPUT_DIM, expand_models, model_entry_problem
+from drscale.model.encoder import OUTPUT_DIM, expand_models, is_built_model, model_entry_problem
 from drscale.train.config import TrainConfig
 from drscale.train.pretrain import Pretraining, PretrainJob
 
@@ -57,7 +57,7 @@ class RunConfig:
         # Runs whose training changed with the code get new ids, so a store never mixes the two:
         if self.train.eval_points == 1:
             config["dev_point"] = "end"  # a single dev measurement is the run's last step (it was its first)
-        if self.init_seed and self.model not in MODEL_SIZES and self.model not in MINILM_FAMILY:
+        if self.init_seed and not is_built_model(self.model):
             config["projection_seed"] = self.init_seed  # a folder or hub model's projection follows init_seed (it was 0)
         return config_hash({"config": config, "data": data_fingerprint})
 
