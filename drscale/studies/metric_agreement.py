@@ -43,10 +43,12 @@ from scipy.optimize import isotonic_regression
 
 from drscale.annotate.pairs import pair_source
 from drscale.common.files import write_text_atomic
+from drscale.model.encoder import OUTPUT_DIM
 from drscale.study import Study
 from drscale.sweep.records import RunRecord, latest_finished
 
-RUN_COLUMNS = ("run_id", "model", "n_params", "data_size", "source", "test_fingerprint", "evaluation", "ce")
+RUN_COLUMNS = ("run_id", "model", "n_params", "data_size", "embedding_dim", "steps", "source", "test_fingerprint",
+               "evaluation", "ce")
 METRIC_ORDER = ("ndcg@10", "mrr@10", "recall@100", "recall@1000")
 """The metrics `drscale.measure.ranking` reports by default, listed first in tables; others follow by name."""
 
@@ -86,8 +88,8 @@ def measurement_groups(records: Iterable[Mapping[str, Any]], test_fingerprint: s
 def agreement_table(records: Iterable[Mapping[str, Any]], test_fingerprint: str | None = None,
                     evaluation: str | None = None) -> pd.DataFrame:
     """One row per finished run that carries ranking metrics, of one data set measured one
-    way: run_id, model, n_params, data_size, source (of the training pairs), test_fingerprint, evaluation, ce, then one
-    column per metric.
+    way: run_id, model, n_params, data_size, embedding_dim, steps, source (of the training pairs),
+    test_fingerprint, evaluation, ce, then one column per metric.
 
     `records` are results-store records; a run recorded twice keeps its latest record (as
     `ResultsStore.finished` does); failed runs and runs measured without ranking are left out.
@@ -108,6 +110,7 @@ def agreement_table(records: Iterable[Mapping[str, Any]], test_fingerprint: str 
             "08 the parameters `dataset` and `evaluation`)"
         )
     rows = [{"run_id": r["run_id"], "model": r["model"], "n_params": r["n_params"], "data_size": r["data_size"],
+             "embedding_dim": r["config"].get("embedding_dim", OUTPUT_DIM), "steps": r["steps"],
              "source": pair_source(r["data"].get("name", "")),
              "test_fingerprint": _study(r)[0], "evaluation": _study(r)[1], "ce": r["ce"], **r["ranking"]} for r in runs]
     found = {name for r in runs for name in r["ranking"]}
@@ -199,7 +202,9 @@ def correlations(table: pd.DataFrame) -> pd.DataFrame:
 def discordant_pairs(table: pd.DataFrame, metric: str) -> pd.DataFrame:
     """Pairs of runs that CE and `metric` order differently: the run with the lower (better) CE
     has the lower (worse) metric. Sorted by CE gap, widest first, to show how large a CE
-    difference the metric can contradict. Pairs the metric ties are not listed.
+    difference the metric can contradict. Pairs the metric ties are not listed. Each run is
+    named by its id and described by how it was trained (`run_setting`), so the table shows
+    whether the pairs it lists differ in size, data, embedding dimension or steps.
     """
     runs = table.dropna(subset=[metric]).reset_index(drop=True)
     first, second = np.triu_indices(len(runs), k=1)
@@ -207,11 +212,20 @@ def discordant_pairs(table: pd.DataFrame, metric: str) -> pd.DataFrame:
     against = (ce[first] - ce[second]) * (values[first] - values[second]) > 0
     lower_first = ce[first] < ce[second]
     better, worse = np.where(lower_first, first, second)[against], np.where(lower_first, second, first)[against]
+    settings = np.array([run_setting(row) for row in runs.itertuples()], dtype=object)
     pairs = pd.DataFrame({
-        "lower_ce_run": runs["run_id"].to_numpy()[better], "higher_ce_run": runs["run_id"].to_numpy()[worse],
+        "lower_ce_run": runs["run_id"].to_numpy()[better], "lower_ce_setting": settings[better],
+        "higher_ce_run": runs["run_id"].to_numpy()[worse], "higher_ce_setting": settings[worse],
         "ce_gap": ce[worse] - ce[better], f"{metric}_gap": values[worse] - values[better],
     })
     return pairs.sort_values("ce_gap", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def run_setting(run: Any) -> str:
+    """How a run of an `agreement_table` was trained, in a few words: model, pairs, output
+    dimension, steps, and the source of its pairs where it is not the data's labels."""
+    source = "" if run.source == "human" else f", {run.source} pairs"
+    return f"{run.model}, D {run.data_size:,}, d {run.embedding_dim}, {run.steps} steps{source}"
 
 
 def figure_name(metric: str) -> str:

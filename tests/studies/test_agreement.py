@@ -48,7 +48,7 @@ def mixed_store() -> list[dict]:
 
 def synthetic_table(ce: np.ndarray, **metrics: np.ndarray) -> pd.DataFrame:
     return pd.DataFrame({"run_id": [f"r{i}" for i in range(len(ce))], "model": "m", "n_params": 1, "data_size": 1,
-                         "ce": ce, **metrics})
+                         "embedding_dim": 768, "steps": 10, "source": "human", "ce": ce, **metrics})
 
 
 def test_table_keeps_finished_runs_with_ranking_latest_record_first_metrics_in_order():
@@ -60,8 +60,9 @@ def test_table_keeps_finished_runs_with_ranking_latest_record_first_metrics_in_o
         record("d", 2.0, {"ndcg@10": 0.4, "recall@100": 0.7}),
     ]
     table = agreement_table(records)
-    assert list(table.columns) == ["run_id", "model", "n_params", "data_size", "source", "test_fingerprint", "evaluation", "ce",
-                                   "ndcg@10", "recall@100", "map"]
+    assert list(table.columns) == ["run_id", "model", "n_params", "data_size", "embedding_dim", "steps", "source",
+                                   "test_fingerprint", "evaluation", "ce", "ndcg@10", "recall@100", "map"]
+    assert table.embedding_dim.tolist() == [768, 768] and table.steps.tolist() == [256, 256]  # the runs' own steps
     assert set(table.evaluation) == {"W256 R10 pool4096 seed1"} and set(table.test_fingerprint) == {FINGERPRINT}
     assert table.run_id.tolist() == ["a", "d"]
     assert table.ce.tolist() == [2.5, 2.0]
@@ -70,8 +71,8 @@ def test_table_keeps_finished_runs_with_ranking_latest_record_first_metrics_in_o
 
 def test_an_empty_store_gives_an_empty_table_that_is_not_ready():
     table = agreement_table([])
-    assert len(table) == 0 and list(table.columns) == ["run_id", "model", "n_params", "data_size", "source",
-                                                       "test_fingerprint", "evaluation", "ce"]
+    assert len(table) == 0 and list(table.columns) == ["run_id", "model", "n_params", "data_size", "embedding_dim",
+                                                       "steps", "source", "test_fingerprint", "evaluation", "ce"]
     ok, reason = enough_runs(table)
     assert not ok and "Only 0 finished run(s)" in reason
     assert enough_runs(synthetic_table(np.arange(3.0)))[0]
@@ -164,10 +165,12 @@ def test_figure_draws_points_and_fit():
 
 def test_discordant_pairs_are_those_where_lower_ce_meets_a_lower_metric():
     table = synthetic_table(np.array([1.0, 2.0, 3.0, 4.0]), **{"ndcg@10": np.array([0.5, 0.6, 0.3, 0.3])})
+    table.loc[1, ["model", "data_size", "embedding_dim", "source"]] = ["L1_H16", 12885, 4, "ict"]
     pairs = discordant_pairs(table, "ndcg@10")
     # r0 has the best CE but a lower NDCG than r1; r2 and r3 tie on NDCG and are not listed
-    assert pairs.to_dict("records") == [{"lower_ce_run": "r0", "higher_ce_run": "r1", "ce_gap": 1.0,
-                                         "ndcg@10_gap": pytest.approx(0.1)}]
+    assert pairs.to_dict("records") == [{"lower_ce_run": "r0", "lower_ce_setting": "m, D 1, d 768, 10 steps",
+                                         "higher_ce_run": "r1", "higher_ce_setting": "L1_H16, D 12,885, d 4, 10 steps, ict pairs",
+                                         "ce_gap": 1.0, "ndcg@10_gap": pytest.approx(0.1)}]
 
 
 def test_save_without_enough_runs_writes_an_empty_statistics_file(tmp_path):
