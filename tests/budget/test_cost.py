@@ -140,6 +140,8 @@ def test_extrapolation_factor_says_how_far_outside_the_measured_span() -> None:
         "extrapolated 10-fold beyond the largest measured D (1e+06)"
     assert cost.describe_extrapolation("n_params", 0.1, (1e3, 1e6)) == \
         "extrapolated 10-fold below the smallest measured N (1e+03)"
+    assert cost.describe_extrapolation("data_size", 1.0, (None, 5.32e5)) == \
+        "within the measured D (up to 5.32e+05; the smallest measured is not known)"
 
 
 def test_a_resample_that_could_not_be_refitted_is_left_out_of_the_optimum_intervals() -> None:
