@@ -124,14 +124,14 @@ def _draw_spread(ax: Axes, x: np.ndarray, y: np.ndarray, colour: object, size: f
 
 def _draw_runs(ax: Axes, x: np.ndarray, y: np.ndarray, colour: object, label: str | None = None,
                size: float = 18, **marker: object) -> None:
-    """Runs as markers: one per run, or, where seeds share a value of x, one at their mean over
+    """Runs as markers: one per run, or, where seeds share a value of x, one at their geometric mean over
     the spread `_draw_spread` draws."""
     per_x = _draw_spread(ax, x, y, colour, size)
     if (per_x["size"] == 1).all():
         ax.scatter(x, y, color=colour, s=size, zorder=3, label=label, **marker)
         return
     if label is not None:
-        label += f", mean of up to {per_x['size'].max()} per point, line: lowest to highest"
+        label += f", geometric mean of up to {per_x['size'].max()} per point, line: lowest to highest"
     ax.scatter(per_x.index, per_x["mean"], color=colour, s=size, zorder=3, label=label, **marker)
 
 
@@ -252,7 +252,7 @@ def plot_scaling_curve(table: pd.DataFrame, x: str = "n_params", y: str = "ce", 
     """Measured contrastive entropy against N, D or d on log-log axes, each point labelled.
 
     `table` is a sweep table (one row per finished run, columns `x`, `y` and `label`). Runs that
-    share a value of `x` (seeds) are drawn at their mean, with each run and their range. With
+    share a value of `x` (seeds) are drawn at their geometric mean, with each run and their range. With
     `hue` (e.g. "model" for CE against d), one line per value of that column, in the order of
     first appearance, named in the legend instead of labels at the points; against d, a dotted
     line in each model's colour marks its hidden size H, past which the projection adds no rank.

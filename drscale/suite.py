@@ -47,7 +47,7 @@ three seeds, the embedding-dimension sweep, and the fits, budgets and predict-th
 again on them. The demo's runs are replicate 0, so only the new runs train."""
 
 REGIME_NOTEBOOKS = ("09_training_regime",)
-"""The comparison of training regimes on dev behind the demo's regime: about 90 runs, 40
+"""The comparison of training regimes on dev behind the demo's regime: about 60 runs, 40
 minutes on two cores, so a step of its own (`python -m drscale suite --regime`)."""
 
 JOINT_NOTEBOOKS = ("04_joint_sweep", "05_fit_scaling_laws", "06_budget_allocation")

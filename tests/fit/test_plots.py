@@ -147,7 +147,7 @@ def test_seeds_at_one_size_are_drawn_as_their_mean_each_run_and_a_line_from_lowe
     by_size = pd.Series(ce).groupby(n)
     geometric = np.exp(np.log(pd.Series(ce)).groupby(n).mean())  # the points the law was fitted to
     np.testing.assert_allclose(means.get_offsets(), np.column_stack([geometric.index, geometric]))
-    assert means.get_label().startswith("runs (15), mean of up to 3 per point")
+    assert means.get_label().startswith("runs (15), geometric mean of up to 3 per point")
     (ranges,) = _ranges(ax)
     segments = ranges.get_segments()
     assert len(segments) == 5
