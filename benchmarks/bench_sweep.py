@@ -5,14 +5,14 @@
   `LocalBackend(workers=1)` in this process with runs of 2 torch threads (`RunConfig.threads`),
   once with `LocalBackend(workers=2)` and runs of 1 thread, each into a fresh results store. The
   stores must agree on every run's CE to within float noise of thread count (reported).
-  `--steps` defaults to the demo's 200: each worker pays a start-up (spawning, importing
-  torch, tokenising) that much shorter runs do not earn back.
+  `--steps` defaults to the CPU preset's 256, the demo's shortest runs: each worker pays a
+  start-up (spawning, importing torch, tokenising) that much shorter runs do not earn back.
 - Peak memory: one run of the largest model trained, then evaluated (encoding the pool and
   test positives, contrastive entropy, ranking), each in a fresh process, as the
   resident-set high-water mark above the resident set before it (`_measure.PeakMemory`).
 Prints a table and a ratio line; asserts nothing.
 
-    python benchmarks/bench_sweep.py [--models L1_H16 L1_H32 L1_H64 L2_H64] [--steps 200]
+    python benchmarks/bench_sweep.py [--models L1_H16 L1_H32 L1_H64 L2_H64] [--steps 256]
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=["L1_H16", "L1_H32", "L1_H64", "L2_H64"])
     parser.add_argument("--memory-model", default="L4_H256")
-    parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--steps", type=int, default=CPU_PRESET.steps)
     parser.add_argument("--memory-steps", type=int, default=10)
     parser.add_argument("--data-size", type=int, default=2048)
     parser.add_argument("--data-dir", default="data")

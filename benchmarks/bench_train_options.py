@@ -8,7 +8,7 @@ option buys and costs on this machine.
   dropout, on the same model, batches and negatives (median step time after the first
   `--warmup` steps, so compilation and set-up do not count; the first steps' time, which
   holds the compilation, is reported on its own).
-- Effect on CE: full CPU-preset runs (200 steps, `--ce-size` on `--ce-data-size` pairs,
+- Effect on CE: full CPU-preset runs (one epoch of at least 256 steps, best on dev, `--ce-size` on `--ce-data-size` pairs,
   contrastive entropy on the test split) next to the run-to-run noise: the spread of default
   runs that differ only in their seeds. Other dropout masks are another random stream, so
   torch's masks are compared over the same seeds by their mean; bfloat16 keeps the masks, so
@@ -94,7 +94,8 @@ def main() -> None:
     seeds = range(args.noise_seeds)
     noise = [ce(seed) for seed in seeds]
     spread = float(np.std(noise, ddof=1)) if len(noise) > 1 else float("nan")
-    print(f"\nCE of {args.ce_size} on {args.ce_data_size:,} pairs, {CPU_PRESET.steps} steps (test split, pool 4,096)")
+    print(f"\nCE of {args.ce_size} on {args.ce_data_size:,} pairs, {CPU_PRESET.steps_for(args.ce_data_size)} steps, "
+          f"best on dev (test split, pool 4,096)")
     print(f"default, seeds 0..{args.noise_seeds - 1}: " + ", ".join(f"{v:.4f}" for v in noise)
           + f" (mean {np.mean(noise):.4f}, run-to-run sd {spread:.4f})")
     torch_masks = [ce(seed, fast_dropout=False) for seed in seeds]
