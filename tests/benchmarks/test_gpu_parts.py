@@ -1,0 +1,115 @@
+"""The GPU benchmark's parts on the CPU: the peak it states a step against, its timing
+window, its device CE and retrieval against the library's, and the paper study's
+arithmetic. A GPU runs the same code; these keep it right where no GPU is lent."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from _gpu.device import bf16_dense_peak, reference_peak
+from _gpu.evaluation import device_contrastive_entropy, topk_chunked
+from _gpu.study import full_study, notebook_data_sizes
+from _gpu.training import schedule, steady_step_seconds, synthetic_tokens
+from drscale.measure.entropy import contrastive_entropy
+from drscale.measure.ranking import retrieve
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+@pytest.mark.parametrize("name, peak", [
+    ("NVIDIA H200", 989.4e12),
+    ("NVIDIA H100 80GB HBM3", 989.4e12),  # the SXM card
+    ("NVIDIA H100 PCIe", 756.5e12),
+    ("NVIDIA H100 NVL", 835.5e12),
+    ("NVIDIA A100-SXM4-80GB", 312e12),
+])
+def test_the_peak_is_the_cards_own_datasheet_figure(name, peak):
+    flops, source = bf16_dense_peak(name)
+    assert flops == peak and "datasheet" in source
+
+
+def test_a_card_the_table_does_not_know_is_stated_against_its_measured_matmul_rate():
+    assert bf16_dense_peak("Tesla T4") is None
+    flops, source = reference_peak("Tesla T4", 50e12)
+    assert flops == 50e12 and "measured bf16 matmul rate" in source and "Tesla T4" in source
+    assert reference_peak("NVIDIA H200", 700e12)[0] == 989.4e12  # a known card keeps its datasheet peak
+    with pytest.raises(ValueError, match="no datasheet bf16 peak for 'Tesla T4'"):
+        reference_peak("Tesla T4", None)
+
+
+def test_step_time_is_read_from_the_first_loss_read_after_warm_up():
+    seconds = [9.0] * 10 + [1.0] * 9 + [3.0] + [2.0] * 10  # reads after steps 10, 20 and 30
+    assert steady_step_seconds(seconds, warmup=10, read_every=10) == pytest.approx(np.mean(seconds[10:]))
+    assert steady_step_seconds(seconds, warmup=11, read_every=10) == pytest.approx(2.0)  # from the read at 20
+    with pytest.raises(ValueError, match="no steps after the first loss read at or after step 31"):
+        steady_step_seconds(seconds, warmup=31, read_every=10)
+    assert schedule("L2_H128") == (10, 20) and schedule("L12_H768") == (10, 10)
+
+
+def test_synthetic_batches_are_full_length_and_pair_each_query_with_its_passage():
+    tokens, pairs = synthetic_tokens(5, query_length=8, passage_length=16)
+    assert {len(q) for q in tokens.queries} == {8} and {len(p) for p in tokens.passages} == {16}
+    assert all(q[0] == 101 and q[-1] == 102 for q in tokens.queries)
+    assert pairs.tolist() == [[i, i] for i in range(5)]
+
+
+def test_device_contrastive_entropy_scores_the_librarys_draws_to_its_value():
+    generator = torch.Generator().manual_seed(3)
+    queries = torch.randn(60, 16, generator=generator)
+    positives = queries + 0.5 * torch.randn(60, 16, generator=generator)
+    pool = torch.randn(3000, 16, generator=generator)
+    config = dict(negatives=32, repeats=3, seed=1)
+    expected = contrastive_entropy(queries, positives, pool, **config)
+    assert device_contrastive_entropy(queries, positives, pool, **config) == pytest.approx(expected, abs=1e-9)
+    per_pair = device_contrastive_entropy(queries, positives, pool, per_pair=True, draws_per_chunk=500, **config)
+    assert per_pair.shape == (60,) and float(per_pair.mean()) == pytest.approx(expected, abs=1e-9)  # chunking changes nothing
+
+
+def test_chunked_top_k_finds_the_librarys_passages():
+    generator = torch.Generator().manual_seed(4)
+    queries, passages = torch.randn(30, 8, generator=generator), torch.randn(500, 8, generator=generator)
+    scores, rows = topk_chunked(queries, passages, k=20, chunk=7)
+    library_scores, library_rows = retrieve(queries, passages, 20)
+    assert torch.equal(torch.as_tensor(library_rows), rows)
+    assert torch.allclose(torch.as_tensor(library_scores), scores)
+
+
+def test_the_paper_study_costs_every_run_at_its_models_step_time():
+    records = [{"size": "a", "n_params": 10, "flops_per_step": 1e9, "float32": {"step_s": 0.36}, "bfloat16": {"step_s": 0.18}},
+               {"size": "b", "n_params": 20, "flops_per_step": 2e9, "float32": {"step_s": 0.72}, "bfloat16": {"step_s": 0.36}}]
+    sizes = notebook_data_sizes()
+    study = full_study(records, steps=10_000)
+    runs_per_model = 1 + len(sizes)
+    assert study["runs"] == 2 * runs_per_model
+    assert study["bfloat16"]["gpu_hours"] == pytest.approx(runs_per_model * (0.18 + 0.36) * 10_000 / 3600)
+    assert study["bfloat16"]["model_size_sweep_hours"] == pytest.approx((0.18 + 0.36) * 10_000 / 3600)
+    assert study["float32"]["usd"] == pytest.approx(study["float32"]["gpu_hours"] * study["gpu_hour_usd"])
+    assert study["counted_flops"] == pytest.approx(runs_per_model * 10_000 * 3e9)
+
+
+@pytest.mark.slow
+def test_the_benchmark_runs_every_section_on_tiny_shapes_without_a_gpu(tmp_path):
+    """`--tiny`: every section of the script on the CPU, so a lent GPU's one run does not
+    fail on a typo; on a machine without CUDA the plain run is one skip line."""
+    import json
+
+    out = tmp_path / "tiny.json"
+    result = subprocess.run([sys.executable, str(BENCHMARKS / "bench_gpu.py"), "--tiny", "--concurrent", "--out", str(out)],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    results = json.loads(out.read_text())
+    assert "errors" not in results, results.get("errors")
+    assert results["ce"]["all_within_1e-4"] and results["retrieval"]["mean_overlap"] == 1.0
+    (record,) = results["training"]
+    assert record["size"] == "L2_H128" and record["bfloat16"]["finite"] and record["float32"]["finite"]
+    assert results["study"]["runs"] == 1 + len(notebook_data_sizes())
+    assert "measured bf16 matmul rate" in results["peak_source"]  # a CPU is not in the datasheet table
+    if not torch.cuda.is_available():
+        plain = subprocess.run([sys.executable, str(BENCHMARKS / "bench_gpu.py")], capture_output=True, text=True, timeout=300)
+        assert plain.returncode == 0 and plain.stdout.startswith("bench_gpu: skipped: CUDA is not available")
