@@ -7,8 +7,9 @@
   stores must agree on every run's CE to within float noise of thread count (reported).
   `--steps` defaults to the CPU preset's 256, the demo's shortest runs: each worker pays a
   start-up (spawning, importing torch, tokenising) that much shorter runs do not earn back.
-- Peak memory: one run of the largest model trained, then evaluated (encoding the pool and
-  test positives, contrastive entropy, ranking), each in a fresh process, as the
+- Peak memory: the largest model trained, and evaluated (encoding the pool and test
+  positives, contrastive entropy, ranking; untrained, the same shapes), each in a fresh
+  process, as the
   resident-set high-water mark above the resident set before it (`_measure.PeakMemory`).
 Prints a table and a ratio line; asserts nothing.
 
@@ -50,23 +51,27 @@ def preset(steps: int):
     return replace(CPU_PRESET, steps=steps, warmup_steps=steps // 10, epochs=None, eval_points=0, selection="last")
 
 
-def peak_memory(args: argparse.Namespace) -> dict:
-    """Peak MiB of training `--memory-model` for `--memory-steps` steps (the peak is reached in
-    the first), then of evaluating it."""
+def peak_memory(args: argparse.Namespace, stage: str) -> dict:
+    """Peak MiB of one stage of a run of `--memory-model`, in this (fresh) process: "training"
+    for `--memory-steps` steps (the peak is reached in the first), or "evaluation" of the
+    untrained model (the same shapes). One stage per process: after training, freed memory
+    stays resident and evaluation would reuse it unseen."""
     data = prepare_data("docstrings", args.data_dir)
     config = preset(args.memory_steps)
     model = build_encoder(args.memory_model, seed=0)
     tokens = TokenizedData.build(data, model.tokenizer, config.query_max_length, config.passage_max_length)
-    pairs = data.train_pair_rows(args.data_size)
-    with PeakMemory() as training:
-        train(model, tokens, pairs, config, progress=False)
-    with PeakMemory() as evaluation:
-        rows = evaluation_rows(data, EVALUATION.pool_size, EVALUATION.seed)
-        passages = encode(model, [tokens.passages[r] for r in rows], pad_id=tokens.pad_id)
-        evaluate_contrastive_entropy(model, data, tokens, pool_size=EVALUATION.pool_size, seed=EVALUATION.seed,
-                                     passage_embeddings=passages, passage_rows=rows)
-        evaluate_ranking(model, data, tokens, passage_embeddings=passages, corpus_rows=rows)
-    return {"training_mib": training.mib, "evaluation_mib": evaluation.mib, "method": training.method}
+    if stage == "training":
+        pairs = data.train_pair_rows(args.data_size)
+        with PeakMemory() as peak:
+            train(model, tokens, pairs, config, progress=False)
+    else:
+        with PeakMemory() as peak:
+            rows = evaluation_rows(data, EVALUATION.pool_size, EVALUATION.seed)
+            passages = encode(model, [tokens.passages[r] for r in rows], pad_id=tokens.pad_id)
+            evaluate_contrastive_entropy(model, data, tokens, pool_size=EVALUATION.pool_size, seed=EVALUATION.seed,
+                                         passage_embeddings=passages, passage_rows=rows)
+            evaluate_ranking(model, data, tokens, passage_embeddings=passages, corpus_rows=rows)
+    return {"mib": peak.mib, "method": peak.method}
 
 
 def sweep_seconds(backend: LocalBackend, threads: int, args: argparse.Namespace, store: Path) -> tuple[float, np.ndarray]:
@@ -85,16 +90,19 @@ def main() -> None:
     parser.add_argument("--memory-steps", type=int, default=10)
     parser.add_argument("--data-size", type=int, default=2048)
     parser.add_argument("--data-dir", default="data")
-    parser.add_argument("--memory-only", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--memory-only", choices=("training", "evaluation"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.memory_only:
-        print(json.dumps(peak_memory(args)))
+        print(json.dumps(peak_memory(args, args.memory_only)))
         return
 
     prepare_data("docstrings", args.data_dir)
-    command = [sys.executable, __file__, "--memory-only", "--memory-model", args.memory_model, "--memory-steps", str(args.memory_steps),
-               "--data-size", str(args.data_size), "--data-dir", args.data_dir]
-    memory = json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1])
+    memory = {}
+    for stage in ("training", "evaluation"):
+        command = [sys.executable, __file__, "--memory-only", stage, "--memory-model", args.memory_model,
+                   "--memory-steps", str(args.memory_steps), "--data-size", str(args.data_size), "--data-dir", args.data_dir]
+        output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+        memory[stage] = json.loads(output.strip().splitlines()[-1])
     with tempfile.TemporaryDirectory(prefix="drscale-bench-sweep-") as folder:
         one_process, ce_one = sweep_seconds(LocalBackend(workers=1), 2, args, Path(folder) / "one.jsonl")
         two_workers, ce_two = sweep_seconds(LocalBackend(workers=2), 1, args, Path(folder) / "two.jsonl")
@@ -106,8 +114,8 @@ def main() -> None:
     print(f"CE agreement between the two: max |difference| {np.max(np.abs(ce_one - ce_two)):.1e} "
           "(thread count changes float summation order)")
     print(f"ratio two 1-thread workers / one 2-thread process: x{one_process / two_workers:.2f} faster")
-    print(f"peak memory of {args.memory_model}: training {memory['training_mib']:.0f} MiB, evaluation "
-          f"{memory['evaluation_mib']:.0f} MiB ({memory['method']}, fresh process)")
+    print(f"peak memory of {args.memory_model}: training {memory['training']['mib']:.0f} MiB, evaluation "
+          f"{memory['evaluation']['mib']:.0f} MiB ({memory['training']['method']}, a fresh process each)")
 
 
 if __name__ == "__main__":
