@@ -142,8 +142,9 @@ class FitResult:
                              "the parameters themselves.")
         corr = self.correlations().to_numpy()
         off = np.abs(corr[~np.eye(len(corr), dtype=bool)]) if corr.size > 1 else np.array([])
-        if off.size and np.nanmax(off) > STRONG_CORRELATION:
-            notes.append(f"bootstrap parameter correlations reach |r| = {np.nanmax(off):.2f}: the parameters trade "
+        off = off[np.isfinite(off)]  # a parameter the resamples never move has no correlation
+        if off.size and off.max() > STRONG_CORRELATION:
+            notes.append(f"bootstrap parameter correlations reach |r| = {off.max():.2f}: the parameters trade "
                          "off against each other (see correlations()).")
         failed = int(self.bootstrap[list(self.params)].isna().any(axis=1).sum())
         if failed:

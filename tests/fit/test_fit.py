@@ -169,6 +169,22 @@ def test_short_range_is_flagged_as_non_identifiable() -> None:
     assert "non-identifiable" in result.report()
 
 
+def test_resamples_that_never_move_a_parameter_give_no_correlation_note_and_no_warning() -> None:
+    """A degenerate fit (every resample at the same point, as on runs that do not pin the
+    law) has no parameter correlations to report, rather than a NaN warning in the notebook."""
+    import dataclasses
+    import warnings
+
+    result = fit.fit_model_size(*model_size_study(), n_bootstrap=20)
+    frozen = pd.DataFrame([result.params] * 20)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        stuck = dataclasses.replace(result, bootstrap=frozen, notes=[])
+    assert stuck.correlations().isna().all().all()
+    assert not any("correlations reach" in note for note in stuck.notes)
+    assert any("correlations reach" in note for note in dataclasses.replace(result, notes=[]).notes)  # the moving fit has one
+
+
 def test_report_and_table_show_every_parameter() -> None:
     n, d, ce = joint_study()
     result = fit.fit_joint(n, d, ce, n_bootstrap=20)
