@@ -236,9 +236,8 @@ def describe_extrapolation(variable: str, factor: float, span: Span | None) -> s
         return f"extrapolated {factor:.3g}-fold beyond the largest measured {symbol} ({high:.3g})"
     if factor < 1:
         return f"extrapolated {1 / factor:.3g}-fold below the smallest measured {symbol} ({low:.3g})"
-    if low is None:
-        return f"within the measured {symbol} (up to {high:.3g}; the smallest measured is not known)"
-    return f"within the measured {symbol} ({low:.3g} to {high:.3g})"
+    measured = f"up to {high:.3g}; the smallest measured is not known" if low is None else f"{low:.3g} to {high:.3g}"
+    return f"within the measured {symbol} ({measured})"
 
 
 @dataclass(frozen=True)
