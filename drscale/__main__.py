@@ -31,7 +31,7 @@ from papermill.exceptions import PapermillExecutionError
 from drscale import report, suite
 from drscale.data.prepare import load_prepared
 from drscale.measure.config import EvalConfig
-from drscale.model.encoder import is_built_model
+from drscale.model.encoder import MODEL_PRESETS, is_built_model
 from drscale.study import Study
 from drscale.sweep.executors import LocalBackend, RayBackend
 from drscale.sweep.runner import RunsFailed
@@ -162,29 +162,31 @@ def _study(args: argparse.Namespace) -> Study:
 STUDY_FOLDERS = ("data_dir", "figures_dir")
 """Parameters that always name a folder."""
 
-INPUT_PATHS = ("path", "model", "models", "generator")
-"""Parameters that name a file or folder, or else something that is not one (a size name, a hub
-id, a data set's name): a relative value is a path only where it exists."""
+INPUT_PATHS = ("path", "model", "models", "data_model", "generator")
+"""Parameters that name a file or folder, or else something that is not one (a size or family
+name, a hub id, a data set's name): a relative value is a path only where it exists."""
 
 
 def _study_paths(parameters: dict[str, Any]) -> dict[str, Any]:
     """`parameters` with relative paths made absolute from the caller's working folder: a
     notebook runs in notebooks/, where the same relative path would name another folder.
 
-    data_dir and figures_dir always; path, model(s) and generator where the value (or a list's
-    item) names an existing file or folder from the caller's folder and is not a model drscale
-    builds, so "L1_H16" and "owner/name" pass through unchanged."""
+    data_dir and figures_dir always; path, model(s), data_model and generator where the value
+    (or a list's item) names an existing file or folder from the caller's folder and is not a
+    model or family drscale knows by name, so "L1_H16", "minilm" and a hub id "owner/name" that
+    is no folder here pass through unchanged. A leading ~ is the user's home in both."""
     def caller_path(value: Any) -> Any:
-        if isinstance(value, str) and not is_built_model(value) and Path(value).exists():
-            return str(Path(value).resolve())
-        return value
+        if not isinstance(value, str) or not value or is_built_model(value) or value in MODEL_PRESETS:
+            return value
+        path = Path(value).expanduser()
+        return str(path.resolve()) if path.exists() else value
 
     resolved = {}
     for name, value in parameters.items():
-        if name in STUDY_FOLDERS and isinstance(value, str):
-            value = str(Path(value).resolve())
+        if name in STUDY_FOLDERS and isinstance(value, str) and value:
+            value = str(Path(value).expanduser().resolve())
         elif name in INPUT_PATHS:
-            value = [caller_path(item) for item in value] if isinstance(value, list) else caller_path(value)
+            value = [caller_path(item) for item in value] if isinstance(value, (list, tuple)) else caller_path(value)
         resolved[name] = value
     return resolved
 

@@ -47,11 +47,12 @@ class Study:
         for name, value in (("root", root), ("figures", figures)):
             if value is not None and not isinstance(value, (str, os.PathLike)):
                 raise ValueError(f"Study {name} must be a path or None; got {value!r}")
-        resolved = Path(root).resolve() if root is not None else default_root()
+        default = default_root().resolve()  # data/ may be a link to a larger disk
+        resolved = Path(root).resolve() if root is not None else default
         if figures is not None:
             figures_folder = Path(figures).resolve()
-        elif resolved == default_root():
-            figures_folder = resolved.parent / "figures"
+        elif resolved == default:
+            figures_folder = default_root().parent / "figures"
         else:
             figures_folder = resolved / "figures"
         object.__setattr__(self, "root", resolved)

@@ -122,16 +122,22 @@ def test_input_paths_are_the_callers_where_they_exist_and_names_pass_through(mon
 
     calls = []
     monkeypatch.chdir(tmp_path)
-    for folder in ("corpus", "models/mine", "L1_H16"):  # a folder that shares a size's name stays the size
+    for folder in ("corpus", "models/mine", "L1_H16", "minilm"):  # a folder sharing a size's or family's name: the name
         (tmp_path / folder).mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(tmp_path / "models"))
     monkeypatch.setattr(suite, "run_notebook", lambda name, parameters, output_dir: calls.append(parameters) or tmp_path)
     monkeypatch.setattr(report, "write_report", lambda study, **kwargs: tmp_path / "report.html")
     main(["notebook", "01_prepare_data", "-p", "source", "beir", "-p", "path", "corpus", "-p", "name", "corpus"])
     main(["notebook", "02_model_size_sweep", "-p", "models", '["L1_H16", "models/mine", "owner/name", "MiniLM_L2"]'])
     main(["notebook", "07_annotation_quality", "-p", "model", "models/mine", "-p", "generator", "t5-here"])
+    main(["notebook", "09_training_regime", "-p", "models", '["minilm", "~/mine"]', "-p", "data_model", "~/mine"])
+    main(["notebook", "01_prepare_data", "-p", "path", "", "-p", "data_dir", "~/study"])
     assert calls[0] == {"source": "beir", "path": str(tmp_path / "corpus"), "name": "corpus"}
     assert calls[1] == {"models": ["L1_H16", str(tmp_path / "models" / "mine"), "owner/name", "MiniLM_L2"]}
     assert calls[2] == {"model": str(tmp_path / "models" / "mine"), "generator": "t5-here"}
+    mine = str(tmp_path / "models" / "mine")
+    assert calls[3] == {"models": ["minilm", mine], "data_model": mine}
+    assert calls[4] == {"path": "", "data_dir": str(tmp_path / "models" / "study")}  # an empty path is no folder
 
 
 @pytest.mark.slow

@@ -31,3 +31,18 @@ def test_a_study_is_only_a_layout_and_writes_nothing(tmp_path) -> None:
     study = Study(tmp_path / "nowhere")
     assert study.store_path == tmp_path / "nowhere" / "runs" / "results.jsonl"
     assert not Path(tmp_path / "nowhere").exists()
+
+
+def test_a_data_folder_that_is_a_link_is_still_the_projects_study(tmp_path, monkeypatch) -> None:
+    """data/ linked to a larger disk: named by its link or not, it is the project's study,
+    whose figures stay in the project's figures/."""
+    import drscale.study as study_module
+
+    project, disk = tmp_path / "project", tmp_path / "disk" / "data"
+    (project / "notebooks").mkdir(parents=True)
+    disk.mkdir(parents=True)
+    (project / "data").symlink_to(disk)
+    monkeypatch.setattr(study_module, "PROJECT_ROOT", project)
+    monkeypatch.chdir(project)
+    for study in (Study(), Study("data"), Study(disk)):
+        assert (study.root, study.figures) == (disk, project / "figures")

@@ -28,7 +28,9 @@ sparsity; a dense matmul gets half."""
 
 def bf16_dense_peak(device_name: str) -> tuple[float, str] | None:
     """(FLOP/s, source) of the datasheet's dense bf16 peak for `device_name`, or None when the
-    table does not know the device."""
+    table does not know the device or it is a MIG slice (a fraction of the card's peak)."""
+    if "MIG" in device_name:
+        return None
     for fragment, flops, source in BF16_DENSE_PEAKS:
         if fragment.lower() in device_name.lower():
             return flops, source
@@ -92,7 +94,6 @@ def copy_rate(device: torch.device, megabytes: int) -> float:
     return 2 * source.numel() * 4 / float(np.median(times))
 
 
-
 def timed_call(call, device: torch.device) -> tuple[object, float]:
     sync(device)
     start = time.perf_counter()
@@ -104,8 +105,6 @@ def timed_call(call, device: torch.device) -> tuple[object, float]:
 def best_of(call, device: torch.device, repeats: int = 2) -> tuple[object, float]:
     runs = [timed_call(call, device) for _ in range(repeats)]
     return runs[0][0], min(seconds for _, seconds in runs)
-
-
 
 
 def ceilings(device: torch.device, n: int) -> dict:

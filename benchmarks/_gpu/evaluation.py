@@ -125,8 +125,6 @@ def print_ce(ce: dict) -> None:
     print(f"  gathered draws {ce['gathered_bytes'] / 1e9:.1f} GB; all checks within 1e-4: {ce['all_within_1e-4']}")
 
 
-
-
 def topk_chunked(queries: torch.Tensor, passages: torch.Tensor, k: int, chunk: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Exact top-k by inner product: score `chunk` queries against every passage, keep k."""
     scores, rows = [], []

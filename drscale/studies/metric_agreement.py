@@ -43,7 +43,6 @@ from scipy.optimize import isotonic_regression
 
 from drscale.annotate.pairs import pair_source
 from drscale.common.files import write_text_atomic
-from drscale.model.encoder import OUTPUT_DIM
 from drscale.study import Study
 from drscale.sweep.records import RunRecord, latest_finished
 
@@ -109,10 +108,10 @@ def agreement_table(records: Iterable[Mapping[str, Any]], test_fingerprint: str 
             "they are compared within one: choose it with test_fingerprint=... and evaluation=... (in notebook "
             "08 the parameters `dataset` and `evaluation`)"
         )
-    rows = [{"run_id": r["run_id"], "model": r["model"], "n_params": r["n_params"], "data_size": r["data_size"],
-             "embedding_dim": r["config"].get("embedding_dim", OUTPUT_DIM), "steps": r["steps"],
+    rows = [{**{column: row[column] for column in ("run_id", "model", "n_params", "data_size", "embedding_dim", "steps")},
              "source": pair_source(r["data"].get("name", "")),
-             "test_fingerprint": _study(r)[0], "evaluation": _study(r)[1], "ce": r["ce"], **r["ranking"]} for r in runs]
+             "test_fingerprint": _study(r)[0], "evaluation": _study(r)[1], "ce": r["ce"], **r["ranking"]}
+            for r, row in ((r, r.row()) for r in runs)]
     found = {name for r in runs for name in r["ranking"]}
     metrics = [m for m in METRIC_ORDER if m in found] + sorted(found - set(METRIC_ORDER))
     return pd.DataFrame(rows, columns=[*RUN_COLUMNS, *metrics])
@@ -225,7 +224,8 @@ def run_setting(run: Any) -> str:
     """How a run of an `agreement_table` was trained, in a few words: model, pairs, output
     dimension, steps, and the source of its pairs where it is not the data's labels."""
     source = "" if run.source == "human" else f", {run.source} pairs"
-    return f"{run.model}, D {run.data_size:,}, d {run.embedding_dim}, {run.steps} steps{source}"
+    steps = f"{int(run.steps)} steps" if pd.notna(run.steps) else "steps not recorded"
+    return f"{run.model}, D {run.data_size:,}, d {run.embedding_dim}, {steps}{source}"
 
 
 def figure_name(metric: str) -> str:

@@ -1,6 +1,6 @@
 """The GPU benchmark's parts on the CPU: the peak it states a step against, its timing
 window, its device CE and retrieval against the library's, and the paper study's
-arithmetic. A GPU runs the same code; these keep it right where no GPU is lent."""
+arithmetic. A GPU runs the same code; these keep it right on machines without one."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
 @pytest.mark.parametrize("name, peak", [
     ("NVIDIA H200", 989.4e12),
+    ("NVIDIA H200 NVL", 835.5e12),
     ("NVIDIA H100 80GB HBM3", 989.4e12),  # the SXM card
     ("NVIDIA H100 PCIe", 756.5e12),
     ("NVIDIA H100 NVL", 835.5e12),
@@ -36,6 +37,7 @@ def test_the_peak_is_the_cards_own_datasheet_figure(name, peak):
 
 def test_a_card_the_table_does_not_know_is_stated_against_its_measured_matmul_rate():
     assert bf16_dense_peak("Tesla T4") is None
+    assert bf16_dense_peak("NVIDIA H100 80GB HBM3 MIG 1g.10gb") is None  # a slice has a fraction of the card
     flops, source = reference_peak("Tesla T4", 50e12)
     assert flops == 50e12 and "measured bf16 matmul rate" in source and "Tesla T4" in source
     assert reference_peak("NVIDIA H200", 700e12)[0] == 989.4e12  # a known card keeps its datasheet peak
@@ -95,12 +97,12 @@ def test_the_paper_study_costs_every_run_at_its_models_step_time():
 
 @pytest.mark.slow
 def test_the_benchmark_runs_every_section_on_tiny_shapes_without_a_gpu(tmp_path):
-    """`--tiny`: every section of the script on the CPU, so a lent GPU's one run does not
-    fail on a typo; on a machine without CUDA the plain run is one skip line."""
+    """`--tiny`: every section of the script on the CPU, runs at once included, so a run on a
+    GPU does not fail on a slip in the code; without CUDA the plain run is one skip line."""
     import json
 
     out = tmp_path / "tiny.json"
-    result = subprocess.run([sys.executable, str(BENCHMARKS / "bench_gpu.py"), "--tiny", "--concurrent", "--out", str(out)],
+    result = subprocess.run([sys.executable, str(BENCHMARKS / "bench_gpu.py"), "--tiny", "--out", str(out)],
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
     results = json.loads(out.read_text())
@@ -109,6 +111,8 @@ def test_the_benchmark_runs_every_section_on_tiny_shapes_without_a_gpu(tmp_path)
     (record,) = results["training"]
     assert record["size"] == "L2_H128" and record["bfloat16"]["finite"] and record["float32"]["finite"]
     assert results["study"]["runs"] == 1 + len(notebook_data_sizes())
+    (together,) = results["concurrent"]
+    assert together["size"] == "L2_H128" and together["processes"].keys() == {"1", "2"}
     assert "measured bf16 matmul rate" in results["peak_source"]  # a CPU is not in the datasheet table
     if not torch.cuda.is_available():
         plain = subprocess.run([sys.executable, str(BENCHMARKS / "bench_gpu.py")], capture_output=True, text=True, timeout=300)

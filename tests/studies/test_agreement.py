@@ -173,6 +173,15 @@ def test_discordant_pairs_are_those_where_lower_ce_meets_a_lower_metric():
                                          "ce_gap": 1.0, "ndcg@10_gap": pytest.approx(0.1)}]
 
 
+def test_a_record_without_its_optional_steps_is_compared_and_described_as_such():
+    old = record("a", 2.0, {"ndcg@10": 0.1})
+    del old["steps"]  # optional in a store's records
+    table = agreement_table([old, record("b", 3.0, {"ndcg@10": 0.2})])
+    assert table.steps.isna().tolist() == [True, False]
+    assert discordant_pairs(table, "ndcg@10").loc[0, "lower_ce_setting"] == "L1_H16, D 100, d 768, steps not recorded"
+    assert discordant_pairs(table, "ndcg@10").loc[0, "higher_ce_setting"] == "L1_H16, D 100, d 768, 256 steps"
+
+
 def test_save_without_enough_runs_writes_an_empty_statistics_file(tmp_path):
     paths = save_agreement(agreement_table([]), None, tmp_path, False, "Only 0 finished run(s)")
     assert json.loads(paths["summary"].read_text()) == {"ready": False, "reason": "Only 0 finished run(s)",
