@@ -46,8 +46,9 @@ from drscale.common.files import write_text_atomic
 from drscale.study import Study
 from drscale.sweep.records import RunRecord, latest_finished
 
-RUN_COLUMNS = ("run_id", "model", "n_params", "data_size", "embedding_dim", "steps", "source", "test_fingerprint",
-               "evaluation", "ce")
+TRAINING_COLUMNS = ("run_id", "model", "n_params", "data_size", "embedding_dim", "steps")
+"""What a run was, as its sweep-table row (`RunRecord.row`) gives it."""
+RUN_COLUMNS = (*TRAINING_COLUMNS, "source", "test_fingerprint", "evaluation", "ce")
 METRIC_ORDER = ("ndcg@10", "mrr@10", "recall@100", "recall@1000")
 """The metrics `drscale.measure.ranking` reports by default, listed first in tables; others follow by name."""
 
@@ -108,10 +109,11 @@ def agreement_table(records: Iterable[Mapping[str, Any]], test_fingerprint: str 
             "they are compared within one: choose it with test_fingerprint=... and evaluation=... (in notebook "
             "08 the parameters `dataset` and `evaluation`)"
         )
-    rows = [{**{column: row[column] for column in ("run_id", "model", "n_params", "data_size", "embedding_dim", "steps")},
-             "source": pair_source(r["data"].get("name", "")),
-             "test_fingerprint": _study(r)[0], "evaluation": _study(r)[1], "ce": r["ce"], **r["ranking"]}
-            for r, row in ((r, r.row()) for r in runs)]
+    rows = []
+    for r in runs:
+        row, (fingerprint, measurement) = r.row(), _study(r)
+        rows.append({**{column: row[column] for column in TRAINING_COLUMNS}, "source": pair_source(r["data"].get("name", "")),
+                     "test_fingerprint": fingerprint, "evaluation": measurement, "ce": r["ce"], **r["ranking"]})
     found = {name for r in runs for name in r["ranking"]}
     metrics = [m for m in METRIC_ORDER if m in found] + sorted(found - set(METRIC_ORDER))
     return pd.DataFrame(rows, columns=[*RUN_COLUMNS, *metrics])
