@@ -136,7 +136,7 @@ def _run_notebook(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
 
 def _run(names: Sequence[str], args: argparse.Namespace, preset: dict[str, dict[str, Any]] | None = None) -> int:
     """Run `names` in order with the command line's parameters over each one's `preset` ones."""
-    parameters = _study_paths({name: _literal(value) for name, value in args.parameter})
+    parameters = _parameters(args)
     output_dir = args.output_dir or _study(args).executed
     started = time.perf_counter()
     for name in names:
@@ -155,7 +155,7 @@ def _run(names: Sequence[str], args: argparse.Namespace, preset: dict[str, dict[
 
 def _study(args: argparse.Namespace) -> Study:
     """The study the command works on: --data-dir (report) or -p data_dir and figures_dir (notebooks)."""
-    given = _study_paths({name: _literal(value) for name, value in getattr(args, "parameter", [])})
+    given = _parameters(args)
     return Study(getattr(args, "data_dir", None) or given.get("data_dir"), given.get("figures_dir"))
 
 
@@ -167,7 +167,13 @@ INPUT_PATHS = ("path", "model", "models", "data_model", "generator")
 name, a hub id, a data set's name): a relative value is a path only where it exists."""
 
 
-def _study_paths(parameters: dict[str, Any]) -> dict[str, Any]:
+def _parameters(args: argparse.Namespace) -> dict[str, Any]:
+    """The command's `-p` parameters as values (`_literal`), paths made the caller's (none for
+    a command without -p, the report)."""
+    return _caller_paths({name: _literal(value) for name, value in getattr(args, "parameter", [])})
+
+
+def _caller_paths(parameters: dict[str, Any]) -> dict[str, Any]:
     """`parameters` with relative paths made absolute from the caller's working folder: a
     notebook runs in notebooks/, where the same relative path would name another folder.
 
