@@ -47,12 +47,13 @@ class Study:
         for name, value in (("root", root), ("figures", figures)):
             if value is not None and not isinstance(value, (str, os.PathLike)):
                 raise ValueError(f"Study {name} must be a path or None; got {value!r}")
-        default = default_root().resolve()  # data/ may be a link to a larger disk
+        project_data = default_root()
+        default = project_data.resolve()  # data/ may be a link to a larger disk
         resolved = Path(root).resolve() if root is not None else default
         if figures is not None:
             figures_folder = Path(figures).resolve()
         elif resolved == default:
-            figures_folder = default_root().parent / "figures"
+            figures_folder = project_data.parent / "figures"
         else:
             figures_folder = resolved / "figures"
         object.__setattr__(self, "root", resolved)
