@@ -58,14 +58,14 @@ import json
 import sys
 import time
 import traceback
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
 
 from _gpu.concurrent import concurrent_runs, print_concurrent
 from _gpu.device import ceilings, print_ceilings, reference_peak
-from _gpu.evaluation import measure_ce, measure_retrieval, print_ce, print_retrieval
+from _gpu.evaluation import TINY_CE, CEScale, measure_ce, measure_retrieval, print_ce, print_retrieval
 from _gpu.study import full_study, print_study
 from _gpu.training import (TF32_SIZES, host_step_seconds, measure_size, print_training, synthetic_tokens,
                            training_only)
@@ -84,7 +84,26 @@ def guarded(results: dict, key: str, call) -> object:
         return None
 
 
-def arguments(argv: list[str] | None = None) -> argparse.Namespace:
+@dataclass(frozen=True)
+class Settings:
+    """What one run of the script measures, read from the command line (`--tiny` shrinks
+    every shape so the CPU runs each code path in seconds)."""
+
+    tiny: bool
+    sizes: tuple[str, ...]
+    steps: tuple[int, int] | None  # (warm-up, timed) steps per run; None: by size, see `schedule`
+    profile: tuple[str, ...]
+    concurrent: tuple[str, ...]
+    ce: CEScale
+    k: int
+    chunk: int  # queries a torch.topk call scores at once
+    matmul_n: int  # side of the square products that measure the card's matmul rates
+    skip_ce: bool
+    skip_retrieval: bool
+    out: str
+
+
+def read_settings(argv: list[str] | None = None) -> Settings:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tiny", action="store_true", help="tiny shapes on the CPU: a smoke test of every code path")
     parser.add_argument("--sizes", nargs="+", default=None, help="miniatures to train (default: all 24)")
@@ -93,50 +112,51 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--profile", nargs="*", default=["L2_H128", "L6_H512", "L12_H768"], help="sizes to profile (bf16)")
     parser.add_argument("--concurrent", nargs="*", default=["L2_H128"],
                         help="sizes to train in 1, 2 and 4 processes at once (bf16)")
-    parser.add_argument("--pairs", type=int, default=7437)
-    parser.add_argument("--pool", type=int, default=1_000_000)
-    parser.add_argument("--dim", type=int, default=768)
-    parser.add_argument("--negatives", type=int, default=256)
-    parser.add_argument("--repeats", type=int, default=10)
-    parser.add_argument("--k", type=int, default=1000)
+    for name in ("pairs", "pool", "dim", "negatives", "repeats"):
+        parser.add_argument(f"--{name}", type=int, default=None,
+                            help=f"CE {name} (default: the release's, {getattr(CEScale(), name):,})")
+    parser.add_argument("--k", type=int, default=None, help="retrieval depth (default 1000)")
     parser.add_argument("--skip-ce", action="store_true", help="skip contrastive entropy (and retrieval, which reuses its pool)")
     parser.add_argument("--skip-retrieval", action="store_true")
     parser.add_argument("--out", default="-", help="JSON of every number: a path (rewritten after each section), or - for stdout")
     args = parser.parse_args(argv)
-    args.ce_checks = [(1000, 4096, "scores"), (1000, 200_000, "sampled")]
-    args.chunk, args.matmul_n = 1024, 8192
-    if args.tiny:
-        args.sizes = args.sizes or ["L2_H128"]
-        args.steps, args.warmup = args.steps or LOSS_READ_EVERY, LOSS_READ_EVERY if args.steps is None else args.warmup
-        args.pairs, args.pool, args.dim, args.negatives, args.repeats, args.k = 200, 20_000, 64, 32, 2, 50
-        args.ce_checks = [(100, 256, "scores"), (100, 20_000, "sampled")]
-        args.profile, args.chunk, args.matmul_n = [], 64, 256
-        args.concurrent = args.concurrent[:1]
-    return args
+    for option in ("sizes", "profile", "concurrent"):
+        unknown = [size for size in getattr(args, option) or () if size not in PAPER_MINIATURES]
+        if unknown:
+            parser.error(f"--{option}: {', '.join(unknown)} not among the miniatures ({', '.join(PAPER_MINIATURES)})")
+    scale = TINY_CE if args.tiny else CEScale()
+    given = {name: getattr(args, name) for name in ("pairs", "pool", "dim", "negatives", "repeats")}
+    steps = (args.warmup, args.steps) if args.steps else ((LOSS_READ_EVERY, LOSS_READ_EVERY) if args.tiny else None)
+    return Settings(tiny=args.tiny, sizes=tuple(args.sizes or (["L2_H128"] if args.tiny else PAPER_MINIATURES)),
+                    steps=steps, profile=() if args.tiny else tuple(args.profile),
+                    concurrent=tuple(args.concurrent[:1] if args.tiny else args.concurrent),
+                    ce=replace(scale, **{name: value for name, value in given.items() if value is not None}),
+                    k=args.k or (50 if args.tiny else 1000), chunk=64 if args.tiny else 1024,
+                    matmul_n=256 if args.tiny else 8192, skip_ce=args.skip_ce, skip_retrieval=args.skip_retrieval,
+                    out=args.out)
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = arguments(argv)
-    if not torch.cuda.is_available() and not args.tiny:
+    settings = read_settings(argv)
+    if not torch.cuda.is_available() and not settings.tiny:
         print(f"bench_gpu: skipped: CUDA is not available (torch {torch.__version__}); --tiny runs tiny shapes on the CPU")
         return
-    device = torch.device("cpu" if args.tiny else "cuda")
+    device = torch.device("cpu" if settings.tiny else "cuda")
     base = training_only(PAPER_PRESET)
-    if args.tiny:
+    if settings.tiny:
         base = replace(base, batch_size=8, negatives=16, query_max_length=8, passage_max_length=16)
-    sizes = args.sizes or list(PAPER_MINIATURES)
     started = time.perf_counter()
     name = torch.cuda.get_device_name() if device.type == "cuda" else "cpu (--tiny)"
-    results: dict = {"device": name, "torch": torch.__version__, "tiny": args.tiny,
+    results: dict = {"device": name, "torch": torch.__version__, "tiny": settings.tiny,
                      "preset": {k: getattr(base, k) for k in ("batch_size", "negatives", "query_max_length", "passage_max_length",
                                                                "learning_rate")}}
 
     def save() -> None:
         results["script_s"] = time.perf_counter() - started
-        if args.out != "-":
-            Path(args.out).write_text(json.dumps(results, indent=1, default=float))
+        if settings.out != "-":
+            Path(settings.out).write_text(json.dumps(results, indent=1, default=float))
 
-    results["measured"] = guarded(results, "measured", lambda: ceilings(device, args.matmul_n))
+    results["measured"] = guarded(results, "measured", lambda: ceilings(device, settings.matmul_n))
     if results["measured"]:
         print_ceilings(results["measured"])
     measured_bf16 = (results["measured"] or {}).get("bf16_matmul_flops")
@@ -148,14 +168,14 @@ def main(argv: list[str] | None = None) -> None:
     save()
 
     # contrastive entropy and retrieval first: short, and they hold the library's device bugs
-    if not args.skip_ce:
-        measured = guarded(results, "ce", lambda: measure_ce(args, device))
+    if not settings.skip_ce:
+        measured = guarded(results, "ce", lambda: measure_ce(settings.ce, device))
         if measured:
             results["ce"], (queries, pool) = measured
             print_ce(results["ce"])
-            if not args.skip_retrieval:
+            if not settings.skip_retrieval:
                 results["retrieval"] = guarded(results, "retrieval",
-                                               lambda: measure_retrieval(queries, pool, args.k, args.chunk, device))
+                                               lambda: measure_retrieval(queries, pool, settings.k, settings.chunk, device))
                 if results["retrieval"]:
                     print_retrieval(results["retrieval"])
             del queries, pool
@@ -170,11 +190,10 @@ def main(argv: list[str] | None = None) -> None:
     results["host_step_s"] = host_step_seconds(tokens, pairs, replace(base, steps=20), device)
     records: list[dict] = []
     results["training"] = records
-    steps = (args.warmup, args.steps) if args.steps else None
-    for size in sizes:
+    for size in settings.sizes:
         record = guarded(results, f"training {size}", lambda: measure_size(  # noqa: B023
-            size, tokens, pairs, base, device, peak, steps, profile=size in args.profile,  # noqa: B023
-            tf32=size in TF32_SIZES and not args.tiny))  # noqa: B023
+            size, tokens, pairs, base, device, peak, settings.steps, profile=size in settings.profile,  # noqa: B023
+            tf32=size in TF32_SIZES and not settings.tiny))  # noqa: B023
         if record:
             records.append(record)
             print(f"  {size}: fp32 {record['float32']['steps_per_s']:.2f} st/s, bf16 {record['bfloat16']['steps_per_s']:.2f} "
@@ -182,20 +201,20 @@ def main(argv: list[str] | None = None) -> None:
                   f"script {time.perf_counter() - started:.0f} s)", flush=True)
         save()
     results["concurrent"] = []
-    for size in args.concurrent:
-        processes = (1, 2) if args.tiny else (1, 2, 4)
+    for size in settings.concurrent:
+        processes = (1, 2) if settings.tiny else (1, 2, 4)
         runs = guarded(results, f"concurrent {size}",
                        lambda: concurrent_runs(size, replace(base, precision="bfloat16"), device, processes))  # noqa: B023
         if runs:
             results["concurrent"].append(runs)
             print_concurrent([runs])
         save()
-    if args.tiny or {r["size"] for r in records} == set(PAPER_MINIATURES):
+    if settings.tiny or {r["size"] for r in records} == set(PAPER_MINIATURES):
         # with --tiny this exercises the arithmetic only: tiny steps say nothing about the study
         results["study"] = guarded(results, "study", lambda: full_study(records))
     save()
 
-    if args.out == "-":
+    if settings.out == "-":
         print(json.dumps(results, indent=1, default=float))
     print()
     if records:

@@ -9,9 +9,9 @@ with its traceback rather than stopping the benchmark.
 
 from __future__ import annotations
 
-import argparse
 import time
 import traceback
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -19,6 +19,24 @@ import torch
 from _gpu.device import best_of, timed_call
 from drscale.measure.entropy import contrastive_entropy, sample_negative_rows
 from drscale.measure.ranking import retrieve
+
+
+@dataclass(frozen=True)
+class CEScale:
+    """The shapes CE is measured at: the release's scale (7,437 pairs against 1M 768-d
+    passages, 256 negatives x 10 repeats), then `checks`, smaller (pairs, pool, CPU route)
+    cases that compare the device against both of the library's CPU routes."""
+
+    pairs: int = 7437
+    pool: int = 1_000_000
+    dim: int = 768
+    negatives: int = 256
+    repeats: int = 10
+    checks: tuple[tuple[int, int, str], ...] = ((1000, 4096, "scores"), (1000, 200_000, "sampled"))
+
+
+TINY_CE = CEScale(pairs=200, pool=20_000, dim=64, negatives=32, repeats=2,
+                  checks=((100, 256, "scores"), (100, 20_000, "sampled")))
 
 
 @torch.no_grad()
@@ -67,12 +85,15 @@ def library_on_device(call) -> dict:
         return {"ok": False, "error": f"{type(error).__name__}: {error}", "traceback": traceback.format_exc()}
 
 
-def measure_ce(args: argparse.Namespace, device: torch.device) -> dict:
-    config = dict(negatives=args.negatives, repeats=args.repeats, seed=1)
-    out: dict = {"pairs": args.pairs, "pool": args.pool, "dim": args.dim, **config, "checks": []}
+def measure_ce(scale: CEScale, device: torch.device) -> tuple[dict, tuple[torch.Tensor, torch.Tensor]]:
+    """CE at `scale` on `device`, by this module's implementation and by the library, each
+    against the library on the CPU copies; returns the figures and the full-scale queries and
+    pool, which retrieval reuses."""
+    config = dict(negatives=scale.negatives, repeats=scale.repeats, seed=1)
+    out: dict = {"pairs": scale.pairs, "pool": scale.pool, "dim": scale.dim, **config, "checks": []}
     # smaller cases first: the library on the CPU against both device routes, both CPU routes
-    for pairs, pool_size, route in args.ce_checks:
-        q, p, pool = embeddings(pairs, pool_size, args.dim, device, seed=1)
+    for pairs, pool_size, route in scale.checks:
+        q, p, pool = embeddings(pairs, pool_size, scale.dim, device, seed=1)
         cpu = contrastive_entropy(q.cpu(), p.cpu(), pool.cpu(), route=route, **config)
         ours = device_contrastive_entropy(q, p, pool, **config)
         lib = library_on_device(lambda: contrastive_entropy(q, p, pool, route=route, **config))  # noqa: B023
@@ -85,7 +106,7 @@ def measure_ce(args: argparse.Namespace, device: torch.device) -> dict:
             out.setdefault("library_traceback", lib["traceback"])
         out["checks"].append(check)
     # the release's scale
-    q, p, pool = embeddings(args.pairs, args.pool, args.dim, device)
+    q, p, pool = embeddings(scale.pairs, scale.pool, scale.dim, device)
     device_contrastive_entropy(q[:50], p[:50], pool, **config)  # warm-up
     out["device_impl"], out["device_impl_s"] = best_of(lambda: device_contrastive_entropy(q, p, pool, **config), device)
     lib = library_on_device(lambda: timed_call(lambda: contrastive_entropy(q, p, pool, **config), device))
@@ -104,8 +125,7 @@ def measure_ce(args: argparse.Namespace, device: torch.device) -> dict:
     if lib["ok"]:
         out["library_on_device_diff"] = abs(out["library_on_device"] - out["cpu"])
     out["all_within_1e-4"] = out["device_impl_diff"] <= 1e-4 and all(c["device_impl_diff"] <= 1e-4 for c in out["checks"])
-    gathered = args.pairs * args.repeats * args.negatives * args.dim * 4
-    out["gathered_bytes"] = gathered
+    out["gathered_bytes"] = scale.pairs * scale.repeats * scale.negatives * scale.dim * 4
     return out, (q, pool)
 
 

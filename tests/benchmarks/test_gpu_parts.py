@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -13,9 +14,10 @@ import pytest
 import torch
 
 from _gpu.device import bf16_dense_peak, reference_peak
-from _gpu.evaluation import device_contrastive_entropy, topk_chunked
+from _gpu.evaluation import TINY_CE, CEScale, device_contrastive_entropy, topk_chunked
 from _gpu.study import full_study, notebook_data_sizes
 from _gpu.training import schedule, steady_step_seconds, synthetic_tokens
+from bench_gpu import read_settings
 from drscale.measure.entropy import contrastive_entropy
 from drscale.measure.ranking import retrieve
 
@@ -117,3 +119,19 @@ def test_the_benchmark_runs_every_section_on_tiny_shapes_without_a_gpu(tmp_path)
     if not torch.cuda.is_available():
         plain = subprocess.run([sys.executable, str(BENCHMARKS / "bench_gpu.py")], capture_output=True, text=True, timeout=300)
         assert plain.returncode == 0 and plain.stdout.startswith("bench_gpu: skipped: CUDA is not available")
+
+
+def test_settings_take_the_releases_scale_and_tiny_shrinks_it_but_keeps_what_was_asked():
+    release = read_settings([])
+    assert release.ce == CEScale() and (release.ce.pairs, release.ce.pool, release.k) == (7437, 1_000_000, 1000)
+    assert len(release.sizes) == 24 and release.steps is None and release.out == "-"
+    tiny = read_settings(["--tiny", "--pairs", "50", "--steps", "4", "--warmup", "2"])
+    assert tiny.ce == replace(TINY_CE, pairs=50) and tiny.steps == (2, 4) and tiny.sizes == ("L2_H128",)
+    assert tiny.profile == () and tiny.concurrent == ("L2_H128",) and tiny.matmul_n < release.matmul_n
+
+
+@pytest.mark.bad_input
+def test_a_size_that_is_no_miniature_is_refused_by_name(capsys):
+    with pytest.raises(SystemExit):
+        read_settings(["--sizes", "L2_H128", "L3_H999"])
+    assert "--sizes: L3_H999 not among the miniatures" in capsys.readouterr().err
