@@ -157,7 +157,6 @@ def test_kernels_the_suite_starts_show_lines(monkeypatch, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.filterwarnings("ignore:.*cannot read all their training pairs")
 def test_pool_workers_report_each_run_by_name_in_lines(monkeypatch, capfd, tmp_path, small_data):
     from dataclasses import replace
 
