@@ -32,3 +32,45 @@ def test_a_stage_reaching_up_breaks_the_contract(tmp_path):
                             env={**os.environ, "PYTHONPATH": str(tmp_path)})
     assert result.returncode == 1, result.stdout + result.stderr
     assert "drscale.data.corpus -> drscale.sweep.runner" in result.stdout
+
+
+def pieces_table(readme: str) -> list[tuple[str, str]]:
+    """(stage cell, modules cell) of each row of the README's "The pieces" table."""
+    section = readme.split("## The pieces", 1)[1]
+    rows = [line.split("|") for line in section.splitlines() if line.startswith("| `drscale/")]
+    return [(cells[1], cells[2]) for cells in rows]
+
+
+def missing_from_pieces(readme: str, package: Path) -> list[str]:
+    """Modules of `package` the README's package table does not name: a top-level module by
+    its path, a subpackage by its folder and each of its modules (a private folder as `_name/`)
+    in the row's modules cell."""
+    rows = pieces_table(readme)
+    missing = [f"drscale/{source.name}" for source in sorted(package.glob("*.py")) if source.name != "__init__.py"
+               and not any(f"`drscale/{source.name}`" in stage for stage, _ in rows)]
+    for folder in sorted(p for p in package.iterdir() if (p / "__init__.py").exists()):
+        modules = next((modules for stage, modules in rows if f"`drscale/{folder.name}/`" in stage), None)
+        if modules is None:
+            missing.append(f"drscale/{folder.name}/")
+            continue
+        parts = [p.stem for p in folder.glob("*.py") if p.name != "__init__.py"]
+        parts += [f"{p.name}/" for p in folder.iterdir() if (p / "__init__.py").exists()]
+        missing += [f"drscale/{folder.name}/{part}" for part in sorted(parts) if f"`{part}`" not in modules]
+    return missing
+
+
+def test_the_readmes_package_table_names_every_module():
+    assert missing_from_pieces((ROOT / "README.md").read_text(), ROOT / "drscale") == []
+
+
+def test_a_module_the_package_table_leaves_out_is_named(tmp_path):
+    package = tmp_path / "drscale"
+    for source in [*(ROOT / "drscale").glob("*.py"), *(ROOT / "drscale").glob("*/*.py"), *(ROOT / "drscale").glob("*/*/*.py")]:
+        target = package / source.relative_to(ROOT / "drscale")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.touch()
+    (package / "fit" / "extra.py").touch()
+    (package / "extra.py").touch()
+    readme = (ROOT / "README.md").read_text()
+    assert missing_from_pieces(readme, package) == ["drscale/extra.py", "drscale/fit/extra"]
+    assert missing_from_pieces(readme.replace("`drscale/report.py`, ", ""), ROOT / "drscale") == ["drscale/report.py"]
