@@ -7,7 +7,7 @@ measurements, and prints the overhead as a ratio of wall times and as the share 
 spent measuring dev (`TrainResult.dev_eval_s`). Target: at most 10% added to a run.
 Asserts nothing.
 
-    python benchmarks/bench_dev_eval.py [--models L1_H32 L2_H128] [--data-size 8192] [--repeats 2]
+    python benchmarks/bench_dev_eval.py [--models L1_H32 L1_H64] [--data-size 8192] [--repeats 2]
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ def timed_run(model_name: str, data, tokens, pairs, config, dev) -> tuple[float,
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", nargs="+", default=["L1_H32", "L2_H128"])
+    parser.add_argument("--models", nargs="+", default=["L1_H32", "L1_H64"])
     parser.add_argument("--data-size", type=int, default=None, help="training pairs (default: all of them, as the model-size sweep)")
     parser.add_argument("--repeats", type=int, default=2, help="alternating runs of each setting")
     parser.add_argument("--data-dir", default="data")
