@@ -69,7 +69,7 @@ from _gpu.evaluation import TINY_CE, CEScale, measure_ce, measure_retrieval, pri
 from _gpu.study import full_study, print_study
 from _gpu.training import (TF32_SIZES, host_step_seconds, measure_size, print_training, synthetic_tokens,
                            training_only)
-from drscale.model.encoder import PAPER_MINIATURES
+from drscale.model.encoder import MODEL_SIZES, PAPER_MINIATURES
 from drscale.train.config import PAPER_PRESET
 from drscale.train.loop import LOSS_READ_EVERY
 
@@ -106,24 +106,29 @@ class Settings:
 def read_settings(argv: list[str] | None = None) -> Settings:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tiny", action="store_true", help="tiny shapes on the CPU: a smoke test of every code path")
-    parser.add_argument("--sizes", nargs="+", default=None, help="miniatures to train (default: all 24)")
+    parser.add_argument("--sizes", nargs="+", default=None,
+                        help="sizes to train (default: the 24 miniatures; another drscale size needs --steps)")
     parser.add_argument("--steps", type=int, default=None, help="timed steps per run (default: by size, see schedule)")
     parser.add_argument("--warmup", type=int, default=LOSS_READ_EVERY, help="warm-up steps per run, with --steps")
     parser.add_argument("--profile", nargs="*", default=["L2_H128", "L6_H512", "L12_H768"], help="sizes to profile (bf16)")
     parser.add_argument("--concurrent", nargs="*", default=["L2_H128"],
                         help="sizes to train in 1, 2 and 4 processes at once (bf16)")
     for name in ("pairs", "pool", "dim", "negatives", "repeats"):
-        parser.add_argument(f"--{name}", type=int, default=None,
-                            help=f"CE {name} (default: the release's, {getattr(CEScale(), name):,})")
-    parser.add_argument("--k", type=int, default=None, help="retrieval depth (default 1000)")
+        parser.add_argument(f"--{name}", type=int, default=None, help=f"CE {name} (default: the release's, "
+                            f"{getattr(CEScale(), name):,}; with --tiny {getattr(TINY_CE, name):,})")
+    parser.add_argument("--k", type=int, default=None, help="retrieval depth (default 1000; with --tiny 50)")
     parser.add_argument("--skip-ce", action="store_true", help="skip contrastive entropy (and retrieval, which reuses its pool)")
     parser.add_argument("--skip-retrieval", action="store_true")
     parser.add_argument("--out", default="-", help="JSON of every number: a path (rewritten after each section), or - for stdout")
     args = parser.parse_args(argv)
     for option in ("sizes", "profile", "concurrent"):
-        unknown = [size for size in getattr(args, option) or () if size not in PAPER_MINIATURES]
+        unknown = [size for size in getattr(args, option) or () if size not in MODEL_SIZES]
         if unknown:
-            parser.error(f"--{option}: {', '.join(unknown)} not among the miniatures ({', '.join(PAPER_MINIATURES)})")
+            parser.error(f"--{option}: {', '.join(unknown)} not a drscale size ({', '.join(MODEL_SIZES)})")
+    unscheduled = [size for size in args.sizes or () if size not in PAPER_MINIATURES]
+    if unscheduled and not args.steps and not args.tiny:
+        parser.error(f"--sizes: {', '.join(unscheduled)} not among the miniatures, whose step counts are scheduled; "
+                     f"give --steps for them")
     scale = TINY_CE if args.tiny else CEScale()
     given = {name: getattr(args, name) for name in ("pairs", "pool", "dim", "negatives", "repeats")}
     steps = (args.warmup, args.steps) if args.steps else ((LOSS_READ_EVERY, LOSS_READ_EVERY) if args.tiny else None)
@@ -131,7 +136,7 @@ def read_settings(argv: list[str] | None = None) -> Settings:
                     steps=steps, profile=() if args.tiny else tuple(args.profile),
                     concurrent=tuple(args.concurrent[:1] if args.tiny else args.concurrent),
                     ce=replace(scale, **{name: value for name, value in given.items() if value is not None}),
-                    k=args.k or (50 if args.tiny else 1000), chunk=64 if args.tiny else 1024,
+                    k=args.k if args.k is not None else (50 if args.tiny else 1000), chunk=64 if args.tiny else 1024,
                     matmul_n=256 if args.tiny else 8192, skip_ce=args.skip_ce, skip_retrieval=args.skip_retrieval,
                     out=args.out)
 

@@ -24,8 +24,8 @@ from drscale.measure.ranking import retrieve
 @dataclass(frozen=True)
 class CEScale:
     """The shapes CE is measured at: the release's scale (7,437 pairs against 1M 768-d
-    passages, 256 negatives x 10 repeats), then `checks`, smaller (pairs, pool, CPU route)
-    cases that compare the device against both of the library's CPU routes."""
+    passages, 256 negatives x 10 repeats), and `checks`, smaller (pairs, pool, CPU route)
+    cases measured first, one per route of the library on the CPU, that the device must match."""
 
     pairs: int = 7437
     pool: int = 1_000_000
@@ -37,6 +37,7 @@ class CEScale:
 
 TINY_CE = CEScale(pairs=200, pool=20_000, dim=64, negatives=32, repeats=2,
                   checks=((100, 256, "scores"), (100, 20_000, "sampled")))
+"""`--tiny`'s shapes: every code path of `CEScale`'s, in seconds on a CPU."""
 
 
 @torch.no_grad()

@@ -128,10 +128,15 @@ def test_settings_take_the_releases_scale_and_tiny_shrinks_it_but_keeps_what_was
     tiny = read_settings(["--tiny", "--pairs", "50", "--steps", "4", "--warmup", "2"])
     assert tiny.ce == replace(TINY_CE, pairs=50) and tiny.steps == (2, 4) and tiny.sizes == ("L2_H128",)
     assert tiny.profile == () and tiny.concurrent == ("L2_H128",) and tiny.matmul_n < release.matmul_n
+    assert read_settings(["--tiny", "--k", "0"]).k == 0 and tiny.k == 50
 
 
 @pytest.mark.bad_input
 def test_a_size_that_is_no_miniature_is_refused_by_name(capsys):
     with pytest.raises(SystemExit):
         read_settings(["--sizes", "L2_H128", "L3_H999"])
-    assert "--sizes: L3_H999 not among the miniatures" in capsys.readouterr().err
+    assert "--sizes: L3_H999 not a drscale size" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        read_settings(["--sizes", "L1_H32"])  # a CPU size has no scheduled step count
+    assert "--sizes: L1_H32 not among the miniatures, whose step counts are scheduled; give --steps" in capsys.readouterr().err
+    assert read_settings(["--sizes", "L1_H32", "--steps", "10", "--concurrent", "L1_H32"]).sizes == ("L1_H32",)
