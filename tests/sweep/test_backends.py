@@ -13,8 +13,6 @@ TINY = replace(CPU_PRESET, eval_points=0, selection="last", epochs=None, steps=6
 
 
 @pytest.mark.slow
-# Ray's shutdown ends worker processes that multiprocessing's resource tracker was watching
-@pytest.mark.filterwarnings("ignore:resource_tracker. process died unexpectedly:UserWarning")
 def test_ray_backend_writes_the_same_records_as_the_local_one(tmp_path, small_data):
     ray = pytest.importorskip("ray")
     grid = model_size_grid(["L1_H16", "L1_H32"], 64, TINY, evaluation=EvalConfig(negatives=32, repeats=2, pool_size=128))
