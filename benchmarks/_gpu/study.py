@@ -4,24 +4,21 @@ data plus each on the data sizes of notebook 03, 10,000 steps a run, training on
 from __future__ import annotations
 
 import ast
-import json
-from pathlib import Path
+
+import papermill
 
 from drscale.budget.cost import Hardware, paper_cost_model
+from drscale.suite import notebook_path
 from drscale.train.config import PAPER_PRESET
 
-NOTEBOOK_03 = Path(__file__).resolve().parents[2] / "notebooks" / "03_data_size_sweep.ipynb"
 
-
-def notebook_data_sizes(path: Path = NOTEBOOK_03) -> list[int]:
-    """`data_sizes` of notebook 03's parameters cell."""
-    notebook = json.loads(path.read_text())
-    for cell in notebook["cells"]:
-        if "parameters" in cell.get("metadata", {}).get("tags", []):
-            for node in ast.parse("".join(cell["source"])).body:
-                if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) == "data_sizes":
-                    return [int(x) for x in ast.literal_eval(node.value)]
-    raise ValueError(f"no data_sizes in the parameters cell of {path}")
+def notebook_data_sizes() -> list[int]:
+    """`data_sizes` of notebook 03's parameters cell, read as the suite reads its parameters."""
+    path = notebook_path("03_data_size_sweep")
+    declared = papermill.inspect_notebook(str(path))
+    if "data_sizes" not in declared:
+        raise ValueError(f"no data_sizes in the parameters cell of {path}")
+    return [int(x) for x in ast.literal_eval(declared["data_sizes"]["default"])]
 
 
 def full_study(records: list[dict], steps: int = PAPER_PRESET.steps) -> dict:
