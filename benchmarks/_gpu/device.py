@@ -63,37 +63,6 @@ def peak_gib(device: torch.device) -> float | None:
     return torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else None
 
 
-def matmul_rate(dtype: torch.dtype, device: torch.device, n: int, repeats: int = 10) -> float:
-    """FLOP/s of an n x n by n x n product on the device (random data; events; median)."""
-    generator = torch.Generator(device).manual_seed(0)
-    a = torch.randn(n, n, device=device, generator=generator).to(dtype)
-    b = torch.randn(n, n, device=device, generator=generator).to(dtype)
-    times = []
-    for i in range(repeats + 2):
-        sync(device)
-        start = time.perf_counter()
-        a @ b
-        sync(device)
-        if i >= 2:
-            times.append(time.perf_counter() - start)
-    return 2 * n**3 / float(np.median(times))
-
-
-def copy_rate(device: torch.device, megabytes: int) -> float:
-    """Bytes read plus written per second by a device-to-device copy (median of 5)."""
-    source = torch.randn(megabytes * 2**20 // 4, device=device)
-    target = torch.empty_like(source)
-    times = []
-    for i in range(7):
-        sync(device)
-        start = time.perf_counter()
-        target.copy_(source)
-        sync(device)
-        if i >= 2:
-            times.append(time.perf_counter() - start)
-    return 2 * source.numel() * 4 / float(np.median(times))
-
-
 def timed_call(call, device: torch.device) -> tuple[object, float]:
     sync(device)
     start = time.perf_counter()
@@ -105,6 +74,27 @@ def timed_call(call, device: torch.device) -> tuple[object, float]:
 def best_of(call, device: torch.device, repeats: int = 2) -> tuple[object, float]:
     runs = [timed_call(call, device) for _ in range(repeats)]
     return runs[0][0], min(seconds for _, seconds in runs)
+
+
+def median_seconds(call, device: torch.device, repeats: int, warmup: int = 2) -> float:
+    """Median seconds of `repeats` timed calls after `warmup` untimed ones."""
+    times = [timed_call(call, device)[1] for _ in range(warmup + repeats)]
+    return float(np.median(times[warmup:]))
+
+
+def matmul_rate(dtype: torch.dtype, device: torch.device, n: int, repeats: int = 10) -> float:
+    """FLOP/s of an n x n by n x n product on the device (random data; median)."""
+    generator = torch.Generator(device).manual_seed(0)
+    a = torch.randn(n, n, device=device, generator=generator).to(dtype)
+    b = torch.randn(n, n, device=device, generator=generator).to(dtype)
+    return 2 * n**3 / median_seconds(lambda: a @ b, device, repeats)
+
+
+def copy_rate(device: torch.device, megabytes: int) -> float:
+    """Bytes read plus written per second by a device-to-device copy (median of 5)."""
+    source = torch.randn(megabytes * 2**20 // 4, device=device)
+    target = torch.empty_like(source)
+    return 2 * source.numel() * 4 / median_seconds(lambda: target.copy_(source), device, repeats=5)
 
 
 def ceilings(device: torch.device, n: int) -> dict:

@@ -11,13 +11,14 @@ from __future__ import annotations
 import time
 from collections import Counter
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from _gpu.device import peak_gib, reset_peak, sync
+from _gpu.device import peak_gib, reset_peak, sync, timed_call
 from drscale.model.encoder import PAPER_MINIATURES, build_encoder, n_params
 from drscale.model.tokens import TokenizedData
 from drscale.train.config import PRECISIONS, TrainConfig
@@ -157,18 +158,15 @@ def host_step_seconds(tokens: TokenizedData, pairs: np.ndarray, config: TrainCon
     deduplicate, pad the 128 queries and 384 passages, copy them to the device (as `train` does)."""
     rng = np.random.default_rng(config.seed)
     order = batch_order(len(pairs), config.batch_size, steps, rng)
-    times = []
-    for step in range(steps):
-        sync(device)
-        start = time.perf_counter()
-        query_rows, rows, index = step_rows(pairs, order[step], rng, len(tokens.passages), config.negatives)
+
+    def host_part(batch: np.ndarray) -> None:
+        query_rows, rows, index = step_rows(pairs, batch, rng, len(tokens.passages), config.negatives)
         for features in (tokens.query_batch(query_rows), tokens.passage_batch(rows)):
             for value in features.values():
                 to_device(value, device)
         to_device(torch.from_numpy(index), device)
-        sync(device)
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
+
+    return float(np.median([timed_call(partial(host_part, order[step]), device)[1] for step in range(steps)]))
 
 
 def profile_step(model: torch.nn.Module, tokens: TokenizedData, pairs: np.ndarray, config: TrainConfig,
