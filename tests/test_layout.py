@@ -17,13 +17,19 @@ def test_no_stage_imports_a_later_stage_and_nothing_imports_in_a_circle(capsys, 
     assert lint_imports(config_filename=str(ROOT / "pyproject.toml"), no_cache=True, no_logo=True) == 0, capsys.readouterr().out
 
 
-def test_a_stage_reaching_up_breaks_the_contract(tmp_path):
-    """The contract can fail: a copy of the package whose data stage imports the sweep stage breaks it."""
-    package = tmp_path / "drscale"
+def package_copy(folder: Path) -> Path:
+    """A copy of the package's modules under `folder`, to break on purpose."""
+    package = folder / "drscale"
     for source in (ROOT / "drscale").rglob("*.py"):
         target = package / source.relative_to(ROOT / "drscale")
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(source.read_text())
+    return package
+
+
+def test_a_stage_reaching_up_breaks_the_contract(tmp_path):
+    """The contract can fail: a copy of the package whose data stage imports the sweep stage breaks it."""
+    package = package_copy(tmp_path)
     corpus = package / "data" / "corpus.py"
     corpus.write_text(corpus.read_text() + "\nfrom drscale.sweep import runner  # noqa: E402\n")
     (tmp_path / "pyproject.toml").write_text((ROOT / "pyproject.toml").read_text())
@@ -67,14 +73,10 @@ def test_the_readmes_package_table_names_every_module():
 
 
 def test_a_module_the_package_table_leaves_out_is_named(tmp_path):
-    package = tmp_path / "drscale"
-    for source in [*(ROOT / "drscale").glob("*.py"), *(ROOT / "drscale").glob("*/*.py"), *(ROOT / "drscale").glob("*/*/*.py")]:
-        target = package / source.relative_to(ROOT / "drscale")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.touch()
+    package = package_copy(tmp_path)
     (package / "fit" / "extra.py").touch()
     (package / "extra.py").touch()
-    readme = (ROOT / "README.md").read_text()
     (package / "common" / "study.py").touch()  # named like the top-level study module, but not in common/'s list
+    readme = (ROOT / "README.md").read_text()
     assert missing_from_pieces(readme, package) == ["drscale/extra.py", "drscale/common/study", "drscale/fit/extra"]
     assert missing_from_pieces(readme.replace("`drscale/report.py`, ", ""), ROOT / "drscale") == ["drscale/report.py"]
