@@ -9,8 +9,8 @@
   start-up (spawning, importing torch, tokenising) that much shorter runs do not earn back.
 - Peak memory: the largest model trained, and evaluated (encoding the pool and test
   positives, contrastive entropy, ranking; untrained, the same shapes), each in a fresh
-  process, as the
-  resident-set high-water mark above the resident set before it (`_measure.PeakMemory`).
+  process, as the resident-set high-water mark above the resident set before it
+  (`_measure.PeakMemory`).
 Prints a table and a ratio line; asserts nothing.
 
     python benchmarks/bench_sweep.py [--models L1_H16 L1_H32 L1_H64 L2_H64] [--steps 256]
