@@ -84,6 +84,10 @@ def guarded(results: dict, key: str, call) -> object:
         return None
 
 
+CE_OPTIONS = ("pairs", "pool", "dim", "negatives", "repeats")
+"""`CEScale` fields the command line sets, each an option of its own name."""
+
+
 @dataclass(frozen=True)
 class Settings:
     """What one run of the script measures, read from the command line (`--tiny` shrinks
@@ -113,7 +117,7 @@ def read_settings(argv: list[str] | None = None) -> Settings:
     parser.add_argument("--profile", nargs="*", default=["L2_H128", "L6_H512", "L12_H768"], help="sizes to profile (bf16)")
     parser.add_argument("--concurrent", nargs="*", default=["L2_H128"],
                         help="sizes to train in 1, 2 and 4 processes at once (bf16)")
-    for name in ("pairs", "pool", "dim", "negatives", "repeats"):
+    for name in CE_OPTIONS:
         parser.add_argument(f"--{name}", type=int, default=None, help=f"CE {name} (default: the release's, "
                             f"{getattr(CEScale(), name):,}; with --tiny {getattr(TINY_CE, name):,})")
     parser.add_argument("--k", type=int, default=None, help="retrieval depth (default 1000; with --tiny 50)")
@@ -130,7 +134,7 @@ def read_settings(argv: list[str] | None = None) -> Settings:
         parser.error(f"--sizes: {', '.join(unscheduled)} not among the miniatures, whose step counts are scheduled; "
                      f"give --steps for them")
     scale = TINY_CE if args.tiny else CEScale()
-    given = {name: getattr(args, name) for name in ("pairs", "pool", "dim", "negatives", "repeats")}
+    given = {name: getattr(args, name) for name in CE_OPTIONS}
     steps = (args.warmup, args.steps) if args.steps else ((LOSS_READ_EVERY, LOSS_READ_EVERY) if args.tiny else None)
     return Settings(tiny=args.tiny, sizes=tuple(args.sizes or (["L2_H128"] if args.tiny else PAPER_MINIATURES)),
                     steps=steps, profile=() if args.tiny else tuple(args.profile),
