@@ -80,9 +80,16 @@ def test_joint_fit_recovers_planted_parameters() -> None:
 def test_refits_that_end_at_a_bound_are_kept_and_counted_in_the_notes() -> None:
     n, d = (g.ravel() for g in np.meshgrid(np.geomspace(1e4, 1e6, 3), np.geomspace(1e3, 1e5, 3)))
     result = fit.fit_joint(n, d, noisy(laws.joint_law(n, d, **JOINT_TRUE), 0), n_bootstrap=60, seed=0)
-    assert result.bootstrap_unconverged == 3
-    assert any(note.startswith("3 of 60 bootstrap refits did not converge cleanly") for note in result.notes)
-    assert fit.FitResult.from_dict(result.to_dict()).bootstrap_unconverged == 3
+    # Which refits of these 9 points stop at a bound depends on the optimiser's last digits
+    # (3 and 4 of 60 have both been seen, under different package releases), so the count is
+    # checked against the table: the refits with an exponent at its bound are kept (not NaN),
+    # and each is counted.
+    kept = result.bootstrap.dropna()
+    exponent_at_bound = projection.at_exponent_bound(kept[list(laws.LAWS["joint"].exponents)].to_numpy()).any(axis=1)
+    unconverged = result.bootstrap_unconverged
+    assert 1 <= exponent_at_bound.sum() <= unconverged < len(kept)
+    assert any(note.startswith(f"{unconverged} of 60 bootstrap refits did not converge cleanly") for note in result.notes)
+    assert fit.FitResult.from_dict(result.to_dict()).bootstrap_unconverged == unconverged
     assert fit.fit_model_size(*model_size_study(), n_bootstrap=50).bootstrap_unconverged == 0
     one_step = fit.fit_model_size(np.geomspace(2e4, 2e6, 6), [5.0, 4.2, 4.1, 4.05, 4.2, 3.9], n_bootstrap=200, seed=0)
     assert one_step.bootstrap_unconverged == 38  # a bend in one point: many resamples push alpha to a bound
