@@ -64,7 +64,7 @@ from pathlib import Path
 import torch
 
 from _gpu.concurrent import concurrent_runs, print_concurrent
-from _gpu.device import ceilings, print_ceilings, reference_peak
+from _gpu.device import ceilings, free_memory, print_ceilings, reference_peak
 from _gpu.evaluation import TINY_CE, CEScale, measure_ce, measure_retrieval, print_ce, print_retrieval
 from _gpu.study import full_study, print_study
 from _gpu.training import (TF32_SIZES, host_step_seconds, measure_size, print_training, synthetic_tokens,
@@ -82,6 +82,21 @@ def guarded(results: dict, key: str, call) -> object:
         results.setdefault("errors", {})[key] = traceback.format_exc()
         print(f"{key}: FAILED {type(error).__name__}: {error}", file=sys.stderr, flush=True)
         return None
+
+
+def evaluation(results: dict, settings: Settings, device: torch.device) -> None:
+    """CE at `settings.ce`'s scale, then retrieval over the same embeddings, into `results`.
+    A function of its own so that the pool (3 GB at the release's scale) is dropped on return."""
+    measured = guarded(results, "ce", lambda: measure_ce(settings.ce, device))
+    if not measured:
+        return
+    results["ce"], (queries, pool) = measured
+    print_ce(results["ce"])
+    if not settings.skip_retrieval:
+        results["retrieval"] = guarded(results, "retrieval",
+                                       lambda: measure_retrieval(queries, pool, settings.k, settings.chunk, device))
+        if results["retrieval"]:
+            print_retrieval(results["retrieval"])
 
 
 CE_OPTIONS = ("pairs", "pool", "dim", "negatives", "repeats")
@@ -178,18 +193,8 @@ def main(argv: list[str] | None = None) -> None:
 
     # contrastive entropy and retrieval first: short, and they hold the library's device bugs
     if not settings.skip_ce:
-        measured = guarded(results, "ce", lambda: measure_ce(settings.ce, device))
-        if measured:
-            results["ce"], (queries, pool) = measured
-            print_ce(results["ce"])
-            if not settings.skip_retrieval:
-                results["retrieval"] = guarded(results, "retrieval",
-                                               lambda: measure_retrieval(queries, pool, settings.k, settings.chunk, device))
-                if results["retrieval"]:
-                    print_retrieval(results["retrieval"])
-            del queries, pool
-        if device.type == "cuda":
-            torch.cuda.empty_cache()
+        evaluation(results, settings, device)
+        free_memory(device)  # the pool's 3 GB, before training measures its peak memory
         save()
 
     tokens, pairs = synthetic_tokens(4096, base.query_max_length, base.passage_max_length)

@@ -8,6 +8,7 @@ from dataclasses import replace
 
 import torch
 
+from _gpu.device import free_memory
 from _gpu.training import synthetic_tokens
 from drscale.model.encoder import build_encoder
 from drscale.train.config import TrainConfig
@@ -40,8 +41,7 @@ def concurrent_runs(size: str, config: TrainConfig, device: torch.device, proces
 
     context = multiprocessing.get_context("spawn")
     out: dict = {"size": size, "steps": steps, "processes": {}}
-    if device.type == "cuda":
-        torch.cuda.empty_cache()  # this process's cached blocks from the large sizes, for the workers
+    free_memory(device)  # this process's cached blocks from the large sizes, for the workers
     for n in processes:
         with context.Manager() as manager, ProcessPoolExecutor(n, mp_context=context) as pool:
             barrier = manager.Barrier(n, timeout=300)  # a backstop: a failing process aborts it

@@ -8,6 +8,7 @@ table the measured rate of a large bf16 matmul stands in, and the results say wh
 
 from __future__ import annotations
 
+import gc
 import time
 
 import numpy as np
@@ -53,8 +54,20 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def reset_peak(device: torch.device) -> None:
+def free_memory(device: torch.device) -> None:
+    """Hand the device's cached blocks back, after collecting garbage first: a dropped
+    SentenceTransformer, or an optimizer tied to its scheduler, lives on in a reference cycle
+    until the collector runs, and its tensors with it."""
+    gc.collect()
     if device.type == "cuda":
+        torch.cuda.empty_cache()
+
+
+def reset_peak(device: torch.device) -> None:
+    """Start a new peak-memory window from what is live now (garbage collected first, so
+    earlier runs' cycles do not count)."""
+    if device.type == "cuda":
+        gc.collect()
         torch.cuda.synchronize(device)
         torch.cuda.reset_peak_memory_stats(device)
 

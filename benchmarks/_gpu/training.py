@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from _gpu.device import peak_gib, reset_peak, sync, timed_call
+from _gpu.device import free_memory, peak_gib, reset_peak, sync, timed_call
 from drscale.model.encoder import PAPER_MINIATURES, build_encoder, n_params
 from drscale.model.tokens import TokenizedData
 from drscale.train.config import PRECISIONS, TrainConfig
@@ -178,7 +178,10 @@ def profile_step(model: torch.nn.Module, tokens: TokenizedData, pairs: np.ndarra
     train(model, tokens, pairs, replace(config, steps=1), device=device, progress=False)
     with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
         result = train(model, tokens, pairs, replace(config, steps=steps), device=device, progress=False)
-    on_device = [e for e in prof.events() if e.device_type == torch.autograd.DeviceType.CUDA]  # kernels, copies
+    # kernels and copies; not the device-side spans of record_function regions (the optimizer's
+    # step, zero_grad), which cover kernels already counted, as torch's own table leaves them out
+    on_device = [e for e in prof.events()
+                 if e.device_type == torch.autograd.DeviceType.CUDA and not e.is_user_annotation]
     kernels = len(on_device)
     kernel_s = sum(e.self_device_time_total for e in on_device) / 1e6  # microseconds
     wall = sum(result.step_seconds)
@@ -227,8 +230,7 @@ def measure_size(size: str, tokens: TokenizedData, pairs: np.ndarray, base: Trai
             r["of_bf16_peak"] = r["flop_per_s"] / peak
     record["seconds"] = time.perf_counter() - started
     del model
-    if device.type == "cuda":
-        torch.cuda.empty_cache()
+    free_memory(device)
     return record
 
 

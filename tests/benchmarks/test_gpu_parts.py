@@ -16,10 +16,12 @@ import torch
 from _gpu.device import bf16_dense_peak, reference_peak
 from _gpu.evaluation import TINY_CE, CEScale, device_contrastive_entropy, topk_chunked
 from _gpu.study import full_study, notebook_data_sizes
-from _gpu.training import schedule, steady_step_seconds, synthetic_tokens
+from _gpu.training import profile_step, schedule, steady_step_seconds, synthetic_tokens, training_only
 from bench_gpu import read_settings
 from drscale.measure.entropy import contrastive_entropy
 from drscale.measure.ranking import retrieve
+from drscale.model.encoder import build_encoder
+from drscale.train.config import PAPER_PRESET
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
@@ -61,6 +63,17 @@ def test_synthetic_batches_are_full_length_and_pair_each_query_with_its_passage(
     assert {len(q) for q in tokens.queries} == {8} and {len(p) for p in tokens.passages} == {16}
     assert all(q[0] == 101 and q[-1] == 102 for q in tokens.queries)
     assert pairs.tolist() == [[i, i] for i in range(5)]
+
+
+@pytest.mark.filterwarnings("ignore:CUDA is not available, disabling CUDA profiling")
+def test_the_profile_reads_the_profilers_events_and_finds_no_device_time_on_the_cpu():
+    """The profile runs only on a GPU in the benchmark (`--tiny` skips it); here its reading of
+    torch's events runs at least, and a CPU run has no device kernels to count."""
+    tokens, pairs = synthetic_tokens(32, query_length=8, passage_length=16)
+    config = replace(training_only(PAPER_PRESET), batch_size=4, negatives=8, query_max_length=8, passage_max_length=16)
+    profile = profile_step(build_encoder("L1_H16"), tokens, pairs, config, torch.device("cpu"), steps=2)
+    assert profile["kernels_per_step"] == profile["kernel_s_per_step"] == profile["device_busy"] == 0
+    assert profile["profiled_step_s"] > 0
 
 
 def test_device_contrastive_entropy_scores_the_librarys_draws_to_its_value():
