@@ -44,7 +44,7 @@ TEST_PROCESSES ?= 2
 test: $(STAMP) chromium
 	$(PY) -m pytest -q -n $(TEST_PROCESSES) --dist loadscope
 
-# The everyday tier: everything but notebooks, subprocesses and pools (about a minute).
+# The everyday tier: everything but notebooks, subprocesses and pools (under two minutes).
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -m "not slow" -n $(TEST_PROCESSES) --dist loadscope
 
