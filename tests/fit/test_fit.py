@@ -77,7 +77,8 @@ def test_joint_fit_recovers_planted_parameters() -> None:
     assert_recovered(result, JOINT_TRUE, exponent_rtol=0.15)
 
 
-def test_refits_that_end_at_a_bound_are_kept_and_counted_in_the_notes() -> None:
+@pytest.mark.slow  # the joint law's lmfit fit and 60 refits: about 15 seconds
+def test_joint_refits_that_end_at_a_bound_are_kept_and_counted_in_the_notes() -> None:
     n, d = (g.ravel() for g in np.meshgrid(np.geomspace(1e4, 1e6, 3), np.geomspace(1e3, 1e5, 3)))
     result = fit.fit_joint(n, d, noisy(laws.joint_law(n, d, **JOINT_TRUE), 0), n_bootstrap=60, seed=0)
     # Which refits of these 9 points stop at a bound depends on the optimiser's last digits
@@ -90,6 +91,9 @@ def test_refits_that_end_at_a_bound_are_kept_and_counted_in_the_notes() -> None:
     assert 1 <= exponent_at_bound.sum() <= unconverged < len(kept)
     assert any(note.startswith(f"{unconverged} of 60 bootstrap refits did not converge cleanly") for note in result.notes)
     assert fit.FitResult.from_dict(result.to_dict()).bootstrap_unconverged == unconverged
+
+
+def test_resamples_that_push_an_exponent_to_its_bound_are_kept_and_counted_in_the_notes() -> None:
     assert fit.fit_model_size(*model_size_study(), n_bootstrap=50).bootstrap_unconverged == 0
     one_step = fit.fit_model_size(np.geomspace(2e4, 2e6, 6), [5.0, 4.2, 4.1, 4.05, 4.2, 3.9], n_bootstrap=200, seed=0)
     assert one_step.bootstrap_unconverged == 38  # a bend in one point: many resamples push alpha to a bound

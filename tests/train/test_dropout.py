@@ -80,6 +80,7 @@ def test_the_block_swaps_every_dropout_and_restores_them_even_after_an_error():
     assert [m for m in model.modules() if type(m) is nn.Dropout] == dropouts
 
 
+@pytest.mark.slow  # a fresh interpreter importing torch and transformers
 def test_importing_the_training_loop_registers_nothing_with_transformers():
     script = textwrap.dedent("""
         import drscale.train, drscale.train.loop
